@@ -1,0 +1,56 @@
+# Every target creates the virtual environment on first use; `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+LAB_KEYS := $(shell ls -d labs/lab[0-9][0-9]_* 2>/dev/null | sed -E 's|labs/lab([0-9]{2})_.*|\1|')
+
+.DEFAULT_GOAL := help
+.PHONY: help setup mock up test test-fast bench lint doctor list clean $(addprefix lab-,$(LAB_KEYS)) $(addprefix exercises-,$(LAB_KEYS))
+
+help: ## list the targets
+	@echo "Targets (each sets up .venv on first use):"
+	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@for k in $(LAB_KEYS); do printf "  make lab-%-12s serve lab %s on 127.0.0.1:80%s\n" $$k $$k $$k; done
+
+setup: $(STAMP) ## create .venv and install pinned dependencies (reinstalls only when they change)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+lab-%: $(STAMP) ## serve lab NN on 127.0.0.1:80NN (e.g. make lab-06)
+	$(PY) -m labs serve $*
+
+exercises-%: $(STAMP) ## print lab NN's worked exercises (e.g. make exercises-08)
+	$(PY) -m $$(ls -d labs/lab$*_* | head -1 | tr / .).exercises
+
+mock: $(STAMP) ## serve the mock LLM provider on 127.0.0.1:8000
+	$(PY) -m shared.mockllm
+
+up: $(STAMP) ## serve the mock and every lab at once (Ctrl-C stops all)
+	$(PY) -m labs up
+
+list: $(STAMP) ## list labs, ports and make targets
+	@$(PY) -m labs list
+
+test: $(STAMP) ## run the whole test suite (what CI runs)
+	$(PY) -m pytest
+
+test-fast: $(STAMP) ## the suite without tests marked slow
+	$(PY) -m pytest -m "not slow"
+
+bench: $(STAMP) ## run every benchmark; results land in bench/results/
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: $(STAMP) ## ruff
+	$(PY) -m ruff check .
+
+doctor: $(STAMP) ## [OK]/[FAIL] per dependency and offline setting
+	@$(PY) -m labs doctor
+
+clean: ## remove .venv and .data
+	rm -rf $(VENV) .data

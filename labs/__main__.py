@@ -1,0 +1,97 @@
+"""python -m labs list | serve NN | up | doctor"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import shared  # noqa: F401  (offline environment first)
+from labs import MOCK_PORT, discover, get
+
+
+def cmd_list(_: argparse.Namespace) -> int:
+    print(f"{'lab':<6}{'package':<28}{'port':<7}make target")
+    for lab in discover():
+        print(f"{lab.key:<6}{lab.package:<28}{lab.port:<7}make lab-{lab.key}")
+    print(f"{'mock':<6}{'shared.mockllm':<28}{MOCK_PORT:<7}make mock")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    lab = get(args.lab)
+    host, port = args.host, args.port or lab.port
+    app = lab.create_app()
+    print(f"\n{lab.name} serving on http://{host}:{port}   docs: http://{host}:{port}/docs")
+    print(f"try:  curl -s http://{host}:{port}/readyz\n", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level=os.environ.get("LOG_LEVEL", "info").lower())
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """One supervisor: start the mock and every lab as child processes; Ctrl-C stops all."""
+    children: dict[str, subprocess.Popen] = {}
+    py = sys.executable
+    specs = [("mock", [py, "-m", "shared.mockllm", "--host", args.host, "--port", str(MOCK_PORT)], MOCK_PORT)]
+    specs += [(lab.name, [py, "-m", "labs", "serve", lab.key, "--host", args.host], lab.port) for lab in discover()]
+    for name, command, port in specs:
+        children[name] = subprocess.Popen(command)
+        print(f"started {name:<22} http://{args.host}:{port}", flush=True)
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping and children:
+            for name, proc in list(children.items()):
+                code = proc.poll()
+                if code is not None:
+                    print(f"!! {name} exited with code {code}; the others keep running", flush=True)
+                    del children[name]
+            time.sleep(0.5)
+    finally:
+        for proc in children.values():
+            proc.terminate()
+        for proc in children.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        print("all stopped")
+    return 0
+
+
+def cmd_doctor(_: argparse.Namespace) -> int:
+    from shared.doctor import run
+
+    return run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m labs")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list").set_defaults(fn=cmd_list)
+    serve = sub.add_parser("serve")
+    serve.add_argument("lab")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(fn=cmd_serve)
+    up = sub.add_parser("up")
+    up.add_argument("--host", default="127.0.0.1")
+    up.set_defaults(fn=cmd_up)
+    sub.add_parser("doctor").set_defaults(fn=cmd_doctor)
+    args = parser.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

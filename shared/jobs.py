@@ -1,0 +1,221 @@
+"""Long work as a job resource: status, progress (step / total, ETA), result, cancel; kept in SQLite.
+
+    jobs = JobStore(settings.lab_dir("lab06") / "jobs.db")
+    job_id = jobs.submit("rebuild", params, fn)          # fn(ctx) runs in a worker thread
+    # inside fn: ctx.progress(done, total, "embedding"); if ctx.cancelled: return
+    app.include_router(jobs_router(jobs))                 # GET /jobs, GET /jobs/{id}, POST /jobs/{id}/cancel
+
+A job that was queued or running when the process died is marked failed with a reason on the next
+start, so nobody waits forever on a job no process owns. Labs that must run work in a separate
+process (training) use the same table through `create`/`update` and their own runner.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+
+from shared.service import ServiceError, not_found
+from shared.store import Store, dumps
+
+JOBS_SCHEMA = """
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    params TEXT NOT NULL,
+    step INTEGER NOT NULL DEFAULT 0,
+    total INTEGER,
+    message TEXT,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    result TEXT,
+    error TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    updated_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE INDEX jobs_created ON jobs (created_at);
+"""
+
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+class JobCancelled(Exception):
+    pass
+
+
+class JobContext:
+    def __init__(self, store: JobStore, job_id: str):
+        self.store = store
+        self.job_id = job_id
+        self._cancel = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def progress(self, step: int, total: int | None = None, message: str | None = None,
+                 metrics: dict[str, Any] | None = None) -> None:
+        """Record progress; raises JobCancelled if a cancel was requested (a natural checkpoint)."""
+        self.store.update(self.job_id, step=step, total=total, message=message, metrics=metrics)
+        if self.cancelled:
+            raise JobCancelled()
+
+
+class JobStore:
+    def __init__(self, path: str | Path, workers: int = 1):
+        self.store = Store(path, migrations=[JOBS_SCHEMA])
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
+        self._contexts: dict[str, JobContext] = {}
+        self._mark_orphans()
+
+    def _mark_orphans(self) -> None:
+        now = time.time()
+        self.store.execute(
+            "UPDATE jobs SET status='failed', error='interrupted: the service restarted while this job was "
+            "running', finished_at=?, updated_at=? WHERE status IN ('queued','running')", (now, now))
+
+    def create(self, kind: str, params: dict[str, Any]) -> str:
+        job_id = uuid.uuid4().hex[:12]
+        now = time.time()
+        self.store.execute("INSERT INTO jobs (id, kind, status, params, created_at, updated_at) "
+                           "VALUES (?, ?, 'queued', ?, ?, ?)", (job_id, kind, dumps(params), now, now))
+        return job_id
+
+    def update(self, job_id: str, *, status: str | None = None, step: int | None = None,
+               total: int | None = None, message: str | None = None, metrics: dict[str, Any] | None = None,
+               result: Any = None, error: str | None = None) -> None:
+        now = time.time()
+        with self.store.tx() as db:
+            row = db.execute("SELECT status, metrics FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is None:
+                raise KeyError(job_id)
+            sets, params = ["updated_at=?"], [now]
+            if status is not None:
+                sets.append("status=?")
+                params.append(status)
+                if status == "running":
+                    sets.append("started_at=COALESCE(started_at, ?)")
+                    params.append(now)
+                if status in TERMINAL:
+                    sets.append("finished_at=?")
+                    params.append(now)
+            for col, value in (("step", step), ("total", total), ("message", message), ("error", error)):
+                if value is not None:
+                    sets.append(f"{col}=?")
+                    params.append(value)
+            if metrics:
+                sets.append("metrics=?")
+                params.append(dumps({**json.loads(row["metrics"]), **metrics}))
+            if result is not None:
+                sets.append("result=?")
+                params.append(dumps(result))
+            db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id=?", [*params, job_id])
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        row = self.store.one("SELECT * FROM jobs WHERE id=?", (job_id,))
+        return _present(row) if row else None
+
+    def list(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [_present(r) for r in self.store.query("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?",
+                                                      (limit,))]
+
+    def submit(self, kind: str, params: dict[str, Any], fn: Callable[[JobContext], Any]) -> str:
+        """Run fn(ctx) in a worker thread; its return value (JSON-able) becomes the job's result."""
+        job_id = self.create(kind, params)
+        ctx = JobContext(self, job_id)
+        self._contexts[job_id] = ctx
+        self._pool.submit(self._run, ctx, fn)
+        return job_id
+
+    def _run(self, ctx: JobContext, fn: Callable[[JobContext], Any]) -> None:
+        if ctx.cancelled:
+            self.update(ctx.job_id, status="cancelled", message="cancelled before start")
+            return
+        self.update(ctx.job_id, status="running")
+        try:
+            result = fn(ctx)
+        except JobCancelled:
+            self.update(ctx.job_id, status="cancelled", message="cancelled")
+        except Exception as exc:  # the job records its failure; the service stays up
+            self.update(ctx.job_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        else:
+            self.update(ctx.job_id, status="succeeded", result=result if result is not None else {})
+        finally:
+            self._contexts.pop(ctx.job_id, None)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        job = self.get(job_id)
+        if job is None:
+            raise not_found("job", job_id)
+        if job["status"] in TERMINAL:
+            raise ServiceError(409, f"job {job_id} is already {job['status']}", "conflict")
+        ctx = self._contexts.get(job_id)
+        if ctx is not None:
+            ctx._cancel.set()
+        return {**job, "cancel_requested": True}
+
+    def wait(self, job_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Block until the job is finished (tests and the CLI use this)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            job = self.get(job_id)
+            if job is None or job["status"] in TERMINAL or time.monotonic() > deadline:
+                return job or {}
+            time.sleep(0.05)
+
+
+def _present(row: dict[str, Any]) -> dict[str, Any]:
+    step, total = row["step"], row["total"]
+    fraction = (step / total) if total else (1.0 if row["status"] == "succeeded" else 0.0)
+    eta = None
+    if row["status"] == "running" and total and step and row["started_at"]:
+        elapsed = time.time() - row["started_at"]
+        eta = round(elapsed / step * (total - step), 2)
+    return {
+        "id": row["id"], "kind": row["kind"], "status": row["status"],
+        "params": json.loads(row["params"]),
+        "progress": {"step": step, "total": total, "fraction": round(min(fraction, 1.0), 4),
+                     "message": row["message"], "eta_s": eta},
+        "metrics": json.loads(row["metrics"] or "{}"),
+        "result": json.loads(row["result"]) if row["result"] else None,
+        "error": row["error"],
+        "created_at": row["created_at"], "started_at": row["started_at"], "finished_at": row["finished_at"],
+    }
+
+
+def jobs_router(jobs: JobStore | Callable[[], JobStore], prefix: str = "/jobs") -> APIRouter:
+    """GET /jobs, GET /jobs/{id}, POST /jobs/{id}/cancel over a JobStore (or a function returning one)."""
+    router = APIRouter(prefix=prefix, tags=["jobs"])
+    get_store = jobs if callable(jobs) and not isinstance(jobs, JobStore) else (lambda: jobs)
+
+    @router.get("")
+    def list_jobs(limit: int = 50) -> list[dict[str, Any]]:
+        """Recent jobs, newest first."""
+        if not 1 <= limit <= 1000:
+            raise ServiceError(422, "limit must be between 1 and 1000", "validation_error")
+        return get_store().list(limit)
+
+    @router.get("/{job_id}")
+    def get_job(job_id: str) -> dict[str, Any]:
+        """One job: status, progress (step / total / ETA), metrics, result or error."""
+        job = get_store().get(job_id)
+        if job is None:
+            raise not_found("job", job_id)
+        return job
+
+    @router.post("/{job_id}/cancel")
+    def cancel_job(job_id: str) -> dict[str, Any]:
+        """Ask a queued or running job to stop at its next progress checkpoint."""
+        return get_store().cancel(job_id)
+
+    return router

@@ -1,0 +1,25 @@
+"""python -m shared.mockllm [--host H] [--port P]: serve the mock provider over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from shared.config import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(description="Serve the mock LLM provider (OpenAI/Anthropic-compatible)")
+    parser.add_argument("--host", default=settings.mock_host)
+    parser.add_argument("--port", type=int, default=settings.mock_port)
+    args = parser.parse_args()
+    from shared.mockllm.server import create_app
+
+    print(f"mock LLM provider on http://{args.host}:{args.port}  (try: curl -s http://{args.host}:{args.port}/v1/models)")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,444 @@
+"""The behaviour engine: a request in, a planned response out (body, stream chunks, timings, fault).
+
+    python -c "from shared.mockllm.engine import MockEngine, MockRequest; \
+print(MockEngine().complete(MockRequest.from_openai({'model': 'assistant', \
+'messages': [{'role': 'user', 'content': 'What is 6 * 7?'}]}))['choices'][0]['message'])"
+
+Determinism: every random draw comes from `MockRequest.rng(salt)`, seeded by a hash of the request
+(messages, tools, format, behaviour), its `seed`, and, when no seed is given, how many times this
+exact request has been seen before. So the same request with the same seed gives a byte-identical
+response, while a retried request without a seed can succeed where the first attempt hit a fault
+(and a 30% fault rate is the same 30% on every run of a test).
+
+The engine only plans; the fronts (provider.py in-process, server.py over HTTP) do the sleeping,
+so the same plan runs in a thread or on an event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.mockllm import tokens
+
+FIXED_CREATED = 1_750_000_000  # fixed so identical requests give byte-identical responses
+
+
+class MockError(Exception):
+    """An error the fronts turn into the API's error JSON with this status (and headers)."""
+
+    def __init__(self, status: int, message: str, type: str = "api_error", code: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.type, self.code = status, message, type, code
+        self.headers = headers or {}
+
+    def openai_body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": None, "code": self.code}}
+
+
+@dataclass
+class ToolCallOut:
+    name: str
+    arguments: str
+    id: str = ""
+
+
+@dataclass
+class Reply:
+    """What a behaviour decides to say. The engine adds ids, usage, faults and the wire format."""
+
+    content: str | None = None
+    tool_calls: list[ToolCallOut] = field(default_factory=list)
+    reasoning_tokens: int = 0
+    finish_reason: str | None = None
+
+
+# --- options and faults ---------------------------------------------------------------------------
+
+FLOAT_OPTIONS = {"error_rate", "malformed_rate", "truncate_rate", "bad_tool_rate", "latency_ms",
+                 "ttft_ms", "tpot_ms", "p", "middle_attention", "position_bias", "length_bias",
+                 "self_preference", "obedience", "spotlight_resistance"}
+INT_OPTIONS = {"error_status", "seed", "dimensions", "retry_after"}
+BOOL_OPTIONS = {"hang"}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    try:
+        if key in FLOAT_OPTIONS:
+            return float(value)
+        if key in INT_OPTIONS:
+            return int(float(value))
+        if key in BOOL_OPTIONS:
+            return str(value).lower() in {"1", "true", "yes", "on"}
+    except (TypeError, ValueError) as exc:
+        raise MockError(400, f"mock option {key!r} has an invalid value {value!r}", "invalid_request_error",
+                        "invalid_mock_option") from exc
+    return value
+
+
+def options_from(headers: dict[str, str] | None, body_mock: dict[str, Any] | None,
+                 server_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Merge server defaults < x-mock-* headers < the body's "mock" object."""
+    opts: dict[str, Any] = {}
+    for key, value in (server_defaults or {}).items():
+        opts[key] = _coerce(key, value)
+    for key, value in (headers or {}).items():
+        k = key.lower()
+        if k.startswith("x-mock-"):
+            name = k[len("x-mock-"):].replace("-", "_")
+            opts[name] = _coerce(name, value)
+    for key, value in (body_mock or {}).items():
+        opts[key] = _coerce(key, value)
+    return opts
+
+
+# --- the request ----------------------------------------------------------------------------------
+
+
+@dataclass
+class MockRequest:
+    behaviour: str
+    messages: list[dict[str, Any]]
+    model: str = ""
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: Any = None
+    response_format: dict[str, Any] | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    max_tokens: int | None = None
+    n: int = 1
+    stream: bool = False
+    include_usage: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+    occurrence: int = 0  # how many identical requests came before (set by the engine)
+
+    @classmethod
+    def from_openai(cls, body: dict[str, Any], headers: dict[str, str] | None = None,
+                    server_defaults: dict[str, Any] | None = None) -> MockRequest:
+        if not isinstance(body, dict):
+            raise MockError(400, "request body must be a JSON object", "invalid_request_error")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise MockError(400, "'messages' must be a non-empty array", "invalid_request_error", "invalid_messages")
+        for m in messages:
+            if not isinstance(m, dict) or "role" not in m:
+                raise MockError(400, "each message needs a 'role'", "invalid_request_error", "invalid_messages")
+        model = str(body.get("model") or "assistant")
+        behaviour = model.split("/", 1)[1] if model.startswith("mock/") else model
+        opts = options_from(headers, body.get("mock") if isinstance(body.get("mock"), dict) else None,
+                            server_defaults)
+        if "?" in behaviour:  # mock/noisy?p=0.6 : options in the model name, for clients that can't add fields
+            behaviour, query = behaviour.split("?", 1)
+            for pair in query.split("&"):
+                if "=" in pair:
+                    k, v = pair.split("=", 1)
+                    opts.setdefault(k, _coerce(k, v))
+        stream_options = body.get("stream_options") or {}
+        seed = body.get("seed", opts.get("seed"))
+        temperature = body.get("temperature")
+        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        try:
+            return cls(
+                behaviour=behaviour, model=model, messages=messages, tools=list(body.get("tools") or []),
+                tool_choice=body.get("tool_choice"), response_format=body.get("response_format"),
+                temperature=1.0 if temperature is None else float(temperature),
+                top_p=float(body.get("top_p") if body.get("top_p") is not None else 1.0),
+                seed=None if seed is None else int(seed),
+                max_tokens=None if max_tokens is None else int(max_tokens),
+                n=int(body.get("n") or 1), stream=bool(body.get("stream")),
+                include_usage=bool(stream_options.get("include_usage")) if isinstance(stream_options, dict)
+                else False,
+                options=opts,
+            )
+        except (TypeError, ValueError) as exc:
+            raise MockError(400, f"invalid request parameter: {exc}", "invalid_request_error") from exc
+
+    # -- hashing and randomness
+    def fingerprint(self) -> str:
+        key = {"b": self.behaviour, "m": self.messages, "t": self.tools, "tc": self.tool_choice,
+               "rf": self.response_format, "temp": self.temperature, "n": self.n,
+               "o": {k: v for k, v in sorted(self.options.items()) if k != "seed"}}
+        return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+    def rng(self, salt: str = "") -> random.Random:
+        """Randomness for one decision. At temperature 0 the model's own choices ignore the seed."""
+        seed = self.seed if self.seed is not None else f"occ{self.occurrence}"
+        if salt.startswith("sample") and self.temperature == 0:
+            seed = "greedy"
+        material = f"{self.fingerprint()}|{seed}|{salt}".encode()
+        return random.Random(int.from_bytes(hashlib.sha256(material).digest()[:8], "big"))
+
+    # -- reading the conversation
+    def text_of(self, message: dict[str, Any]) -> str:
+        return tokens.message_text(message)
+
+    def system(self) -> str:
+        return "\n".join(self.text_of(m) for m in self.messages if m.get("role") in ("system", "developer"))
+
+    def last_user(self) -> str:
+        for m in reversed(self.messages):
+            if m.get("role") == "user":
+                return self.text_of(m)
+        return ""
+
+    def tool_results_since_user(self) -> list[dict[str, Any]]:
+        """Tool messages after the last user message (the model must now answer from them)."""
+        out: list[dict[str, Any]] = []
+        for m in reversed(self.messages):
+            if m.get("role") == "user":
+                break
+            if m.get("role") == "tool":
+                out.append(m)
+        return list(reversed(out))
+
+    def transcript(self) -> str:
+        return "\n".join(self.text_of(m) for m in self.messages)
+
+    def opt(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+
+# --- behaviours and skills ------------------------------------------------------------------------
+
+BehaviourFn = Callable[[MockRequest], Reply]
+
+
+@dataclass
+class Behaviour:
+    name: str
+    fn: BehaviourFn
+    description: str
+
+
+BEHAVIOURS: dict[str, Behaviour] = {}
+
+
+def behaviour(name: str, description: str) -> Callable[[BehaviourFn], BehaviourFn]:
+    """Register a behaviour: the model id `name` (over HTTP) or `mock/name` (in-process)."""
+
+    def deco(fn: BehaviourFn) -> BehaviourFn:
+        BEHAVIOURS[name] = Behaviour(name, fn, description)
+        return fn
+
+    return deco
+
+
+@dataclass
+class Skill:
+    name: str
+    fn: Callable[[MockRequest], Reply | None]
+
+
+SKILLS: list[Skill] = []
+
+
+def register_skill(name: str, fn: Callable[[MockRequest], Reply | None]) -> None:
+    """A lab's deterministic skill (e.g. NL -> PromQL): the assistant asks each skill first; None = not mine."""
+    SKILLS[:] = [s for s in SKILLS if s.name != name] + [Skill(name, fn)]
+
+
+def _load_behaviours() -> None:
+    from shared.mockllm import behaviours  # noqa: F401  (registers on import)
+
+
+# --- the engine -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What a front must do: wait, then send `body` (or `chunks`), or raise `error`."""
+
+    body: dict[str, Any] | None = None
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    error: MockError | None = None
+    latency_s: float = 0.0
+    ttft_s: float = 0.0
+    tpot_s: float = 0.0
+    hang: bool = False
+    truncated: bool = False
+
+
+class MockEngine:
+    def __init__(self, defaults: dict[str, Any] | None = None, max_remembered: int = 200_000):
+        _load_behaviours()
+        self.defaults = dict(defaults or {})
+        self._seen: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_remembered = max_remembered
+
+    def models(self) -> list[dict[str, Any]]:
+        return [{"id": b.name, "object": "model", "created": FIXED_CREATED, "owned_by": "mock",
+                 "description": b.description} for b in sorted(BEHAVIOURS.values(), key=lambda b: b.name)]
+
+    def _note_occurrence(self, req: MockRequest) -> None:
+        if req.seed is not None:
+            return
+        key = req.fingerprint()
+        with self._lock:
+            req.occurrence = self._seen.get(key, 0)
+            self._seen[key] = req.occurrence + 1
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.max_remembered:
+                self._seen.popitem(last=False)
+
+    def reply(self, req: MockRequest) -> Reply:
+        spec = BEHAVIOURS.get(req.behaviour)
+        if spec is None:
+            raise MockError(404, f"The model '{req.model}' does not exist; GET /v1/models lists the mock's "
+                                 "behaviours", "invalid_request_error", "model_not_found")
+        return spec.fn(req)
+
+    def plan(self, req: MockRequest) -> Plan:
+        """Decide everything about this request: fault, reply, usage, wire body and stream chunks."""
+        self._note_occurrence(req)
+        plan = Plan(latency_s=float(req.opt("latency_ms", 0)) / 1000,
+                    ttft_s=float(req.opt("ttft_ms", 0)) / 1000, tpot_s=float(req.opt("tpot_ms", 0)) / 1000,
+                    hang=bool(req.opt("hang", False)))
+        fault = self._fault(req)
+        if fault is not None:
+            plan.error = fault
+            return plan
+        reply = self.reply(req)
+        reply = self._corrupt(req, reply)
+        body = self._body(req, reply)
+        plan.body = body
+        if req.stream:
+            plan.chunks = self._chunks(req, body)
+            if req.opt("truncate_rate") and req.rng("fault:truncate").random() < req.opt("truncate_rate"):
+                cut = max(1, len(plan.chunks) // 2)
+                plan.chunks = plan.chunks[:cut]
+                plan.truncated = True
+        return plan
+
+    def complete(self, req: MockRequest) -> dict[str, Any]:
+        """Plan and return the body at once (no timings); raises MockError for a planned fault."""
+        plan = self.plan(req)
+        if plan.error:
+            raise plan.error
+        assert plan.body is not None
+        return plan.body
+
+    # -- faults
+    def _fault(self, req: MockRequest) -> MockError | None:
+        status = req.opt("error_status")
+        rate = req.opt("error_rate")
+        if status is None and rate is None:
+            return self._context_check(req)
+        if rate is None:
+            rate = 1.0
+        if req.rng("fault:error").random() >= float(rate):
+            return self._context_check(req)
+        status = int(status or 500)
+        if status == 429:
+            retry_after = str(req.opt("retry_after", 1))
+            return MockError(429, "Rate limit reached for requests (mock fault)", "rate_limit_error",
+                             "rate_limit_exceeded", headers={"retry-after": retry_after})
+        if status == 400:
+            return MockError(400, "This model's maximum context length is exceeded (mock fault)",
+                             "invalid_request_error", "context_length_exceeded")
+        if status == 503:
+            return MockError(503, "The server is overloaded (mock fault)", "server_error", "overloaded")
+        return MockError(status, f"mock fault: status {status}", "server_error" if status >= 500 else
+                         "invalid_request_error")
+
+    def _context_check(self, req: MockRequest) -> MockError | None:
+        limit = int(req.opt("context_window", 128_000))
+        used = tokens.count_messages(req.messages, req.tools)
+        if used > limit:
+            return MockError(400, f"This model's maximum context length is {limit} tokens. However, your "
+                                  f"messages resulted in {used} tokens.", "invalid_request_error",
+                             "context_length_exceeded")
+        return None
+
+    def _corrupt(self, req: MockRequest, reply: Reply) -> Reply:
+        rate = req.opt("malformed_rate")
+        if rate and reply.content and req.rng("fault:malformed").random() < rate:
+            text = reply.content
+            reply.content = text[: max(1, int(len(text) * 0.6))] if text.lstrip().startswith(("{", "[")) \
+                else text + " {\"unterminated\": "
+        rate = req.opt("bad_tool_rate")
+        if rate and reply.tool_calls and req.rng("fault:badtool").random() < rate:
+            if req.rng("fault:badtool-kind").random() < 0.5:
+                reply.tool_calls[0].name = reply.tool_calls[0].name + "_v2"  # a tool that does not exist
+            else:
+                reply.tool_calls[0].arguments = '{"unexpected_argument": true'  # invalid JSON arguments
+        return reply
+
+    # -- wire format
+    def _usage(self, req: MockRequest, reply: Reply) -> dict[str, Any]:
+        prompt = tokens.count_messages(req.messages, req.tools)
+        completion = tokens.count(reply.content or "") + sum(
+            tokens.count(c.name) + tokens.count(c.arguments) for c in reply.tool_calls) + reply.reasoning_tokens
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens, "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        }
+
+    def _body(self, req: MockRequest, reply: Reply) -> dict[str, Any]:
+        rid = "chatcmpl-" + hashlib.sha256(f"{req.fingerprint()}|{req.seed}|{req.occurrence}".encode()
+                                           ).hexdigest()[:24]
+        calls = []
+        for i, call in enumerate(reply.tool_calls):
+            call.id = call.id or f"call_{rid[-12:]}{i}"
+            calls.append({"id": call.id, "type": "function",
+                          "function": {"name": call.name, "arguments": call.arguments}})
+        content = reply.content
+        finish = reply.finish_reason or ("tool_calls" if calls else "stop")
+        if req.max_tokens is not None and content and tokens.count(content) > req.max_tokens:
+            content = "".join(tokens.split(content)[: req.max_tokens])
+            finish = "length"
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+        if calls:
+            message["tool_calls"] = calls
+        final = Reply(content=content, tool_calls=reply.tool_calls, reasoning_tokens=reply.reasoning_tokens)
+        return {
+            "id": rid, "object": "chat.completion", "created": FIXED_CREATED, "model": req.behaviour,
+            "system_fingerprint": "fp_mock",
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "usage": self._usage(req, final),
+        }
+
+    def _chunks(self, req: MockRequest, body: dict[str, Any]) -> list[dict[str, Any]]:
+        base = {"id": body["id"], "object": "chat.completion.chunk", "created": body["created"],
+                "model": body["model"], "system_fingerprint": "fp_mock"}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+
+        message = body["choices"][0]["message"]
+        out = [chunk({"role": "assistant", "content": ""})]
+        for piece in tokens.split(message.get("content") or ""):
+            out.append(chunk({"content": piece}))
+        for i, call in enumerate(message.get("tool_calls") or []):
+            out.append(chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                              "function": {"name": call["function"]["name"], "arguments": ""}}]}))
+            for piece in tokens.split(call["function"]["arguments"]):
+                out.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
+        out.append(chunk({}, body["choices"][0]["finish_reason"]))
+        if req.include_usage:
+            out.append({**base, "choices": [], "usage": body["usage"]})
+        return out
+
+    # -- embeddings
+    def embed(self, model: str, inputs: list[str], dimensions: int | None = None) -> dict[str, Any]:
+        from shared.mockllm.embeddings import embed_text
+
+        dim = int(dimensions or 256)
+        if not 8 <= dim <= 4096:
+            raise MockError(400, "dimensions must be between 8 and 4096", "invalid_request_error")
+        data = [{"object": "embedding", "index": i, "embedding": embed_text(t, dim)} for i, t in enumerate(inputs)]
+        used = sum(tokens.count(t) for t in inputs)
+        return {"object": "list", "data": data, "model": model,
+                "usage": {"prompt_tokens": used, "total_tokens": used}}

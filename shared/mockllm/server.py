@@ -1,0 +1,113 @@
+"""The HTTP front: the mock as an OpenAI-compatible API (and an Anthropic-compatible /v1/messages).
+
+    make mock        # or: python -m shared.mockllm --port 8000
+    curl -s localhost:8000/v1/models
+    curl -s localhost:8000/v1/chat/completions -H 'content-type: application/json' \
+      -d '{"model": "assistant", "messages": [{"role": "user", "content": "What is 6 * 7?"}]}'
+
+Server-wide faults come from MOCK_* environment variables (MOCK_ERROR_RATE=0.1, MOCK_LATENCY_MS=50,
+...); per-request ones from x-mock-* headers or a "mock" object in the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from shared.config import Settings
+from shared.mockllm.engine import MockEngine, MockError, MockRequest, Plan
+from shared.service import create_service
+
+ENV_PREFIX = "MOCK_"
+
+
+def server_defaults_from_env() -> dict[str, Any]:
+    skip = {"MOCK_HOST", "MOCK_PORT"}
+    return {k[len(ENV_PREFIX):].lower(): v for k, v in os.environ.items() if k.startswith(ENV_PREFIX) and k not in skip}
+
+
+def openai_error(exc: MockError) -> JSONResponse:
+    return JSONResponse(exc.openai_body(), status_code=exc.status, headers=exc.headers)
+
+
+async def _read_json(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MockError(400, f"We could not parse the JSON body of your request: {exc}",
+                        "invalid_request_error") from exc
+
+
+async def _wait(plan: Plan) -> None:
+    if plan.hang:
+        await asyncio.sleep(3600)
+    if plan.latency_s:
+        await asyncio.sleep(plan.latency_s)
+
+
+def create_app(settings: Settings | None = None, engine: MockEngine | None = None) -> FastAPI:
+    app = create_service("mock LLM provider", lab="mockllm", settings=settings,
+                         description="An offline, deterministic, scriptable model with an OpenAI-compatible API.")
+    engine = engine or MockEngine(defaults=server_defaults_from_env())
+    app.state.engine = engine
+    app.state.readiness["behaviours"] = lambda: f"{len(engine.models())} behaviours loaded"
+
+    @app.exception_handler(MockError)
+    async def _mock_error(request: Request, exc: MockError):
+        return openai_error(exc)
+
+    @app.get("/v1/models", tags=["openai"])
+    def list_models() -> dict[str, Any]:
+        """The behaviours, as models."""
+        return {"object": "list", "data": engine.models()}
+
+    @app.post("/v1/chat/completions", tags=["openai"])
+    async def chat_completions(request: Request):
+        """OpenAI chat completions, streaming or not (with stream_options.include_usage)."""
+        body = await _read_json(request)
+        req = MockRequest.from_openai(body, dict(request.headers), engine.defaults)
+        plan = engine.plan(req)
+        await _wait(plan)
+        if plan.error:
+            return openai_error(plan.error)
+        if not req.stream:
+            return JSONResponse(plan.body)
+        return StreamingResponse(_sse(plan), media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache"})
+
+    @app.post("/v1/embeddings", tags=["openai"])
+    async def embeddings(request: Request):
+        """Deterministic embeddings (float or base64)."""
+        body = await _read_json(request)
+        if not isinstance(body, dict) or "input" not in body:
+            raise MockError(400, "'input' is required", "invalid_request_error")
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        if not inputs or not all(isinstance(t, str) for t in inputs):
+            raise MockError(400, "'input' must be a string or an array of strings", "invalid_request_error")
+        result = engine.embed(str(body.get("model") or "embedding"), inputs, body.get("dimensions"))
+        if body.get("encoding_format") == "base64":
+            import base64
+
+            import numpy as np
+
+            for item in result["data"]:
+                item["embedding"] = base64.b64encode(np.asarray(item["embedding"], dtype="<f4").tobytes()).decode()
+        return result
+
+    return app
+
+
+async def _sse(plan: Plan):
+    for i, chunk in enumerate(plan.chunks):
+        delay = plan.ttft_s if i == 0 else plan.tpot_s
+        if delay:
+            await asyncio.sleep(delay)
+        yield f"data: {json.dumps(chunk)}\n\n"
+    if not plan.truncated:
+        yield "data: [DONE]\n\n"

@@ -1,0 +1,71 @@
+"""Token counting with a real tokenizer (tiktoken's o200k_base, read from the copy LiteLLM bundles).
+
+    python -c "from shared.mockllm.tokens import count; print(count('hello world'))"   # 2
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import shared.config  # noqa: F401  (points tiktoken at the bundled encodings before it loads)
+
+
+@lru_cache(maxsize=1)
+def encoding():
+    import tiktoken
+
+    return tiktoken.get_encoding("o200k_base")
+
+
+@lru_cache(maxsize=20000)
+def count(text: str) -> int:
+    return len(encoding().encode(text or "", disallowed_special=()))
+
+
+def split(text: str) -> list[str]:
+    """The text cut at token boundaries (a stream's deltas); joining the pieces gives the text back."""
+    enc = encoding()
+    ids = enc.encode(text or "", disallowed_special=())
+    pieces, buf = [], b""
+    for tid in ids:
+        buf += enc.decode_single_token_bytes(tid)
+        try:
+            pieces.append(buf.decode("utf-8"))
+            buf = b""
+        except UnicodeDecodeError:
+            continue
+    if buf:
+        pieces.append(buf.decode("utf-8", errors="replace"))
+    return pieces
+
+
+def message_text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, dict):
+                parts.append(str(block.get("text") or block.get("content") or ""))
+            else:
+                parts.append(str(block))
+        content = "\n".join(parts)
+    text = str(content or "")
+    for call in message.get("tool_calls") or []:
+        fn = call.get("function", {})
+        text += f"\n{fn.get('name', '')}({fn.get('arguments', '')})"
+    return text
+
+
+def count_messages(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
+    """OpenAI's accounting: ~3 tokens of framing per message, 3 to prime the reply, plus tool schemas."""
+    import json
+
+    total = 3
+    for message in messages:
+        total += 3 + count(message_text(message)) + count(str(message.get("role", "")))
+        if message.get("name"):
+            total += 1 + count(str(message["name"]))
+    if tools:
+        total += count(json.dumps(tools, sort_keys=True))
+    return total

@@ -1,0 +1,197 @@
+"""The service shell every lab is built on: health, readiness, docs, metrics, request ids, JSON errors.
+
+    from shared.service import create_service
+    app = create_service("lab-06 retrieval", lab="lab06", readiness={"index": lambda: index.ready})
+
+What every app gets:
+- `GET /healthz` (process is up), `GET /readyz` (runs the lab's readiness checks, 503 if any fails),
+  `GET /docs` (OpenAPI UI), `GET /metrics` (Prometheus text: HTTP metrics plus the GenAI metrics).
+- `X-Request-ID`: echoed when the client sends a sane one, otherwise made; it is in every error
+  body and every log line about the request.
+- One error envelope for every failure: {"error": {"type", "message", "request_id", ...}}.
+  Malformed JSON is a 400, schema violations a 422, unknown routes 404, wrong methods 405.
+  An unhandled exception is logged with the request id and answered as a JSON 500 with no trace.
+- OpenTelemetry spans for every request (FastAPI instrumentation), exported as `shared.telemetry` says.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.config import Settings, get_settings
+from shared.telemetry import setup_telemetry
+
+log = logging.getLogger("aieng.service")
+
+REQUEST_ID_HEADER = "x-request-id"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+HTTP_REQUESTS = Counter("http_requests", "HTTP requests served", ["service", "method", "route", "status"])
+HTTP_LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"],
+                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+STATUS_TYPES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    406: "not_acceptable", 408: "request_timeout", 409: "conflict", 410: "gone", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited", 500: "internal_error",
+    501: "not_implemented", 502: "bad_gateway", 503: "unavailable", 504: "gateway_timeout",
+}
+
+
+class ServiceError(Exception):
+    """Raise from a route or a domain module to answer with a JSON error of your choosing."""
+
+    def __init__(self, status: int, message: str, type: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type or STATUS_TYPES.get(status, "error")
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def not_found(what: str, key: Any) -> ServiceError:
+    return ServiceError(404, f"{what} {key!r} not found", "not_found")
+
+
+def error_body(status: int, message: str, request_id: str | None, type: str | None = None,
+               **extra: Any) -> dict[str, Any]:
+    return {"error": {"type": type or STATUS_TYPES.get(status, "error"), "message": message,
+                      "request_id": request_id, **jsonable_encoder(extra)}}
+
+
+def _request_id(request: Request) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+def _json_error(request: Request, status: int, message: str, type: str | None = None,
+                headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse(error_body(status, message, _request_id(request), type, **extra), status_code=status,
+                        headers=headers)
+
+
+class RequestContextMiddleware:
+    """Pure ASGI middleware (no buffering, so streaming responses pass through untouched)."""
+
+    def __init__(self, app, service: str):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        incoming = dict(scope.get("headers") or []).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming or "") else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        start = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers") or [])
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            HTTP_REQUESTS.labels(self.service, method, route, str(status_holder["status"])).inc()
+            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - start)
+
+
+Check = Callable[[], Any]
+
+
+def _run_check(check: Check) -> tuple[bool, str]:
+    try:
+        result = check()
+    except Exception as exc:  # a readiness probe reports failures, it does not raise them
+        return False, f"{type(exc).__name__}: {exc}"[:300]
+    if result is None or result is True:
+        return True, "ok"
+    if result is False:
+        return False, "failed"
+    return True, str(result)
+
+
+def create_service(title: str, *, lab: str, description: str = "", version: str = "0.1.0",
+                   settings: Settings | None = None, readiness: dict[str, Check] | None = None,
+                   instrument: bool = True) -> FastAPI:
+    """A FastAPI app with the project's health, readiness, metrics, errors and tracing."""
+    settings = settings or get_settings()
+    setup_telemetry(settings, service_name=lab)
+    app = FastAPI(title=title, description=description, version=version)
+    app.state.settings = settings
+    app.state.lab = lab
+    app.state.readiness = dict(readiness or {})
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError):
+        return _json_error(request, exc.status, exc.message, exc.type, headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            message = f"no route for {request.method} {request.url.path}"
+        return _json_error(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        if any(e["type"] == "json_invalid" for e in errors):
+            return _json_error(request, 400, "request body is not valid JSON", "invalid_json", details=errors)
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
+        return _json_error(request, 422, f"{where}: {first['msg']}", "validation_error", details=errors)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception):
+        log.exception("unhandled error request_id=%s path=%s", _request_id(request), request.url.path)
+        return _json_error(request, 500, "internal error; see the server log for this request id",
+                           "internal_error")
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "service": lab, "version": version}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz(request: Request):
+        """Readiness: every dependency check of this lab passes (503 otherwise)."""
+        checks = {name: _run_check(fn) for name, fn in app.state.readiness.items()}
+        body = {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()}
+        if all(ok for ok, _ in checks.values()):
+            return {"status": "ready", "service": lab, "checks": body}
+        return _json_error(request, 503, "not ready: " + ", ".join(n for n, (ok, _) in checks.items() if not ok),
+                           "not_ready", checks=body)
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=True)
+    def metrics_endpoint() -> Response:
+        """Prometheus text exposition of HTTP and GenAI metrics."""
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(RequestContextMiddleware, service=lab)
+    if instrument:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    return app

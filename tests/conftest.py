@@ -1,0 +1,27 @@
+"""Shared fixtures. Tests never call a real provider: LLM_MODEL is forced to the mock here."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["LLM_MODEL"] = "mock/assistant"
+os.environ["EMBED_MODEL"] = "mock/embedding"
+for key in ("LLM_API_BASE", "OTEL_EXPORTER_OTLP_ENDPOINT", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+    os.environ.pop(key, None)
+
+import pytest  # noqa: E402
+
+import shared  # noqa: E402,F401  (offline environment before anything else loads)
+from shared.config import Settings, get_settings  # noqa: E402
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Settings with a private DATA_DIR, so tests never share or leave state."""
+    return get_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def session_settings(tmp_path_factory) -> Settings:
+    """One DATA_DIR for tests that share an expensive app (a lab built once per session)."""
+    return get_settings(data_dir=tmp_path_factory.mktemp("data"))
