@@ -1,0 +1,67 @@
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
+
+from shared.service import ServiceError, create_service
+
+
+class Item(BaseModel):
+    name: str = Field(min_length=1)
+    qty: int = Field(ge=0)
+
+
+def make_app(settings, ready=True):
+    app = create_service("test", lab="labtest", settings=settings, readiness={"db": lambda: ready})
+    router = APIRouter(prefix="/items")
+
+    @router.post("")
+    def create(item: Item) -> Item:
+        return item
+
+    @router.get("/boom")
+    def boom():
+        raise RuntimeError("secret internal detail")
+
+    @router.get("/teapot")
+    def teapot():
+        raise ServiceError(409, "already brewing", "conflict", pot=1)
+
+    app.include_router(router)
+    return app
+
+
+def test_error_envelope_for_each_kind(settings):
+    client = TestClient(make_app(settings), raise_server_exceptions=False)
+    bad_json = client.post("/items", content=b"{", headers={"content-type": "application/json"})
+    assert bad_json.status_code == 400 and bad_json.json()["error"]["type"] == "invalid_json"
+    invalid = client.post("/items", json={"name": "", "qty": -1})
+    assert invalid.status_code == 422
+    assert invalid.json()["error"]["type"] == "validation_error"
+    assert invalid.json()["error"]["message"].startswith("name:")
+    conflict = client.get("/items/teapot")
+    assert conflict.status_code == 409 and conflict.json()["error"] == {
+        "type": "conflict", "message": "already brewing", "request_id": conflict.headers["x-request-id"], "pot": 1}
+
+
+def test_unhandled_exception_is_a_json_500_without_details(settings, caplog):
+    client = TestClient(make_app(settings), raise_server_exceptions=False)
+    response = client.get("/items/boom", headers={"x-request-id": "trace-me"})
+    assert response.status_code == 500
+    body = response.json()["error"]
+    assert body["type"] == "internal_error" and body["request_id"] == "trace-me"
+    assert "secret" not in response.text and "Traceback" not in response.text
+    assert any("trace-me" in r.getMessage() for r in caplog.records)
+
+
+def test_readiness_reports_failing_checks(settings):
+    client = TestClient(make_app(settings, ready=False))
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["error"]["checks"]["db"]["ok"] is False
+
+
+def test_http_metrics_use_route_templates(settings):
+    client = TestClient(make_app(settings))
+    client.post("/items", json={"name": "a", "qty": 1})
+    text = client.get("/metrics").text
+    assert 'route="/items"' in text and 'service="labtest"' in text
