@@ -37,11 +37,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     """One supervisor: start the mock and every lab as child processes; Ctrl-C stops all."""
     children: dict[str, subprocess.Popen] = {}
     py = sys.executable
-    specs = [("mock", [py, "-m", "shared.mockllm", "--host", args.host, "--port", str(MOCK_PORT)], MOCK_PORT)]
-    specs += [(lab.name, [py, "-m", "labs", "serve", lab.key, "--host", args.host], lab.port) for lab in discover()]
+    off = args.port_offset
+    specs = [("mock", [py, "-m", "shared.mockllm", "--host", args.host, "--port", str(MOCK_PORT + off)],
+              MOCK_PORT + off)]
+    specs += [(lab.name, [py, "-m", "labs", "serve", lab.key, "--host", args.host, "--port", str(lab.port + off)],
+               lab.port + off) for lab in discover()]
     for name, command, port in specs:
         children[name] = subprocess.Popen(command)
-        print(f"started {name:<22} http://{args.host}:{port}", flush=True)
+        print(f"started {name:<22} http://{args.host}:{port}  (pid {children[name].pid})", flush=True)
     stopping = False
 
     def stop(*_):
@@ -87,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(fn=cmd_serve)
     up = sub.add_parser("up")
     up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port-offset", type=int, default=0, help="shift every port (tests use this)")
     up.set_defaults(fn=cmd_up)
     sub.add_parser("doctor").set_defaults(fn=cmd_doctor)
     args = parser.parse_args(argv)
