@@ -11,11 +11,17 @@ response, while a retried request without a seed can succeed where the first att
 (and a 30% fault rate is the same 30% on every run of a test).
 
 The engine only plans; the fronts (provider.py in-process, server.py over HTTP) do the sleeping,
-so the same plan runs in a thread or on an event loop.
+so the same plan runs in a thread or on an event loop. Its one piece of state besides the
+occurrence counter is the prompt cache (cache.py): a long prompt sent twice within the TTL is
+reported as cached the second time, exactly as providers bill it.
+
+Pipeline of `plan(req)`: fault? -> behaviour's Reply (once per choice) -> corruption faults ->
+OpenAI body (usage, cache) -> Anthropic message instead when req.api == "anthropic" -> stream chunks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -26,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.mockllm import tokens
+from shared.mockllm.cache import MIN_CACHED, CacheUse, PromptCache, openai_boundaries
 
 FIXED_CREATED = 1_750_000_000  # fixed so identical requests give byte-identical responses
 
@@ -64,8 +71,9 @@ class Reply:
 
 FLOAT_OPTIONS = {"error_rate", "malformed_rate", "truncate_rate", "bad_tool_rate", "latency_ms",
                  "ttft_ms", "tpot_ms", "p", "middle_attention", "position_bias", "length_bias",
-                 "self_preference", "obedience", "spotlight_resistance"}
-INT_OPTIONS = {"error_status", "seed", "dimensions", "retry_after"}
+                 "self_preference", "obedience", "spotlight_resistance", "cache_ttl_s",
+                 "fail_rate_prompt", "fail_rate_json_mode", "fail_rate_tools", "fail_rate_strict"}
+INT_OPTIONS = {"error_status", "seed", "dimensions", "retry_after", "context_window"}
 BOOL_OPTIONS = {"hang"}
 
 
@@ -119,6 +127,13 @@ class MockRequest:
     include_usage: bool = False
     options: dict[str, Any] = field(default_factory=dict)
     occurrence: int = 0  # how many identical requests came before (set by the engine)
+    temperature_set: bool = False  # the client chose a temperature (unset: canonical answers)
+    parallel_tool_calls: bool = True
+    reasoning_effort: str | None = None
+    api: str = "openai"  # which front's wire format the plan is rendered in ("openai" | "anthropic")
+    cache_breakpoints: list[int] | None = None  # Anthropic cache_control marks, as message-prefix lengths
+    choice: int = 0  # which of the n choices a behaviour is answering (varies its sampling)
+    _fp: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_openai(cls, body: dict[str, Any], headers: dict[str, str] | None = None,
@@ -156,25 +171,38 @@ class MockRequest:
                 n=int(body.get("n") or 1), stream=bool(body.get("stream")),
                 include_usage=bool(stream_options.get("include_usage")) if isinstance(stream_options, dict)
                 else False,
-                options=opts,
+                options=opts, temperature_set=temperature is not None,
+                parallel_tool_calls=body.get("parallel_tool_calls") is not False,
+                reasoning_effort=body.get("reasoning_effort"),
             )
         except (TypeError, ValueError) as exc:
             raise MockError(400, f"invalid request parameter: {exc}", "invalid_request_error") from exc
 
     # -- hashing and randomness
     def fingerprint(self) -> str:
-        key = {"b": self.behaviour, "m": self.messages, "t": self.tools, "tc": self.tool_choice,
-               "rf": self.response_format, "temp": self.temperature, "n": self.n,
-               "o": {k: v for k, v in sorted(self.options.items()) if k != "seed"}}
-        return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+        """A hash of everything that defines the request (computed once: it is on every rng call)."""
+        if self._fp is None:
+            key = {"b": self.behaviour, "m": self.messages, "t": self.tools, "tc": self.tool_choice,
+                   "rf": self.response_format, "temp": self.temperature, "n": self.n, "api": self.api,
+                   "o": {k: v for k, v in sorted(self.options.items()) if k != "seed"}}
+            self._fp = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+        return self._fp
 
     def rng(self, salt: str = "") -> random.Random:
-        """Randomness for one decision. At temperature 0 the model's own choices ignore the seed."""
+        """Randomness for one decision. At temperature 0 the model's own choices ignore the seed.
+
+        Salts starting with "sample" are the model's own sampling (greedy at temperature 0 and
+        different for each of the n choices); other salts (faults) are per request.
+        """
         seed = self.seed if self.seed is not None else f"occ{self.occurrence}"
-        if salt.startswith("sample") and self.temperature == 0:
-            seed = "greedy"
+        if salt.startswith("sample"):
+            seed = "greedy" if self.temperature == 0 else f"{seed}|c{self.choice}"
         material = f"{self.fingerprint()}|{seed}|{salt}".encode()
         return random.Random(int.from_bytes(hashlib.sha256(material).digest()[:8], "big"))
+
+    def sampling(self) -> bool:
+        """True when the client asked for sampling (temperature > 0): answers may then vary with the seed."""
+        return self.temperature_set and self.temperature > 0
 
     # -- reading the conversation
     def text_of(self, message: dict[str, Any]) -> str:
@@ -264,19 +292,28 @@ class Plan:
     tpot_s: float = 0.0
     hang: bool = False
     truncated: bool = False
+    cache: CacheUse = field(default_factory=CacheUse)
+
+
+EMBEDDING_MODEL = {"id": "embedding", "description": "Deterministic hashed character n-gram embeddings "
+                                                     "(POST /v1/embeddings; `dimensions` 8..4096, default 256)"}
 
 
 class MockEngine:
-    def __init__(self, defaults: dict[str, Any] | None = None, max_remembered: int = 200_000):
+    def __init__(self, defaults: dict[str, Any] | None = None, max_remembered: int = 200_000,
+                 cache: PromptCache | None = None):
         _load_behaviours()
         self.defaults = dict(defaults or {})
         self._seen: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self.max_remembered = max_remembered
+        self.cache = cache or PromptCache(ttl_s=float(self.defaults.get("cache_ttl_s", 300)))
 
     def models(self) -> list[dict[str, Any]]:
-        return [{"id": b.name, "object": "model", "created": FIXED_CREATED, "owned_by": "mock",
-                 "description": b.description} for b in sorted(BEHAVIOURS.values(), key=lambda b: b.name)]
+        entries = [{"id": b.name, "description": b.description} for b in BEHAVIOURS.values()]
+        entries.append(EMBEDDING_MODEL)
+        return [{"id": e["id"], "object": "model", "created": FIXED_CREATED, "owned_by": "mock",
+                 "description": e["description"]} for e in sorted(entries, key=lambda e: e["id"])]
 
     def _note_occurrence(self, req: MockRequest) -> None:
         if req.seed is not None:
@@ -306,12 +343,22 @@ class MockEngine:
         if fault is not None:
             plan.error = fault
             return plan
-        reply = self.reply(req)
-        reply = self._corrupt(req, reply)
-        body = self._body(req, reply)
+        replies = [self._corrupt(req, self.reply(req if i == 0 else dataclasses.replace(req, choice=i)))
+                   for i in range(max(1, min(req.n, 16)))]
+        plan.cache = self._cache(req)
+        body = self._body(req, replies, plan.cache)
+        if req.api == "anthropic":
+            from shared.mockllm import anthropic_api
+
+            body = anthropic_api.message(req, body, plan.cache)
         plan.body = body
         if req.stream:
-            plan.chunks = self._chunks(req, body)
+            if req.api == "anthropic":
+                from shared.mockllm import anthropic_api
+
+                plan.chunks = anthropic_api.events(body)
+            else:
+                plan.chunks = self._chunks(req, body)
             if req.opt("truncate_rate") and req.rng("fault:truncate").random() < req.opt("truncate_rate"):
                 cut = max(1, len(plan.chunks) // 2)
                 plan.chunks = plan.chunks[:cut]
@@ -344,8 +391,8 @@ class MockEngine:
         if status == 400:
             return MockError(400, "This model's maximum context length is exceeded (mock fault)",
                              "invalid_request_error", "context_length_exceeded")
-        if status == 503:
-            return MockError(503, "The server is overloaded (mock fault)", "server_error", "overloaded")
+        if status in (503, 529):
+            return MockError(status, "The server is overloaded (mock fault)", "server_error", "overloaded")
         return MockError(status, f"mock fault: status {status}", "server_error" if status >= 500 else
                          "invalid_request_error")
 
@@ -360,73 +407,97 @@ class MockEngine:
 
     def _corrupt(self, req: MockRequest, reply: Reply) -> Reply:
         rate = req.opt("malformed_rate")
-        if rate and reply.content and req.rng("fault:malformed").random() < rate:
+        if rate and reply.content and req.rng(f"fault:malformed{req.choice}").random() < rate:
             text = reply.content
             reply.content = text[: max(1, int(len(text) * 0.6))] if text.lstrip().startswith(("{", "[")) \
                 else text + " {\"unterminated\": "
         rate = req.opt("bad_tool_rate")
-        if rate and reply.tool_calls and req.rng("fault:badtool").random() < rate:
-            if req.rng("fault:badtool-kind").random() < 0.5:
+        if rate and reply.tool_calls and req.rng(f"fault:badtool{req.choice}").random() < rate:
+            if req.rng(f"fault:badtool-kind{req.choice}").random() < 0.5:
                 reply.tool_calls[0].name = reply.tool_calls[0].name + "_v2"  # a tool that does not exist
             else:
                 reply.tool_calls[0].arguments = '{"unexpected_argument": true'  # invalid JSON arguments
         return reply
 
+    # -- prompt caching
+    def _cache(self, req: MockRequest) -> CacheUse:
+        """OpenAI caches automatically at 128-token steps; Anthropic only up to cache_control marks."""
+        if tokens.count_messages(req.messages, req.tools) < MIN_CACHED:
+            return CacheUse()  # the cheap test first: most prompts are far too short to be cached
+        if req.api == "anthropic" and not req.cache_breakpoints:
+            return CacheUse()
+        ids, ends = tokens.prompt_ids(req.messages, req.tools)
+        if req.api == "anthropic":
+            boundaries = sorted({ends[min(k, len(ends) - 1)] for k in req.cache_breakpoints or []})
+        else:
+            boundaries = openai_boundaries(len(ids))
+        return self.cache.use(ids, boundaries, req.opt("cache_ttl_s"))
+
     # -- wire format
-    def _usage(self, req: MockRequest, reply: Reply) -> dict[str, Any]:
+    def _usage(self, req: MockRequest, replies: list[Reply], cache: CacheUse) -> dict[str, Any]:
         prompt = tokens.count_messages(req.messages, req.tools)
-        completion = tokens.count(reply.content or "") + sum(
-            tokens.count(c.name) + tokens.count(c.arguments) for c in reply.tool_calls) + reply.reasoning_tokens
-        return {
+        completion = sum(tokens.count(r.content or "") + sum(tokens.count(c.name) + tokens.count(c.arguments)
+                                                             for c in r.tool_calls) + r.reasoning_tokens
+                         for r in replies)
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens, "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": min(cache.read, prompt), "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": sum(r.reasoning_tokens for r in replies),
+                                          "audio_tokens": 0, "accepted_prediction_tokens": 0,
+                                          "rejected_prediction_tokens": 0},
         }
+        return usage
 
-    def _body(self, req: MockRequest, reply: Reply) -> dict[str, Any]:
+    def _body(self, req: MockRequest, replies: list[Reply], cache: CacheUse) -> dict[str, Any]:
         rid = "chatcmpl-" + hashlib.sha256(f"{req.fingerprint()}|{req.seed}|{req.occurrence}".encode()
                                            ).hexdigest()[:24]
-        calls = []
-        for i, call in enumerate(reply.tool_calls):
-            call.id = call.id or f"call_{rid[-12:]}{i}"
-            calls.append({"id": call.id, "type": "function",
-                          "function": {"name": call.name, "arguments": call.arguments}})
-        content = reply.content
-        finish = reply.finish_reason or ("tool_calls" if calls else "stop")
-        if req.max_tokens is not None and content and tokens.count(content) > req.max_tokens:
-            content = "".join(tokens.split(content)[: req.max_tokens])
-            finish = "length"
-        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
-        if calls:
-            message["tool_calls"] = calls
-        final = Reply(content=content, tool_calls=reply.tool_calls, reasoning_tokens=reply.reasoning_tokens)
+        choices, finals = [], []
+        for index, reply in enumerate(replies):
+            calls = []
+            for i, call in enumerate(reply.tool_calls):
+                call.id = call.id or f"call_{rid[-12:]}{index}{i}"
+                calls.append({"id": call.id, "type": "function",
+                              "function": {"name": call.name, "arguments": call.arguments}})
+            content = reply.content
+            finish = reply.finish_reason or ("tool_calls" if calls else "stop")
+            if req.max_tokens is not None and content and tokens.count(content) > req.max_tokens:
+                content = "".join(tokens.split(content)[: req.max_tokens])
+                finish = "length"
+            message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+            if calls:
+                message["tool_calls"] = calls
+            choices.append({"index": index, "message": message, "logprobs": None, "finish_reason": finish})
+            finals.append(Reply(content=content, tool_calls=reply.tool_calls,
+                                reasoning_tokens=reply.reasoning_tokens))
         return {
             "id": rid, "object": "chat.completion", "created": FIXED_CREATED, "model": req.behaviour,
-            "system_fingerprint": "fp_mock",
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-            "usage": self._usage(req, final),
+            "system_fingerprint": "fp_mock", "choices": choices, "usage": self._usage(req, finals, cache),
         }
 
     def _chunks(self, req: MockRequest, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The body cut into deltas: role, text pieces at token boundaries, tool-call argument pieces."""
         base = {"id": body["id"], "object": "chat.completion.chunk", "created": body["created"],
                 "model": body["model"], "system_fingerprint": "fp_mock"}
 
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {**base, "choices": [{"index": index, "delta": delta, "logprobs": None,
+                                         "finish_reason": finish}]}
 
-        message = body["choices"][0]["message"]
-        out = [chunk({"role": "assistant", "content": ""})]
-        for piece in tokens.split(message.get("content") or ""):
-            out.append(chunk({"content": piece}))
-        for i, call in enumerate(message.get("tool_calls") or []):
-            out.append(chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
-                                              "function": {"name": call["function"]["name"], "arguments": ""}}]}))
-            for piece in tokens.split(call["function"]["arguments"]):
-                out.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
-        out.append(chunk({}, body["choices"][0]["finish_reason"]))
+        out = []
+        for choice in body["choices"]:
+            index, message = choice["index"], choice["message"]
+            out.append(chunk(index, {"role": "assistant", "content": ""}))
+            for piece in tokens.split(message.get("content") or ""):
+                out.append(chunk(index, {"content": piece}))
+            for i, call in enumerate(message.get("tool_calls") or []):
+                out.append(chunk(index, {"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                                         "function": {"name": call["function"]["name"],
+                                                                      "arguments": ""}}]}))
+                for piece in tokens.split(call["function"]["arguments"]):
+                    out.append(chunk(index, {"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
+            out.append(chunk(index, {}, choice["finish_reason"]))
         if req.include_usage:
             out.append({**base, "choices": [], "usage": body["usage"]})
         return out
@@ -435,7 +506,10 @@ class MockEngine:
     def embed(self, model: str, inputs: list[str], dimensions: int | None = None) -> dict[str, Any]:
         from shared.mockllm.embeddings import embed_text
 
-        dim = int(dimensions or 256)
+        try:
+            dim = int(dimensions or 256)
+        except (TypeError, ValueError) as exc:
+            raise MockError(400, "dimensions must be an integer", "invalid_request_error") from exc
         if not 8 <= dim <= 4096:
             raise MockError(400, "dimensions must be between 8 and 4096", "invalid_request_error")
         data = [{"object": "embedding", "index": i, "embedding": embed_text(t, dim)} for i, t in enumerate(inputs)]

@@ -1,9 +1,13 @@
-"""The HTTP front: the mock as an OpenAI-compatible API (and an Anthropic-compatible /v1/messages).
+"""The HTTP front: the mock as an OpenAI-compatible API and an Anthropic-compatible /v1/messages.
 
     make mock        # or: python -m shared.mockllm --port 8000
     curl -s localhost:8000/v1/models
     curl -s localhost:8000/v1/chat/completions -H 'content-type: application/json' \
       -d '{"model": "assistant", "messages": [{"role": "user", "content": "What is 6 * 7?"}]}'
+    curl -s localhost:8000/v1/messages -H 'content-type: application/json' \
+      -d '{"model": "assistant", "max_tokens": 100, "messages": [{"role": "user", "content": "6 * 7?"}]}'
+
+Both fronts share one engine, so one prompt cache: each front reports it in its own usage shape.
 
 Server-wide faults come from MOCK_* environment variables (MOCK_ERROR_RATE=0.1, MOCK_LATENCY_MS=50,
 ...); per-request ones from x-mock-* headers or a "mock" object in the body.
@@ -20,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from shared.config import Settings
+from shared.mockllm import anthropic_api
 from shared.mockllm.engine import MockEngine, MockError, MockRequest, Plan
 from shared.service import create_service
 
@@ -33,6 +38,10 @@ def server_defaults_from_env() -> dict[str, Any]:
 
 def openai_error(exc: MockError) -> JSONResponse:
     return JSONResponse(exc.openai_body(), status_code=exc.status, headers=exc.headers)
+
+
+def anthropic_error(exc: MockError) -> JSONResponse:
+    return JSONResponse(anthropic_api.error_body(exc), status_code=exc.status, headers=exc.headers)
 
 
 async def _read_json(request: Request) -> Any:
@@ -67,6 +76,14 @@ def create_app(settings: Settings | None = None, engine: MockEngine | None = Non
         """The behaviours, as models."""
         return {"object": "list", "data": engine.models()}
 
+    @app.get("/v1/models/{model_id}", tags=["openai"])
+    def get_model(model_id: str) -> dict[str, Any]:
+        """One behaviour, as a model."""
+        for model in engine.models():
+            if model["id"] == model_id:
+                return model
+        raise MockError(404, f"The model '{model_id}' does not exist", "invalid_request_error", "model_not_found")
+
     @app.post("/v1/chat/completions", tags=["openai"])
     async def chat_completions(request: Request):
         """OpenAI chat completions, streaming or not (with stream_options.include_usage)."""
@@ -81,6 +98,30 @@ def create_app(settings: Settings | None = None, engine: MockEngine | None = Non
         return StreamingResponse(_sse(plan), media_type="text/event-stream",
                                  headers={"cache-control": "no-cache"})
 
+    @app.post("/v1/messages", tags=["anthropic"])
+    async def messages(request: Request):
+        """Anthropic messages, streaming or not: content blocks, tool_use / tool_result, cache usage."""
+        try:
+            req = anthropic_api.request(await _read_json(request), dict(request.headers), engine.defaults)
+            plan = engine.plan(req)
+        except MockError as exc:
+            return anthropic_error(exc)
+        await _wait(plan)
+        if plan.error:
+            return anthropic_error(plan.error)
+        if not req.stream:
+            return JSONResponse(plan.body)
+        return StreamingResponse(_anthropic_sse(plan), media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache"})
+
+    @app.post("/v1/messages/count_tokens", tags=["anthropic"])
+    async def count_tokens(request: Request):
+        """Anthropic token counting: the prompt's input tokens, without a completion."""
+        try:
+            return anthropic_api.count_tokens(await _read_json(request))
+        except MockError as exc:
+            return anthropic_error(exc)
+
     @app.post("/v1/embeddings", tags=["openai"])
     async def embeddings(request: Request):
         """Deterministic embeddings (float or base64)."""
@@ -88,7 +129,7 @@ def create_app(settings: Settings | None = None, engine: MockEngine | None = Non
         if not isinstance(body, dict) or "input" not in body:
             raise MockError(400, "'input' is required", "invalid_request_error")
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        if not inputs or not all(isinstance(t, str) for t in inputs):
+        if not inputs or not all(isinstance(t, str) and t for t in inputs):
             raise MockError(400, "'input' must be a string or an array of strings", "invalid_request_error")
         result = engine.embed(str(body.get("model") or "embedding"), inputs, body.get("dimensions"))
         if body.get("encoding_format") == "base64":
@@ -111,3 +152,11 @@ async def _sse(plan: Plan):
         yield f"data: {json.dumps(chunk)}\n\n"
     if not plan.truncated:
         yield "data: [DONE]\n\n"
+
+
+async def _anthropic_sse(plan: Plan):
+    for i, event in enumerate(plan.chunks):
+        delay = plan.ttft_s if i == 0 else plan.tpot_s
+        if delay:
+            await asyncio.sleep(delay)
+        yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"

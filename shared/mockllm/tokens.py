@@ -23,6 +23,11 @@ def count(text: str) -> int:
     return len(encoding().encode(text or "", disallowed_special=()))
 
 
+@lru_cache(maxsize=2000)
+def ids(text: str) -> tuple[int, ...]:
+    return tuple(encoding().encode(text or "", disallowed_special=()))
+
+
 def split(text: str) -> list[str]:
     """The text cut at token boundaries (a stream's deltas); joining the pieces gives the text back."""
     enc = encoding()
@@ -55,6 +60,23 @@ def message_text(message: dict[str, Any]) -> str:
         fn = call.get("function", {})
         text += f"\n{fn.get('name', '')}({fn.get('arguments', '')})"
     return text
+
+
+def prompt_ids(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+               ) -> tuple[list[int], list[int]]:
+    """The prompt as the provider sees it, tools first: (token ids, where each message ends).
+
+    The ends let a front place Anthropic's cache breakpoints: ends[k] is the length of the prefix
+    "tools + messages[:k]" (ends[0] covers the tools alone).
+    """
+    import json
+
+    out: list[int] = list(ids(json.dumps(tools, sort_keys=True))) if tools else []
+    ends = [len(out)]
+    for message in messages:
+        out += ids(f"<|{message.get('role', '')}|>{message_text(message)}")
+        ends.append(len(out))
+    return out, ends
 
 
 def count_messages(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
