@@ -1,3 +1,9 @@
-"""One module per behaviour; importing this package registers them all with the engine."""
+"""One module per behaviour; importing this package registers them all with the engine.
+
+One import line per behaviour module (unsorted on purpose: each engineer adds one line).
+"""
+# ruff: noqa: I001
 
 from shared.mockllm.behaviours import assistant  # noqa: F401
+from shared.mockllm.behaviours import noisy  # noqa: F401
+from shared.mockllm.behaviours import reasoning  # noqa: F401

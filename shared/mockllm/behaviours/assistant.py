@@ -3,9 +3,19 @@
     curl -s localhost:8000/v1/chat/completions -H 'content-type: application/json' \
       -d '{"model": "assistant", "messages": [{"role": "user", "content": "What is 12 * 7?"}]}'
 
-A client that knows nothing about the mock gets sensible answers: it calls a matching tool when
-tools are offered, answers from tool results when they come back, returns JSON that satisfies the
-requested schema, and otherwise answers plainly. Labs add skills with `register_skill`.
+A client that knows nothing about the mock gets sensible answers. In order:
+1. a lab's registered skill, if one claims the request (`register_skill`);
+2. a re-ask (the last message is a validation error about its previous output): redo it right;
+3. tool results since the user's message: answer from them (or retry the calls they reject);
+4. tools offered and the request matches some (or `tool_choice` forces one): call them, one call
+   per clause of the request ("weather in Paris and in Tokyo" -> two parallel calls), arguments
+   read from the text by the tool's JSON schema (schema_fill.py);
+5. JSON asked for (response_format, or a schema / "JSON" in the prompt): JSON that fits;
+6. otherwise a plain answer: arithmetic, facts, summaries, the system prompt's format rules.
+
+At an explicit temperature > 0 the wording varies with the seed (the answer does not); with the
+temperature unset the answer is canonical, so examples read the same on every run. `fallible` is
+the same model with the structured-output failure rates of structured.py switched on.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import operator
 import re
 from typing import Any
 
+from shared.mockllm.behaviours import structured
 from shared.mockllm.behaviours.schema_fill import fill
 from shared.mockllm.engine import SKILLS, MockRequest, Reply, ToolCallOut, behaviour
 
@@ -35,6 +46,8 @@ FACTS = {
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
         ast.Pow: operator.pow, ast.USub: operator.neg, ast.Mod: operator.mod, ast.FloorDiv: operator.floordiv}
 _EXPR = re.compile(r"[-+*/%().\d\s^x×÷]{3,}")
+_WORD_OPS = [(re.compile(r"\bmultiplied by\b|\btimes\b", re.I), "*"), (re.compile(r"\bdivided by\b", re.I), "/"),
+             (re.compile(r"\bplus\b", re.I), "+"), (re.compile(r"\bminus\b", re.I), "-")]
 
 
 def safe_eval(expr: str) -> float:
@@ -65,6 +78,10 @@ def format_number(value: float) -> str:
 
 
 def arithmetic(text: str) -> str | None:
+    """The value of the arithmetic expression in a question ("What is 6 times 7?" -> "42"), or None."""
+    for pattern, symbol in _WORD_OPS:
+        text = pattern.sub(symbol, text)
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
     for match in sorted(_EXPR.findall(text), key=len, reverse=True):
         candidate = match.strip().rstrip("?.").strip()
         if not re.search(r"\d\s*[-+*/%^x×÷]\s*\(?\s*-?\d", candidate):
@@ -90,8 +107,14 @@ def summarize(text: str, sentences: int = 2) -> str:
     return " ".join(parts[:sentences]).strip()
 
 
-def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
+_STOP = {"the", "and", "for", "with", "what", "how", "please", "can", "you", "get", "from", "into", "this",
+         "that", "are", "is", "of", "to", "in", "a", "an", "me", "my", "current", "given", "returns", "return"}
+_MATHY = {"calc", "calcu", "math", "arith", "expre", "evalu", "compu"}
+
+
+def _stems(text: str) -> set[str]:
+    """Word stems (first five letters) of the meaningful words: "converts" and "convert" agree."""
+    return {w[:5] for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in _STOP}
 
 
 def _tool_name(tool: dict[str, Any]) -> str:
@@ -103,47 +126,76 @@ def _tool_schema(tool: dict[str, Any]) -> dict[str, Any]:
     return fn.get("parameters") or fn.get("input_schema") or {"type": "object", "properties": {}}
 
 
-def pick_tools(req: MockRequest) -> list[dict[str, Any]]:
-    """The tools a request calls for: forced by tool_choice, else every tool whose name or description
-    shares words with the user's message (several matches: parallel calls)."""
-    tools = req.tools
+def tool_score(tool: dict[str, Any], text: str) -> int:
+    """How well a tool fits a request: shared stems, the name's counting double; arithmetic wants a calculator."""
+    fn = tool.get("function") or tool
+    name, words = _stems(fn.get("name", "").replace("_", " ")), _stems(text)
+    score = 2 * len(words & name) + len(words & _stems(fn.get("description", "")))
+    if arithmetic(text) is not None and (name | _stems(fn.get("description", ""))) & _MATHY:
+        score += 3
+    return score
+
+
+def _forced(req: MockRequest) -> str | None:
     choice = req.tool_choice
+    if isinstance(choice, dict):
+        return (choice.get("function") or {}).get("name") or choice.get("name")
+    return None
+
+
+def plan_calls(req: MockRequest, text: str) -> list[tuple[dict[str, Any], str]]:
+    """(tool, the text its arguments come from) for each call this request needs.
+
+    One call per clause that names a tool's job; a clause that only names another entity ("... and
+    in Tokyo") repeats the previous clause's tool, which is how parallel calls of one tool arise.
+    """
+    tools, choice = req.tools, req.tool_choice
     if choice == "none" or not tools:
         return []
-    if isinstance(choice, dict):
-        forced = (choice.get("function") or {}).get("name") or choice.get("name")
-        return [t for t in tools if _tool_name(t) == forced][:1]
-    text = _words(req.last_user())
-    scored = []
-    for tool in tools:
-        fn = tool.get("function") or tool
-        name_words = set(re.split(r"[_\W]+", fn.get("name", "").lower()))
-        desc_words = _words(fn.get("description", ""))
-        score = 2 * len(text & name_words) + len(text & desc_words)
-        if score:
-            scored.append((score, tool))
-    scored.sort(key=lambda s: -s[0])
-    if not scored:
-        return tools[:1] if choice in ("required", "any") or len(tools) == 1 and choice == "required" else []
-    best = scored[0][0]
-    # Parallel calls: a clause per tool ("weather in Paris and the FX rate for EUR")
-    clauses = re.split(r"\band\b|;|,", req.last_user())
-    chosen = [t for s, t in scored if s >= max(1, best // 2)]
-    return chosen[: max(1, len(clauses))]
+    if (name := _forced(req)) is not None:
+        return [(t, text) for t in tools if _tool_name(t) == name][:1]
+    calls: list[tuple[dict[str, Any], str]] = []
+    previous = None
+    clauses = [c for c in re.split(r"\band\b|;|\bthen\b|\balso\b", text) if c.strip()]
+    for clause in clauses if len(clauses) > 1 else []:
+        best = max(tools, key=lambda t: tool_score(t, clause))
+        if tool_score(best, clause) > 0:
+            previous = best
+            calls.append((best, f"{clause}\n{text}"))
+        elif previous is not None and re.search(r"\b[A-Z]|\d", clause):
+            calls.append((previous, f"{clause}\n{text}"))
+    if not calls:
+        best = max(tools, key=lambda t: tool_score(t, text))
+        if tool_score(best, text) > 0 or choice in ("required", "any"):
+            calls = [(best, text)]
+    if not req.parallel_tool_calls:
+        calls = calls[:1]
+    return calls
 
 
 def tool_arguments(tool: dict[str, Any], text: str) -> str:
-    args = fill(_tool_schema(tool), text)
+    schema = _tool_schema(tool)
+    args = fill(schema, text)
     if not isinstance(args, dict):
         args = {}
-    expr = arithmetic(text)
-    for key, sub in _tool_schema(tool).get("properties", {}).items():
+    for key, sub in schema.get("properties", {}).items():
         if key in ("expression", "expr") and sub.get("type") == "string":
-            match = _EXPR.search(text)
-            args[key] = match.group().strip().rstrip("?.") if match else text
-        if expr is not None and key in ("a", "b", "x", "y"):
-            break
+            for pattern, symbol in _WORD_OPS:
+                text = pattern.sub(symbol, text)
+            match = max(_EXPR.findall(text.split("\n")[0]) or _EXPR.findall(text) or [text], key=len)
+            args[key] = match.strip().rstrip("?.").strip()
     return json.dumps(args)
+
+
+def tool_calls(req: MockRequest, text: str, fail_rates: dict[str, float]) -> list[ToolCallOut]:
+    out = []
+    for tool, source in plan_calls(req, text):
+        arguments = tool_arguments(tool, source)
+        rng = structured.fails(req, "tools", fail_rates)
+        if rng is not None:
+            arguments = structured.break_value(json.loads(arguments), _tool_schema(tool), "tools", rng)
+        out.append(ToolCallOut(name=_tool_name(tool), arguments=arguments))
+    return out
 
 
 def answer_from_tools(req: MockRequest) -> str:
@@ -164,27 +216,59 @@ def answer_from_tools(req: MockRequest) -> str:
     return "Based on the tool results: " + "; ".join(parts) + "."
 
 
+def _rejected_rounds(req: MockRequest) -> int:
+    """How many times in a row the tools (or a validator) rejected this model's calls."""
+    rounds = 0
+    for message in reversed(req.messages):
+        if message.get("role") == "user":
+            break
+        if message.get("role") == "tool" and structured.is_correction(req.text_of(message)):
+            rounds += 1
+    return rounds
+
+
 def json_schema_of(req: MockRequest) -> dict[str, Any] | None:
+    """The schema JSON must satisfy ({} for any JSON object), or None when no JSON was asked for."""
     rf = req.response_format or {}
     if rf.get("type") == "json_schema":
         return (rf.get("json_schema") or {}).get("schema") or {}
-    if rf.get("type") == "json_object":
-        return {}
+    prompt = req.system() + "\n" + structured.task_text(req)
+    if rf.get("type") == "json_object" or re.search(r"\bjson\b", prompt, re.IGNORECASE):
+        return structured.embedded_schema(req.system()) or structured.embedded_schema(prompt) or {}
     return None
 
 
-def plain_answer(req: MockRequest) -> str:
-    question = req.last_user()
+def json_reply(req: MockRequest, schema: dict[str, Any], fail_rates: dict[str, float]) -> Reply:
+    text = structured.task_text(req)
+    value = fill(schema, text) if schema.get("properties") else {"answer": plain_answer(req, text)}
+    level = structured.level_of(req, via_tool=False)
+    rng = structured.fails(req, level, fail_rates)
+    raw = structured.break_value(value, schema, level, rng) if rng is not None else json.dumps(value)
+    if "```json" in req.transcript():
+        raw = f"```json\n{raw}\n```"
+    return Reply(content=raw)
+
+
+PHRASINGS = {"arithmetic": ["{answer}", "The answer is {answer}.", "{answer} (computed directly)",
+                            "That comes to {answer}."],
+             "fact": ["{answer}", "{answer}.", "The answer is {answer}.", "It is {answer}."]}
+
+
+def plain_answer(req: MockRequest, question: str | None = None) -> str:
+    question = req.last_user() if question is None else question
     result = arithmetic(question)
+    kind = "arithmetic" if result is not None else None
     if result is not None:
         answer = result
     elif (found := fact(question)) is not None:
-        answer = found
+        answer, kind = found, "fact"
     elif re.search(r"\b(summari[sz]e|tl;?dr)\b", question, re.IGNORECASE):
         answer = summarize(question)
     else:
         answer = "I can help with arithmetic, simple facts, summaries, tools and JSON. You asked: " + \
                  question.strip()[:300]
+    if kind and req.sampling():
+        answer = req.rng("sample:phrasing").choice(PHRASINGS[kind]).format(answer=answer)
     system = req.system().lower()
     if "one word" in system or "single word" in system:
         answer = answer.split()[0] if answer.split() else answer
@@ -193,20 +277,31 @@ def plain_answer(req: MockRequest) -> str:
     return answer
 
 
-@behaviour("assistant", "General assistant: arithmetic, facts, summaries, tool calls, JSON output")
-def assistant(req: MockRequest) -> Reply:
+def respond(req: MockRequest, fail_rates: dict[str, float]) -> Reply:
+    """The assistant's decision procedure (see the module docstring), with structured failure rates."""
     for skill in SKILLS:
         reply = skill.fn(req)
         if reply is not None:
             return reply
-    if req.tool_results_since_user():
+    text = structured.task_text(req)
+    rejected = _rejected_rounds(req)
+    if req.tool_results_since_user() and not (rejected and rejected < 3 and req.tools):
         return Reply(content=answer_from_tools(req))
-    chosen = pick_tools(req)
-    if chosen:
-        return Reply(tool_calls=[ToolCallOut(name=_tool_name(t), arguments=tool_arguments(t, req.last_user()))
-                                 for t in chosen])
+    calls = tool_calls(req, text, fail_rates)
+    if calls:
+        return Reply(tool_calls=calls)
     schema = json_schema_of(req)
     if schema is not None:
-        value = fill(schema, req.last_user()) if schema else {"answer": plain_answer(req)}
-        return Reply(content=json.dumps(value))
-    return Reply(content=plain_answer(req))
+        return json_reply(req, schema, fail_rates)
+    return Reply(content=plain_answer(req, text))
+
+
+@behaviour("assistant", "General assistant: arithmetic, facts, summaries, tool calls, JSON output")
+def assistant(req: MockRequest) -> Reply:
+    return respond(req, {})
+
+
+@behaviour("fallible", "The assistant with realistic structured-output failure rates: prompt 30% > JSON mode "
+                       "12% > tools 4% > strict schema 0% (options fail_rate_*); re-asks succeed")
+def fallible(req: MockRequest) -> Reply:
+    return respond(req, structured.REALISTIC_FAIL_RATES)
