@@ -73,7 +73,7 @@ FLOAT_OPTIONS = {"error_rate", "malformed_rate", "truncate_rate", "bad_tool_rate
                  "ttft_ms", "tpot_ms", "p", "middle_attention", "position_bias", "length_bias",
                  "self_preference", "obedience", "spotlight_resistance", "cache_ttl_s",
                  "fail_rate_prompt", "fail_rate_json_mode", "fail_rate_tools", "fail_rate_strict"}
-INT_OPTIONS = {"error_status", "seed", "dimensions", "retry_after", "context_window"}
+INT_OPTIONS = {"error_status", "seed", "dimensions", "retry_after", "context_window", "fail_first"}
 BOOL_OPTIONS = {"hang"}
 
 
@@ -126,7 +126,7 @@ class MockRequest:
     stream: bool = False
     include_usage: bool = False
     options: dict[str, Any] = field(default_factory=dict)
-    occurrence: int = 0  # how many identical requests came before (set by the engine)
+    occurrence: int = 0  # how many identical requests (same seed too) came before (set by the engine)
     temperature_set: bool = False  # the client chose a temperature (unset: canonical answers)
     parallel_tool_calls: bool = True
     reasoning_effort: str | None = None
@@ -316,9 +316,7 @@ class MockEngine:
                  "description": e["description"]} for e in sorted(entries, key=lambda e: e["id"])]
 
     def _note_occurrence(self, req: MockRequest) -> None:
-        if req.seed is not None:
-            return
-        key = req.fingerprint()
+        key = req.fingerprint() + f"|{req.seed}"
         with self._lock:
             req.occurrence = self._seen.get(key, 0)
             self._seen[key] = req.occurrence + 1
@@ -375,13 +373,18 @@ class MockEngine:
 
     # -- faults
     def _fault(self, req: MockRequest) -> MockError | None:
+        """An injected error: always (error_status), at a seeded rate (error_rate), or on the first
+        `fail_first` sends of an identical request (a transient failure that a retry gets past)."""
         status = req.opt("error_status")
         rate = req.opt("error_rate")
-        if status is None and rate is None:
+        fail_first = int(req.opt("fail_first", 0))
+        if fail_first:
+            if req.occurrence >= fail_first:
+                return self._context_check(req)
+            status = status or 503
+        elif status is None and rate is None:
             return self._context_check(req)
-        if rate is None:
-            rate = 1.0
-        if req.rng("fault:error").random() >= float(rate):
+        elif req.rng("fault:error").random() >= float(1.0 if rate is None else rate):
             return self._context_check(req)
         status = int(status or 500)
         if status == 429:
@@ -451,8 +454,8 @@ class MockEngine:
         return usage
 
     def _body(self, req: MockRequest, replies: list[Reply], cache: CacheUse) -> dict[str, Any]:
-        rid = "chatcmpl-" + hashlib.sha256(f"{req.fingerprint()}|{req.seed}|{req.occurrence}".encode()
-                                           ).hexdigest()[:24]
+        occurrence = req.occurrence if req.seed is None else 0  # a seeded request is the same response
+        rid = "chatcmpl-" + hashlib.sha256(f"{req.fingerprint()}|{req.seed}|{occurrence}".encode()).hexdigest()[:24]
         choices, finals = [], []
         for index, reply in enumerate(replies):
             calls = []

@@ -53,9 +53,16 @@ async def _read_json(request: Request) -> Any:
                         "invalid_request_error") from exc
 
 
-async def _wait(plan: Plan) -> None:
+HANG_S = 3600.0
+
+
+async def _wait(plan: Plan, request: Request) -> None:
+    """Sleep the planned latency; a hang lasts until the client gives up (or an hour)."""
     if plan.hang:
-        await asyncio.sleep(3600)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + HANG_S
+        while loop.time() < until and not await request.is_disconnected():
+            await asyncio.sleep(0.05)
     if plan.latency_s:
         await asyncio.sleep(plan.latency_s)
 
@@ -90,7 +97,7 @@ def create_app(settings: Settings | None = None, engine: MockEngine | None = Non
         body = await _read_json(request)
         req = MockRequest.from_openai(body, dict(request.headers), engine.defaults)
         plan = engine.plan(req)
-        await _wait(plan)
+        await _wait(plan, request)
         if plan.error:
             return openai_error(plan.error)
         if not req.stream:
@@ -106,7 +113,7 @@ def create_app(settings: Settings | None = None, engine: MockEngine | None = Non
             plan = engine.plan(req)
         except MockError as exc:
             return anthropic_error(exc)
-        await _wait(plan)
+        await _wait(plan, request)
         if plan.error:
             return anthropic_error(plan.error)
         if not req.stream:
