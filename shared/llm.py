@@ -98,6 +98,8 @@ def _call_kwargs(settings: Settings, model: str | None, mock: dict[str, Any] | N
         out.setdefault("api_key", settings.llm_api_key)
     out.setdefault("timeout", settings.llm_timeout_s)
     out.setdefault("num_retries", 0)  # retries are a policy the caller chooses (lab-05 shows them)
+    if model.startswith("mock/") and "reasoning_effort" in out:  # LiteLLM drops it for custom providers
+        out.setdefault("allowed_openai_params", ["reasoning_effort"])
     if mock:
         extra_body = dict(out.get("extra_body") or {})
         extra_body["mock"] = {**extra_body.get("mock", {}), **mock}
