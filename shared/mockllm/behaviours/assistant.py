@@ -222,7 +222,9 @@ def _rejected_rounds(req: MockRequest) -> int:
     for message in reversed(req.messages):
         if message.get("role") == "user":
             break
-        if message.get("role") == "tool" and structured.is_correction(req.text_of(message)):
+        if message.get("role") == "tool":
+            if not structured.is_correction(req.text_of(message)):
+                break  # a tool call succeeded after the rejections: the streak is over
             rounds += 1
     return rounds
 

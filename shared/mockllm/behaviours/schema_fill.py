@@ -45,6 +45,8 @@ _CURRENCY = re.compile(r"\b(?:" + "|".join(sorted(CURRENCY_CODES)) + r")\b|[$€
 UNITS = ["celsius", "fahrenheit", "kelvin", "metric", "imperial", "km", "miles", "kg", "lb", "meters", "feet"]
 
 _LOCATION_KEYS = ("city", "location", "place", "town", "destination", "origin", "country", "where", "region")
+_PERSON_KEYS = {"name", "customer", "author", "user", "person", "owner", "assignee", "contact", "sender",
+                "recipient", "who", "client", "patient", "employee", "reporter"}
 _TEXT_KEYS = ("query", "question", "text", "input", "prompt", "message", "search", "q", "content", "request")
 
 
@@ -171,7 +173,7 @@ class _Filler:
                 return found
         if low in _TEXT_KEYS or any(low.endswith(k) for k in ("query", "question")):
             return text.strip()[:500]
-        if "name" in low:
+        if "name" in low or set(re.split(r"[_\W]+", low)) & _PERSON_KEYS:
             match = _NAME.search(text)
             if match:
                 return match.group(1)
