@@ -1,0 +1,139 @@
+"""The from-scratch statistics against SciPy, scikit-learn, statsmodels and krippendorff on random data."""
+
+from __future__ import annotations
+
+import math
+
+import krippendorff
+import numpy as np
+import pytest
+from scipy import stats as sps
+from scipy.special import comb
+from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import NormalIndPower
+
+from labs.lab08_eval import stats
+
+SEEDS = range(12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("weights", [None, "linear", "quadratic"])
+def test_cohen_kappa_matches_sklearn(seed, weights):
+    rng = np.random.default_rng(seed)
+    n, k = rng.integers(5, 80), rng.integers(2, 6)
+    r1 = rng.integers(0, k, n)
+    r2 = np.where(rng.random(n) < 0.6, r1, rng.integers(0, k, n))
+    labels = list(range(k))
+    ours = stats.cohen_kappa(r1.tolist(), r2.tolist(), weights=weights, labels=labels)
+    assert ours == pytest.approx(cohen_kappa_score(r1, r2, weights=weights, labels=labels), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_fleiss_kappa_matches_statsmodels(seed):
+    rng = np.random.default_rng(seed)
+    items, cats, raters = rng.integers(3, 40), rng.integers(2, 6), rng.integers(2, 8)
+    counts = np.array([np.bincount(rng.integers(0, cats, raters), minlength=cats) for _ in range(items)])
+    assert stats.fleiss_kappa(counts.tolist()) == pytest.approx(sm_fleiss(counts), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
+def test_krippendorff_alpha_matches_package(seed, level):
+    rng = np.random.default_rng(seed)
+    raters, units = rng.integers(2, 6), rng.integers(4, 30)
+    truth = rng.integers(1, 6, units).astype(float)
+    X = np.where(rng.random((raters, units)) < 0.7, truth, rng.integers(1, 6, (raters, units))).astype(float)
+    X[rng.random(X.shape) < 0.15] = np.nan
+    ours = stats.krippendorff_alpha(X.tolist(), level=level)
+    ref = krippendorff.alpha(reliability_data=X, level_of_measurement=level)
+    assert ours == pytest.approx(ref, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mcnemar_matches_statsmodels(seed):
+    rng = np.random.default_rng(seed)
+    a, b, c, d = rng.integers(0, 60, 4)
+    if b + c == 0:
+        b = 1
+    table = [[a, b], [c, d]]
+    for exact in (True, False):
+        ours = stats.mcnemar(int(c), int(b), exact=exact)
+        ref = sm_mcnemar(table, exact=exact, correction=True)
+        assert ours.p_value == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-12)
+        assert ours.statistic == pytest.approx(ref.statistic, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_holm_and_bh_match_statsmodels(seed):
+    p = np.random.default_rng(seed).random(np.random.default_rng(seed).integers(1, 30)) ** 2
+    assert stats.holm(p) == pytest.approx(multipletests(p, method="holm")[1].tolist(), abs=1e-12)
+    assert stats.benjamini_hochberg(p) == pytest.approx(multipletests(p, method="fdr_bh")[1].tolist(), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bootstrap_percentile_ci_matches_scipy(seed):
+    x = np.random.default_rng(seed).normal(0.7, 0.3, 200)
+    est, lo, hi = stats.bootstrap_ci(x, B=20000, seed=seed)
+    ref = sps.bootstrap((x,), np.mean, n_resamples=20000, method="percentile", random_state=seed)
+    assert est == pytest.approx(x.mean())
+    assert lo == pytest.approx(ref.confidence_interval.low, abs=0.01)
+    assert hi == pytest.approx(ref.confidence_interval.high, abs=0.01)
+
+
+def test_paired_bootstrap_is_tighter_than_unpaired_when_items_correlate():
+    rng = np.random.default_rng(3)
+    difficulty = rng.random(300)
+    a = (rng.random(300) > difficulty).astype(float)
+    b = np.where(rng.random(300) < 0.9, a, 1 - a)
+    paired = stats.paired_bootstrap(a, b, B=4000)
+    ref = sps.bootstrap((a, b), lambda x, y: np.mean(y - x), paired=True, n_resamples=4000,
+                        method="percentile", random_state=0)
+    assert paired["low"] == pytest.approx(ref.confidence_interval.low, abs=0.01)
+    _, lo_a, hi_a = stats.bootstrap_ci(a)
+    _, lo_b, hi_b = stats.bootstrap_ci(b)
+    assert paired["high"] - paired["low"] < (hi_a - lo_a) + (hi_b - lo_b)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_pass_at_k_matches_closed_form(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 200))
+    c, k = int(rng.integers(0, n + 1)), int(rng.integers(1, n + 1))
+    assert stats.pass_at_k(n, c, k) == pytest.approx(1 - comb(n - c, k, exact=True) / comb(n, k, exact=True),
+                                                     abs=1e-9)
+
+
+def test_pass_at_k_rejects_k_above_n():
+    with pytest.raises(stats.StatsError):
+        stats.pass_at_k(5, 1, 6)
+
+
+@pytest.mark.parametrize("p1,p2", [(0.7, 0.75), (0.5, 0.52), (0.9, 0.8), (0.3, 0.45)])
+def test_sample_size_matches_statsmodels_power(p1, p2):
+    h = stats.cohen_h(p1, p2)
+    ref = NormalIndPower().solve_power(effect_size=abs(h), alpha=0.05, power=0.8, ratio=1)
+    assert stats.n_per_arm(p1, p2) == math.ceil(ref)
+    n = stats.n_per_arm(p1, p2)
+    assert stats.power_two_proportions(p1, p2, n) == pytest.approx(
+        NormalIndPower().power(abs(h), nobs1=n, alpha=0.05, ratio=1), abs=1e-9)
+
+
+def test_rule_of_thumb_sample_size():
+    assert stats.n_for_margin(0.7, 0.01) == 8400
+
+
+@pytest.mark.parametrize("bad", [[[1, 2], [1]], [[0, 0]], [[3]]])
+def test_fleiss_rejects_malformed_matrices(bad):
+    with pytest.raises(stats.StatsError):
+        stats.fleiss_kappa(bad)
+
+
+def test_empty_samples_are_rejected():
+    with pytest.raises(stats.StatsError):
+        stats.bootstrap_ci([])
+    with pytest.raises(stats.StatsError):
+        stats.cohen_kappa([], [])
