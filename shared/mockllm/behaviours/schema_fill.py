@@ -80,11 +80,16 @@ def numbers_in(text: str) -> list[float]:
 
 
 def currencies_in(text: str) -> list[str]:
-    out = []
+    """Currencies in order of mention, except that the one attached to an amount ("1,500 euros",
+    "$20") comes first: it is what is being converted from."""
+    found = []
     for match in _CURRENCY.finditer(text):
         word = match.group()
-        out.append(word.upper() if word.upper() in CURRENCY_CODES else CURRENCY_WORDS[word.lower()])
-    return out
+        code = word.upper() if word.upper() in CURRENCY_CODES else CURRENCY_WORDS[word.lower()]
+        before, after = text[max(0, match.start() - 2):match.start()], text[match.end():match.end() + 2]
+        attached = bool(re.search(r"\d\s?$", before) or re.match(r"^\s?\d", after))
+        found.append((not attached, code))
+    return [code for _, code in sorted(found, key=lambda f: f[0])]
 
 
 def place(text: str, key: str = "") -> str | None:
