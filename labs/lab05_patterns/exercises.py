@@ -1,0 +1,161 @@
+"""The chapter's worked exercises, computed against the mock.
+
+    python -m labs.lab05_patterns.exercises          # readable
+    python -m labs.lab05_patterns.exercises --json   # one JSON object {exercise: {inputs..., answer...}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import time
+from typing import Any
+
+from labs.lab05_patterns import cost, orchestration, resilience
+from labs.lab05_patterns.tools import tool_loop
+from shared.config import FIXTURES
+
+
+def prompt_cache_savings() -> dict[str, Any]:
+    """4,000-token system prompt, 200 fresh tokens, 1,000 requests: savings by arrival rate (TTL 5 min)."""
+    model = "anthropic/claude-sonnet-4"
+    rows = []
+    for rate in (0.0005, 0.002, 0.01, 1.0):
+        plan = cost.cache_savings(model, 4000, 200, 1000, rate_per_s=rate, ttl_s=300)
+        rows.append({"requests_per_s": rate, "hit_rate": round(plan.hit_rate, 4), "savings": round(plan.savings, 4)})
+    measured = cost.measure_cache(requests=6, prefix_tokens=2000)
+    return {"inputs": {"model": model, "prefix_tokens": 4000, "suffix_tokens": 200, "requests": 1000,
+                       "ttl_s": 300},
+            "answer": {"by_rate": rows,
+                       "break_even_hit_rate": round(cost.cache_savings(model, 4000, 200, 1).break_even_hit_rate, 4),
+                       "mock_measured_savings": round(measured["measured_savings"], 4),
+                       "mock_predicted_savings": round(measured["predicted_savings"], 4)}}
+
+
+def pydantic_tool_loop_with_retry() -> dict[str, Any]:
+    """Every first tool call is malformed (fail_rate_tools=1): Pydantic rejects it, the model retries."""
+    question = "What is the weather in Paris and the exchange rate from EUR to USD?"
+    out = asyncio.run(tool_loop(question, model="mock/fallible", mock={"fail_rate_tools": 1.0, "seed": 1}))
+    errors = [c["result"]["error"]["message"] for s in out["steps"] for c in s["calls"] if "error" in c["result"]]
+    return {"inputs": {"question": question, "fail_rate_tools": 1.0},
+            "answer": {"turns": out["turns"], "rejected_calls": errors, "final": out["answer"]}}
+
+
+def sequential_to_async_parallel() -> dict[str, Any]:
+    """Eight questions, 100 ms of model latency each: one after another, then with asyncio.gather."""
+    questions = [f"What is {i} * 7?" for i in range(2, 10)]
+    mock = {"latency_ms": 100}
+
+    async def both() -> tuple[orchestration.Run, float]:
+        seq = await orchestration.run_pattern("sequential", questions, mock=mock)
+        caller = orchestration.Caller(mock=mock)
+        start = time.perf_counter()
+        await asyncio.gather(*(caller(f"q{i}", q) for i, q in enumerate(questions)))
+        return seq, time.perf_counter() - start
+
+    seq, parallel_s = asyncio.run(both())
+    return {"inputs": {"questions": len(questions), "latency_ms": 100},
+            "answer": {"sequential_s": round(seq.wall_s, 3), "parallel_s": round(parallel_s, 3),
+                       "speedup": round(seq.wall_s / parallel_s, 2)}}
+
+
+def circuit_breaker() -> dict[str, Any]:
+    """threshold 3 in 30 s, reset 10 s: five failures, a wait, a good probe."""
+    now = [0.0]
+    breaker = resilience.CircuitBreaker("provider-a", threshold=3, window_s=30, reset_timeout_s=10,
+                                        clock=lambda: now[0])
+    trace = []
+
+    def fail() -> None:
+        raise RuntimeError("503")
+
+    for t, fn in [(0, fail), (1, fail), (2, fail), (3, fail), (4, fail), (13, lambda: "ok"), (14, lambda: "ok")]:
+        now[0] = float(t)
+        try:
+            breaker.call(fn)
+            outcome = "ok"
+        except resilience.CircuitOpen:
+            outcome = "rejected (open)"
+        except RuntimeError:
+            outcome = "failed"
+        trace.append({"t": t, "outcome": outcome, "state_after": breaker.state})
+    return {"inputs": {"threshold": 3, "window_s": 30, "reset_timeout_s": 10}, "answer": {"trace": trace}}
+
+
+def tokenization_and_pricing() -> dict[str, Any]:
+    """One support prompt: its tokens, and a month of 1M such calls (300 output tokens) per model."""
+    text = "Summarize the customer's refund request in two sentences and flag anything urgent."
+    toks = cost.tokenize(text)
+    monthly = {}
+    for model in ("openai/gpt-4o-mini", "openai/gpt-4o", "anthropic/claude-3-5-haiku", "anthropic/claude-sonnet-4"):
+        one = cost.estimate(text, model, output_tokens=300)
+        monthly[model] = round(one["cost_usd"]["total"] * 1_000_000, 2)
+    return {"inputs": {"text": text, "calls": 1_000_000, "output_tokens": 300},
+            "answer": {"tokens": toks["tokens"], "pieces": toks["pieces"], "monthly_usd": monthly}}
+
+
+def self_consistency(k: int = 5, p: float = 0.6, n: int = 30) -> dict[str, Any]:
+    """The noisy solver (right with p = 0.6): one sample vs a k = 5 majority vote over fixture questions."""
+    rows = [json.loads(line) for line in (FIXTURES / "lab05" / "questions.jsonl").read_text().splitlines()][:n]
+
+    async def run() -> tuple[int, int]:
+        single = vote = 0
+        for row in rows:
+            out = await orchestration.run_pattern("self_consistency", [row["question"]], model="mock/noisy",
+                                                  mock={"p": p}, k=k)
+            single += out.answer["answers"][0] == row["answer"]
+            vote += out.answer["vote"] == row["answer"]
+        return single, vote
+
+    single, vote = asyncio.run(run())
+    return {"inputs": {"questions": len(rows), "k": k, "p": p},
+            "answer": {"single_sample_accuracy": round(single / len(rows), 3),
+                       "majority_vote_accuracy": round(vote / len(rows), 3),
+                       "binomial_lower_bound": round(orchestration.majority_accuracy_bound(p, k), 3)}}
+
+
+EXERCISES = {
+    "prompt_cache_savings": prompt_cache_savings,
+    "pydantic_tool_loop_with_retry": pydantic_tool_loop_with_retry,
+    "sequential_to_async_parallel": sequential_to_async_parallel,
+    "circuit_breaker": circuit_breaker,
+    "tokenization_and_pricing": tokenization_and_pricing,
+    "self_consistency": self_consistency,
+}
+
+
+def run_all() -> dict[str, Any]:
+    random.seed(0)
+    return {name: fn() for name, fn in EXERCISES.items()}
+
+
+def _print(results: dict[str, Any]) -> None:
+    for name, result in results.items():
+        print(f"== {name.replace('_', ' ')}: {EXERCISES[name].__doc__}")
+        for key, value in result["inputs"].items():
+            print(f"   given {key} = {value}")
+        for key, value in result["answer"].items():
+            if isinstance(value, list | dict) and len(json.dumps(value)) > 90:
+                print(f"   {key}:")
+                for item in value.items() if isinstance(value, dict) else enumerate(value):
+                    print(f"      {item[0]}: {item[1]}" if isinstance(value, dict) else f"      {item[1]!r}")
+            else:
+                print(f"   {key} = {value}")
+        print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="lab-05 worked exercises")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    results = run_all()
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        _print(results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Production patterns: idempotency keys, per-tenant isolation and quotas, PII masking.
+
+    curl -s localhost:8005/chat -H 'content-type: application/json' -H 'idempotency-key: order-42' \
+      -d '{"messages": [{"role": "user", "content": "What is 6 * 7?"}]}'      # twice: one model call
+
+Idempotency: the first request with a key stores (tenant, key, hash of the body, response); a retry
+with the same key and body gets the stored response without a second model call (and its cost);
+the same key with a different body is a 422, and a retry while the first is still running a 409.
+
+Quotas per tenant: a token bucket for requests per minute (capacity rpm, refill rpm/60 per second)
+and a daily token budget; either exhausted is a 429 with retry-after. Everything a tenant stores is
+keyed by its id, so one tenant never sees another's idempotency keys or usage.
+
+PII masking replaces emails, phone numbers, card numbers (Luhn-checked), IBANs, US SSNs and IPv4
+addresses with typed placeholders (<EMAIL_1>) before the prompt leaves the service; the mapping
+stays here and puts the originals back into the reply the caller sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shared.config import FIXTURES
+from shared.store import Store, dumps
+
+SCHEMA = """
+CREATE TABLE idempotency (
+    tenant TEXT NOT NULL, key TEXT NOT NULL, body_hash TEXT NOT NULL, status TEXT NOT NULL,
+    response TEXT, created_at REAL NOT NULL, PRIMARY KEY (tenant, key)
+);
+CREATE TABLE usage (
+    tenant TEXT NOT NULL, day TEXT NOT NULL, requests INTEGER NOT NULL DEFAULT 0,
+    tokens INTEGER NOT NULL DEFAULT 0, cost_usd REAL NOT NULL DEFAULT 0, PRIMARY KEY (tenant, day)
+);
+"""
+
+
+class Conflict(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def body_hash(body: Any) -> str:
+    return hashlib.sha256(dumps(body).encode()).hexdigest()
+
+
+class IdempotencyStore:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def begin(self, tenant: str, key: str, body: Any) -> dict[str, Any] | None:
+        """Claim the key; returns the stored response if this is a replay (raises Conflict on misuse)."""
+        digest = body_hash(body)
+        with self.store.tx() as db:
+            row = db.execute("SELECT body_hash, status, response FROM idempotency WHERE tenant = ? AND key = ?",
+                             (tenant, key)).fetchone()
+            if row is None:
+                db.execute("INSERT INTO idempotency (tenant, key, body_hash, status, created_at) "
+                           "VALUES (?, ?, ?, 'running', ?)", (tenant, key, digest, time.time()))
+                return None
+        if row["body_hash"] != digest:
+            raise Conflict(422, f"idempotency key {key!r} was used with a different request body")
+        if row["status"] == "running":
+            raise Conflict(409, f"a request with idempotency key {key!r} is still in progress")
+        return json.loads(row["response"])
+
+    def finish(self, tenant: str, key: str, response: dict[str, Any]) -> None:
+        self.store.execute("UPDATE idempotency SET status = 'done', response = ? WHERE tenant = ? AND key = ?",
+                           (dumps(response), tenant, key))
+
+    def abandon(self, tenant: str, key: str) -> None:
+        """A failed call frees its key, so the client's retry really retries."""
+        self.store.execute("DELETE FROM idempotency WHERE tenant = ? AND key = ? AND status = 'running'",
+                           (tenant, key))
+
+
+@dataclass
+class Tenant:
+    id: str
+    rpm: int
+    daily_tokens: int
+    models: list[str]
+    tokens: float = 0.0
+    refilled_at: float = field(default_factory=time.monotonic)
+
+
+class QuotaExceeded(Exception):
+    def __init__(self, message: str, retry_after_s: float):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+class Tenants:
+    """Tenant registry (fixtures/lab05/tenants.json), rate buckets in memory, daily usage in SQLite."""
+
+    def __init__(self, store: Store, path: Path | None = None):
+        raw = json.loads((path or FIXTURES / "lab05" / "tenants.json").read_text())["tenants"]
+        self.tenants = {tid: Tenant(tid, cfg["rpm"], cfg["daily_tokens"], cfg["models"], tokens=cfg["rpm"])
+                        for tid, cfg in raw.items()}
+        self.store = store
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: str | None) -> Tenant | None:
+        return self.tenants.get(tenant_id or "public")
+
+    def usage(self, tenant_id: str) -> dict[str, Any]:
+        row = self.store.one("SELECT requests, tokens, cost_usd FROM usage WHERE tenant = ? AND day = ?",
+                             (tenant_id, _today())) or {"requests": 0, "tokens": 0, "cost_usd": 0.0}
+        t = self.tenants[tenant_id]
+        return {"tenant": tenant_id, "day": _today(), **row, "daily_tokens": t.daily_tokens, "rpm": t.rpm,
+                "tokens_left": max(0, t.daily_tokens - row["tokens"]), "models": t.models}
+
+    def admit(self, tenant: Tenant) -> None:
+        """Take one request from the bucket and check the day's token budget (raises QuotaExceeded)."""
+        if self.usage(tenant.id)["tokens_left"] <= 0:
+            raise QuotaExceeded(f"tenant {tenant.id!r} used its {tenant.daily_tokens} tokens for today", 3600.0)
+        with self._lock:
+            now = time.monotonic()
+            tenant.tokens = min(tenant.rpm, tenant.tokens + (now - tenant.refilled_at) * tenant.rpm / 60)
+            tenant.refilled_at = now
+            if tenant.tokens < 1:
+                raise QuotaExceeded(f"tenant {tenant.id!r} is over {tenant.rpm} requests per minute",
+                                    (1 - tenant.tokens) * 60 / tenant.rpm)
+            tenant.tokens -= 1
+
+    def record(self, tenant_id: str, tokens: int, cost_usd: float) -> None:
+        with self.store.tx() as db:
+            db.execute("INSERT INTO usage (tenant, day, requests, tokens, cost_usd) VALUES (?, ?, 1, ?, ?) "
+                       "ON CONFLICT (tenant, day) DO UPDATE SET requests = requests + 1, "
+                       "tokens = tokens + excluded.tokens, cost_usd = cost_usd + excluded.cost_usd",
+                       (tenant_id, _today(), tokens, cost_usd))
+
+
+def luhn_ok(digits: str) -> bool:
+    """Luhn: double every second digit from the right (minus 9 if > 9); the sum must be 0 mod 10."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d * 2 > 9 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+PII_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")),
+    ("CARD", re.compile(r"\b(?:\d[ -]?){12,18}\d\b")),
+    ("SSN", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),
+    ("PHONE", re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)|\d{2,4})[ .-]\d{3,4}[ .-]?\d{3,4}\b")),
+    ("IPV4", re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")),
+]
+
+
+@dataclass
+class Masked:
+    text: str
+    mapping: dict[str, str]  # placeholder -> original (never sent to the model)
+
+    def unmask(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        for placeholder, original in self.mapping.items():
+            text = text.replace(placeholder, original)
+        return text
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for placeholder in self.mapping:
+            kind = placeholder.strip("<>").rsplit("_", 1)[0]
+            out[kind] = out.get(kind, 0) + 1
+        return out
+
+
+def mask_pii(text: str, mapping: dict[str, str] | None = None) -> Masked:
+    """Replace PII with stable placeholders; the same value gets the same placeholder everywhere."""
+    mapping = dict(mapping or {})
+    reverse = {v: k for k, v in mapping.items()}
+    for kind, pattern in PII_PATTERNS:
+        def repl(m: re.Match[str], kind: str = kind) -> str:
+            value = m.group()
+            if kind == "CARD" and not luhn_ok(re.sub(r"\D", "", value)):
+                return value  # a long number that fails Luhn is an order id, not a card
+            if value not in reverse:
+                n = sum(1 for k in mapping if k.startswith(f"<{kind}_")) + 1
+                reverse[value] = f"<{kind}_{n}>"
+                mapping[reverse[value]] = value
+            return reverse[value]
+
+        text = pattern.sub(repl, text)
+    return Masked(text, mapping)
+
+
+def mask_messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Masked]:
+    mapping: dict[str, str] = {}
+    out = []
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, str):
+            masked = mask_pii(content, mapping)
+            mapping = masked.mapping
+            m = {**m, "content": masked.text}
+        out.append(m)
+    return out, Masked("", mapping)
