@@ -72,7 +72,8 @@ class Reply:
 FLOAT_OPTIONS = {"error_rate", "malformed_rate", "truncate_rate", "bad_tool_rate", "latency_ms",
                  "ttft_ms", "tpot_ms", "p", "middle_attention", "position_bias", "length_bias",
                  "self_preference", "obedience", "spotlight_resistance", "cache_ttl_s",
-                 "fail_rate_prompt", "fail_rate_json_mode", "fail_rate_tools", "fail_rate_strict"}
+                 "fail_rate_prompt", "fail_rate_json_mode", "fail_rate_tools", "fail_rate_json_schema",
+                 "fail_rate_strict"}
 INT_OPTIONS = {"error_status", "seed", "dimensions", "retry_after", "context_window", "fail_first"}
 BOOL_OPTIONS = {"hang"}
 

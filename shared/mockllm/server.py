@@ -68,7 +68,7 @@ async def _wait(plan: Plan, request: Request) -> None:
 
 
 def create_app(settings: Settings | None = None, engine: MockEngine | None = None) -> FastAPI:
-    app = create_service("mock LLM provider", lab="mockllm", settings=settings,
+    app = create_service("mock LLM provider", lab="mockllm", settings=settings, instrument=False,
                          description="An offline, deterministic, scriptable model with an OpenAI-compatible API.")
     engine = engine or MockEngine(defaults=server_defaults_from_env())
     app.state.engine = engine
@@ -151,19 +151,26 @@ def create_app(settings: Settings | None = None, engine: MockEngine | None = Non
     return app
 
 
-async def _sse(plan: Plan):
-    for i, chunk in enumerate(plan.chunks):
-        delay = plan.ttft_s if i == 0 else plan.tpot_s
-        if delay:
-            await asyncio.sleep(delay)
-        yield f"data: {json.dumps(chunk)}\n\n"
-    if not plan.truncated:
-        yield "data: [DONE]\n\n"
+async def _paced(plan: Plan, events: list[str]):
+    """Send SSE events at the planned pace: TTFT before the first, TPOT between the rest. With no
+    TPOT the rest go out in one write (a client still parses them one by one; the socket is spared)."""
+    if not events:
+        return
+    if plan.ttft_s:
+        await asyncio.sleep(plan.ttft_s)
+    yield events[0]
+    if not plan.tpot_s:
+        yield "".join(events[1:])
+        return
+    for event in events[1:]:
+        await asyncio.sleep(plan.tpot_s)
+        yield event
 
 
-async def _anthropic_sse(plan: Plan):
-    for i, event in enumerate(plan.chunks):
-        delay = plan.ttft_s if i == 0 else plan.tpot_s
-        if delay:
-            await asyncio.sleep(delay)
-        yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+def _sse(plan: Plan):
+    events = [f"data: {json.dumps(chunk)}\n\n" for chunk in plan.chunks]
+    return _paced(plan, events if plan.truncated else [*events, "data: [DONE]\n\n"])
+
+
+def _anthropic_sse(plan: Plan):
+    return _paced(plan, [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in plan.chunks])

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from shared import llm
 
 MODES = ["tools", "json", "json_schema", "md_json"]
-FAIL_OPTION = {"tools": "fail_rate_tools", "json": "fail_rate_json_mode", "json_schema": "fail_rate_json_mode",
+FAIL_OPTION = {"tools": "fail_rate_tools", "json": "fail_rate_json_mode", "json_schema": "fail_rate_json_schema",
                "md_json": "fail_rate_prompt"}
 
 

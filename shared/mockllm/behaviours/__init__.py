@@ -7,3 +7,4 @@ One import line per behaviour module (unsorted on purpose: each engineer adds on
 from shared.mockllm.behaviours import assistant  # noqa: F401
 from shared.mockllm.behaviours import noisy  # noqa: F401
 from shared.mockllm.behaviours import reasoning  # noqa: F401
+from shared.mockllm.behaviours import judge  # noqa: F401

@@ -304,6 +304,6 @@ def assistant(req: MockRequest) -> Reply:
 
 
 @behaviour("fallible", "The assistant with realistic structured-output failure rates: prompt 30% > JSON mode "
-                       "12% > tools 4% > strict schema 0% (options fail_rate_*); re-asks succeed")
+                       "12% > tools 4% > json_schema 2% > strict 0% (options fail_rate_*); re-asks succeed")
 def fallible(req: MockRequest) -> Reply:
     return respond(req, structured.REALISTIC_FAIL_RATES)

@@ -1,15 +1,16 @@
 """Structured output and its reliability ladder: how often a model's JSON fails, by how it was asked.
 
-    python -m bench.bench_mock --ladder     # the ladder measured through instructor
+    .venv/bin/python bench/bench_mock.py     # its "ladder" section: the rates measured through instructor
 
-The chapter ranks four ways to get JSON from a model, least to most reliable:
+The chapter ranks the ways to get JSON from a model, least to most reliable:
 
-| level       | how the client asks                                    | what goes wrong                      |
-| ----------- | ------------------------------------------------------ | ------------------------------------ |
-| `prompt`    | "reply in JSON" in the prompt, nothing enforced        | prose, broken JSON, missing fields   |
-| `json_mode` | response_format {"type": "json_object"}                | valid JSON, wrong shape              |
-| `tools`     | a function schema the model must call                  | an argument of the wrong type        |
-| `strict`    | response_format json_schema with strict: true (grammar)| nothing: decoding cannot leave it    |
+| level         | how the client asks                                     | what goes wrong                    | fallible |
+| ------------- | ------------------------------------------------------- | ---------------------------------- | -------- |
+| `prompt`      | "reply in JSON" in the prompt, nothing enforced         | prose, broken JSON, missing fields | 30%      |
+| `json_mode`   | response_format {"type": "json_object"}                 | valid JSON, wrong shape            | 12%      |
+| `tools`       | a function schema the model must call                   | an argument of the wrong type      | 4%       |
+| `json_schema` | response_format json_schema, not strict (best effort)   | rarely, a field missing            | 2%       |
+| `strict`      | response_format json_schema with strict: true (grammar) | nothing: decoding cannot leave it  | 0%       |
 
 A behaviour fails at level L with probability `fail_rate_<L>` (a mock option), drawn with the
 request's sampling randomness. A *re-ask* (the conversation ends with the validation error, as
@@ -27,8 +28,8 @@ from typing import Any
 
 from shared.mockllm.engine import MockRequest
 
-LEVELS = ("prompt", "json_mode", "tools", "strict")
-REALISTIC_FAIL_RATES = {"prompt": 0.30, "json_mode": 0.12, "tools": 0.04, "strict": 0.0}
+LEVELS = ("prompt", "json_mode", "tools", "json_schema", "strict")
+REALISTIC_FAIL_RATES = {"prompt": 0.30, "json_mode": 0.12, "tools": 0.04, "json_schema": 0.02, "strict": 0.0}
 
 _CORRECTION = re.compile(r"validation errors? found|correct your json|fix the errors|recall the function|"
                          r"unknown tool|no such tool|does not exist|invalid (?:json|arguments?)|"
@@ -77,7 +78,7 @@ def level_of(req: MockRequest, via_tool: bool) -> str:
         return "tools"
     rf = req.response_format or {}
     if rf.get("type") == "json_schema":
-        return "strict" if (rf.get("json_schema") or {}).get("strict") else "json_mode"
+        return "strict" if (rf.get("json_schema") or {}).get("strict") else "json_schema"
     if rf.get("type") == "json_object":
         return "json_mode"
     return "prompt"
@@ -103,7 +104,7 @@ def break_value(value: Any, schema: dict[str, Any], level: str, rng: random.Rand
              isinstance(value, dict) and k in value]
     broken = dict(value) if isinstance(value, dict) else {"value": value}
     kinds = {"prompt": ["prose", "broken", "missing"], "json_mode": ["missing", "wrong_type"],
-             "tools": ["wrong_type", "missing"], "strict": ["missing"]}[level]
+             "tools": ["wrong_type", "missing"], "json_schema": ["missing"], "strict": ["missing"]}[level]
     kind = rng.choice(kinds)
     if kind == "prose":
         return "Sure! Here is what I found: " + ", ".join(f"{k} {v}" for k, v in broken.items()) + "."
