@@ -5,8 +5,12 @@
 
 - `engine.py`: MockRequest -> Reply -> OpenAI-shaped response / stream chunks; faults; usage.
 - `behaviours/`: what the model does, one module per behaviour, selected by model name.
+- `cache.py`: prompt caching as providers report it (1,024-token prefixes within a TTL).
+- `anthropic_api.py`: the Anthropic Messages wire format (requests, messages, stream events, errors).
 - `provider.py`: the LiteLLM custom provider (`mock/<behaviour>` in-process).
 - `server.py`: the HTTP fronts (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`, `/v1/messages`).
+
+README.md beside this file lists the behaviours, the fault options and curl examples.
 """
 
 from shared.mockllm.engine import (  # noqa: F401

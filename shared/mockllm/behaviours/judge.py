@@ -18,10 +18,10 @@ with the question. A score is 1 + 4·q', where q' adds the biases and a little n
 
     q' = q + length_bias·tanh(words / 80) + self_preference·[own style] + N(0, noise)
 pairwise: d = q'_A − q'_B with length_bias·(len_A − len_B)/max(len); when |d| < 0.1 ("close"),
-          it picks the first shown answer with probability position_bias.
+          it picks the first shown answer with probability position_bias; otherwise |d| < 0.05 is a tie.
 
 "Own style" is the mock family's house format: a final `**Answer:**` line. Options (mock={...}):
-position_bias, length_bias, self_preference (0 = unbiased, the default) and noise (default 0.05).
+position_bias, length_bias, self_preference (0 = unbiased, the default) and noise (default 0.03).
 All draws come from req.rng(salt), so a request with a seed is judged identically every time.
 """
 
@@ -104,7 +104,7 @@ def biased(q: float, response: str, req: MockRequest, salt: str) -> float:
     n_words = len(words(response))
     q += float(req.opt("length_bias", 0.0)) * math.tanh(n_words / 80)
     q += float(req.opt("self_preference", 0.0)) * (OWN_STYLE in response)
-    return q + req.rng(f"judge:noise:{salt}").gauss(0.0, float(req.opt("noise", 0.05)))
+    return q + req.rng(f"judge:noise:{salt}").gauss(0.0, float(req.opt("noise", 0.03)))
 
 
 def to_score(q: float) -> int:
@@ -134,10 +134,10 @@ def pairwise(req: MockRequest, parts: dict[str, str]) -> Reply:
     d = qa - qb
     d += float(req.opt("length_bias", 0.0)) * (la - lb) / max(la, lb, 1)
     d += float(req.opt("self_preference", 0.0)) * ((OWN_STYLE in a) - (OWN_STYLE in b))
-    d += req.rng("judge:noise:pair").gauss(0.0, float(req.opt("noise", 0.05)))
+    d += req.rng("judge:noise:pair").gauss(0.0, float(req.opt("noise", 0.03)))
     if abs(d) < CLOSE and req.rng("judge:position").random() < float(req.opt("position_bias", 0.0)):
         winner = "A"
-    elif abs(d) < 0.02:
+    elif abs(d) < CLOSE / 2:
         winner = "tie"
     else:
         winner = "A" if d > 0 else "B"
