@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import random
 import threading
 from collections import OrderedDict
@@ -33,6 +34,8 @@ from typing import Any
 
 from shared.mockllm import tokens
 from shared.mockllm.cache import MIN_CACHED, CacheUse, PromptCache, openai_boundaries
+
+log = logging.getLogger("aieng.mockllm")
 
 FIXED_CREATED = 1_750_000_000  # fixed so identical requests give byte-identical responses
 
@@ -110,6 +113,35 @@ def options_from(headers: dict[str, str] | None, body_mock: dict[str, Any] | Non
 
 # --- the request ----------------------------------------------------------------------------------
 
+ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+
+
+def _check_shapes(body: dict[str, Any]) -> None:
+    """Reject the shapes an OpenAI server rejects (behaviours may then trust them)."""
+
+    def bad(message: str) -> MockError:
+        return MockError(400, message, "invalid_request_error", "invalid_request")
+
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise bad("'tools' must be an array")
+        for tool in tools:
+            fn = tool.get("function", tool) if isinstance(tool, dict) else None
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not isinstance(
+                    fn.get("parameters", {}), dict):
+                raise bad("each tool needs a 'function' with a string 'name' and an object 'parameters'")
+    choice = body.get("tool_choice")
+    if choice is not None and not isinstance(choice, dict) and choice not in ("none", "auto", "required", "any"):
+        raise bad("'tool_choice' must be 'none', 'auto', 'required' or an object naming a function")
+    rf = body.get("response_format")
+    if rf is not None:
+        if not isinstance(rf, dict) or rf.get("type") not in ("text", "json_object", "json_schema"):
+            raise bad("'response_format' must be an object with type text, json_object or json_schema")
+        if rf["type"] == "json_schema" and not (isinstance(rf.get("json_schema"), dict) and isinstance(
+                rf["json_schema"].get("schema", {}), dict)):
+            raise bad("'response_format.json_schema' must be an object with an object 'schema'")
+
 
 @dataclass
 class MockRequest:
@@ -145,8 +177,10 @@ class MockRequest:
         if not isinstance(messages, list) or not messages:
             raise MockError(400, "'messages' must be a non-empty array", "invalid_request_error", "invalid_messages")
         for m in messages:
-            if not isinstance(m, dict) or "role" not in m:
-                raise MockError(400, "each message needs a 'role'", "invalid_request_error", "invalid_messages")
+            if not isinstance(m, dict) or m.get("role") not in ROLES:
+                raise MockError(400, f"each message needs a 'role', one of {sorted(ROLES)}", "invalid_request_error",
+                                "invalid_messages")
+        _check_shapes(body)
         model = str(body.get("model") or "assistant")
         behaviour = model.split("/", 1)[1] if model.startswith("mock/") else model
         opts = options_from(headers, body.get("mock") if isinstance(body.get("mock"), dict) else None,
@@ -330,7 +364,13 @@ class MockEngine:
         if spec is None:
             raise MockError(404, f"The model '{req.model}' does not exist; GET /v1/models lists the mock's "
                                  "behaviours", "invalid_request_error", "model_not_found")
-        return spec.fn(req)
+        try:
+            return spec.fn(req)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+            # an input shape no behaviour expected: a 400 for the client, a log line for us
+            log.warning("behaviour %s failed on a request: %r", req.behaviour, exc, exc_info=True)
+            raise MockError(400, f"the '{req.behaviour}' model could not process this request "
+                                 f"({type(exc).__name__}: {exc})", "invalid_request_error", "unprocessable") from exc
 
     def plan(self, req: MockRequest) -> Plan:
         """Decide everything about this request: fault, reply, usage, wire body and stream chunks."""

@@ -251,3 +251,38 @@ def test_anthropic_tool_results_reach_the_behaviour_as_tool_messages():
     assert json.loads(req.messages[2]["content"]) == {"error": "service down"}
     body = MockEngine().complete(req)
     assert "service down" in body["content"][0]["text"]
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    leaves = st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=8) | st.sampled_from(
+        ["user", "tool", "json_schema", "json_object", "function", "auto", "required", "text", "tool_use"])
+    return st.recursive(leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["role", "content", "type", "name", "function", "parameters", "properties", "schema",
+                         "json_schema", "input", "input_schema", "tool_use_id", "text", "enum", "items", "id"]),
+        inner, max_size=4), max_leaves=12)
+
+
+def test_odd_shapes_never_5xx(client):
+    """Property: whatever JSON lands in the request's fields, the answer is a 2xx or a 4xx."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    fields = st.fixed_dictionaries({}, optional={
+        "messages": _json_values(), "tools": _json_values(), "tool_choice": _json_values(),
+        "response_format": _json_values(), "system": _json_values(), "max_tokens": _json_values(),
+        "n": _json_values(), "mock": _json_values(), "stream": st.booleans()})
+
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(body=fields, path=st.sampled_from(["/v1/chat/completions", "/v1/messages"]),
+           user=st.booleans())
+    def probe(body, path, user):
+        if user:  # often a valid conversation, so the odd field is what gets exercised
+            body = {"messages": [{"role": "user", "content": "weather in Paris and 2 + 2?"}], "max_tokens": 50,
+                    **{k: v for k, v in body.items() if k != "messages"}}
+        response = client.post(path, json={"model": "assistant", **body})
+        assert response.status_code < 500, (path, body, response.text[:300])
+
+    probe()

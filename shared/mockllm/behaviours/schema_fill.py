@@ -50,7 +50,9 @@ _PERSON_KEYS = {"name", "customer", "author", "user", "person", "owner", "assign
 _TEXT_KEYS = ("query", "question", "text", "input", "prompt", "message", "search", "q", "content", "request")
 
 
-def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+def _resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(schema, dict):
+        return {}
     ref = schema.get("$ref")
     if ref and ref.startswith("#/"):
         node: Any = root
@@ -127,7 +129,7 @@ class _Filler:
         kind = schema.get("type")
         text = self.text
         raw = _pair(text, key) if key else None
-        if "enum" in schema:
+        if isinstance(schema.get("enum"), list) and schema["enum"]:
             for option in schema["enum"]:
                 if str(option).lower() in text.lower():
                     return option
@@ -135,7 +137,9 @@ class _Filler:
         if "const" in schema:
             return schema["const"]
         if kind == "object" or "properties" in schema:
-            return {name: self.value(sub, name) for name, sub in schema.get("properties", {}).items()}
+            props = schema.get("properties")
+            return {str(name): self.value(sub, str(name)) for name, sub in props.items()} if isinstance(
+                props, dict) else {}
         if kind == "array":
             item = schema.get("items", {"type": "string"})
             if _resolve(item, self.root).get("type") == "string":
