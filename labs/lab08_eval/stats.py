@@ -48,7 +48,7 @@ def confusion(r1: Sequence, r2: Sequence, labels: Sequence | None = None) -> tup
         raise StatsError("no ratings")
     labels = list(labels) if labels is not None else sorted(set(r1) | set(r2), key=str)
     index = {label: i for i, label in enumerate(labels)}
-    O = np.zeros((len(labels), len(labels)))
+    O = np.zeros((len(labels), len(labels)))  # noqa: E741  (O and E as in the formula)
     for a, b in zip(r1, r2, strict=True):
         if a not in index or b not in index:
             raise StatsError(f"rating {a if a not in index else b!r} is not one of the labels {labels}")
@@ -58,7 +58,7 @@ def confusion(r1: Sequence, r2: Sequence, labels: Sequence | None = None) -> tup
 
 def cohen_kappa(r1: Sequence, r2: Sequence, weights: str | None = None, labels: Sequence | None = None) -> float:
     """Cohen's κ for two raters; weights None, "linear" or "quadratic" (labels in ordinal order)."""
-    O, labels = confusion(r1, r2, labels)
+    O, labels = confusion(r1, r2, labels)  # noqa: E741
     n = O.sum()
     k = len(labels)
     E = np.outer(O.sum(axis=1), O.sum(axis=0)) / n

@@ -1,0 +1,260 @@
+"""The eval runner: bounded async concurrency, retries on transient errors, a response cache keyed by the
+request hash, resumable runs, per-item scores in SQLite.
+
+    python -m labs.lab08_eval run qa --model "mock/assistant?variant=v2" --concurrency 16
+
+A run's id defaults to a hash of its configuration, so rerunning a killed run resumes it: items that
+already have a result row are skipped. The cache is separate: any call whose request hash
+(model, messages, parameters, mock options) was answered before is served from SQLite, which is what
+makes a rerun of an unchanged eval cost nothing. Wall time at concurrency c with latency L per call and
+m calls per item is ≈ N·m·L / c, until the event loop or the provider's rate limit saturates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from labs.lab08_eval import candidates, judge, scorers, stats
+from labs.lab08_eval.datasets import Dataset, load
+from shared import llm
+from shared.config import Settings
+from shared.store import Store, dumps
+
+SCHEMA = """
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY, dataset TEXT NOT NULL, version TEXT NOT NULL, model TEXT NOT NULL,
+    config TEXT NOT NULL, status TEXT NOT NULL, n_items INTEGER NOT NULL, summary TEXT,
+    created_at REAL NOT NULL, finished_at REAL
+);
+CREATE TABLE results (
+    run_id TEXT NOT NULL REFERENCES runs(id), item_id TEXT NOT NULL, slices TEXT NOT NULL,
+    output TEXT, scores TEXT NOT NULL, error TEXT, latency_s REAL, PRIMARY KEY (run_id, item_id)
+);
+CREATE TABLE cache (key TEXT PRIMARY KEY, response TEXT NOT NULL, created_at REAL NOT NULL);
+"""
+TRANSIENT = {408, 409, 429, 500, 502, 503, 504, 529}
+
+
+class RunError(ValueError):
+    pass
+
+
+@dataclass
+class RunConfig:
+    dataset: str
+    model: str = "mock/assistant"
+    scorers: list[str] = field(default_factory=list)
+    concurrency: int = 8
+    limit: int | None = None
+    n_samples: int = 5  # completions per code item for pass@k
+    k: list[int] = field(default_factory=lambda: [1, 5])
+    mock: dict[str, Any] = field(default_factory=dict)
+    judge_model: str = judge.JUDGE_MODEL
+    judge_mock: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+
+    def key(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in ("concurrency", "run_id")}
+
+
+def validate(config: RunConfig, ds: Dataset) -> list[str]:
+    task = ds.items[0]["task"]
+    chosen = config.scorers or scorers.DEFAULTS[task]
+    bad = [s for s in chosen if s not in scorers.TASK_SCORERS[task]]
+    if bad:
+        raise RunError(f"scorers {bad} do not apply to the {task} task; choose from "
+                       f"{sorted(scorers.TASK_SCORERS[task])}")
+    if not 1 <= config.concurrency <= 256:
+        raise RunError("concurrency must be between 1 and 256")
+    if "pass@k" in chosen and any(k > config.n_samples for k in config.k):
+        raise RunError(f"k {config.k} cannot exceed n_samples ({config.n_samples})")
+    return chosen
+
+
+def _transient(exc: BaseException) -> bool:
+    status = getattr(exc, "status_code", None)
+    return status in TRANSIENT or type(exc).__name__ in {"Timeout", "APIConnectionError", "ServiceUnavailableError",
+                                                         "RateLimitError", "InternalServerError"}
+
+
+class Runner:
+    def __init__(self, store: Store, settings: Settings | None = None, attempts: int = 4, base_wait_s: float = 0.05):
+        candidates.install()
+        self.store, self.settings = store, settings
+        self.attempts, self.base_wait_s = attempts, base_wait_s
+        self.calls = {"model": 0, "cache_hits": 0, "retries": 0}
+
+    # -- one model call, through the cache and the retry policy
+    async def complete(self, prompt: str, model: str, mock: dict[str, Any], **params: Any) -> str:
+        key = hashlib.sha256(json.dumps({"m": model, "p": prompt, "o": mock, "k": params}, sort_keys=True,
+                                        default=str).encode()).hexdigest()
+        row = self.store.one("SELECT response FROM cache WHERE key=?", (key,))
+        if row is not None:
+            self.calls["cache_hits"] += 1
+            return row["response"]
+        async for attempt in AsyncRetrying(stop=stop_after_attempt(self.attempts), reraise=True,
+                                           wait=wait_exponential(multiplier=self.base_wait_s, max=2.0),
+                                           retry=retry_if_exception(_transient)):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    self.calls["retries"] += 1
+                self.calls["model"] += 1
+                system = params.pop("system", None)
+                completion = await llm.acomplete(prompt, model=model, system=system, settings=self.settings,
+                                                 mock=mock or None, **params)
+                params["system"] = system
+        text = completion.text or json.dumps([c.__dict__ for c in completion.tool_calls])
+        self.store.execute("INSERT OR REPLACE INTO cache (key, response, created_at) VALUES (?, ?, ?)",
+                           (key, text, time.time()))
+        return text
+
+    def judge_call(self, config: RunConfig) -> judge.Call:
+        async def call(prompt: str, mock: dict[str, Any]) -> str:
+            return await self.complete(prompt, config.judge_model, {**config.judge_mock, **mock}, temperature=0,
+                                       seed=int(mock.get("seed", 0)), system=judge.SYSTEM)
+        return call
+
+    # -- one item
+    async def score_item(self, item: dict, config: RunConfig, chosen: list[str]) -> tuple[str, dict[str, float]]:
+        prompt = candidates.prompt(item)
+        if "pass@k" in chosen:
+            outputs = [await self.complete(prompt, config.model, config.mock, temperature=0.8, seed=j)
+                       for j in range(config.n_samples)]
+            passed = await asyncio.gather(*(asyncio.to_thread(scorers.code, o, item) for o in outputs))
+            c = int(sum(passed))
+            result = {f"pass@{k}": stats.pass_at_k(config.n_samples, c, k) for k in config.k}
+            return outputs[0], {**result, "correct_samples": c}
+        output = await self.complete(prompt, config.model, config.mock)
+        scores: dict[str, float] = {}
+        for name in chosen:
+            if name == "judge":
+                g = await judge.grade(self.judge_call(config), item["input"], output, item.get("reference"),
+                                      {"seed": 0})
+                scores["judge"] = g["normalized"]
+            elif name == "code":
+                scores["code"] = await asyncio.to_thread(scorers.code, output, item)
+            else:
+                scores[name] = scorers.score(name, output, item)
+        return output, scores
+
+    # -- a run
+    def start(self, config: RunConfig, items: list[dict] | None = None, dataset_version: str | None = None) -> \
+            tuple[str, list[dict], list[str]]:
+        ds = Dataset(config.dataset, items) if items is not None else load(config.dataset)
+        if not ds.items:
+            raise RunError("the dataset has no items")
+        chosen = validate(config, ds)
+        todo = ds.items[: config.limit] if config.limit else ds.items
+        version = dataset_version or ds.version
+        run_id = config.run_id or f"{config.dataset}-" + hashlib.sha256(
+            dumps({**config.key(), "version": version}).encode()).hexdigest()[:10]
+        existing = self.store.one("SELECT id FROM runs WHERE id=?", (run_id,))
+        if existing is None:
+            self.store.execute("INSERT INTO runs (id, dataset, version, model, config, status, n_items, created_at) "
+                               "VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                               (run_id, config.dataset, version, config.model, dumps({**config.__dict__,
+                                                                                       "scorers": chosen}),
+                                len(todo), time.time()))
+        else:
+            self.store.execute("UPDATE runs SET status='running' WHERE id=?", (run_id,))
+        done = {r["item_id"] for r in self.store.query("SELECT item_id FROM results WHERE run_id=? AND error IS NULL",
+                                                       (run_id,))}
+        return run_id, [i for i in todo if i["id"] not in done], chosen
+
+    async def run(self, config: RunConfig, items: list[dict] | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        run_id, todo, chosen = self.start(config, items)
+        total = self.store.one("SELECT n_items FROM runs WHERE id=?", (run_id,))["n_items"]
+        finished = total - len(todo)
+        sem = asyncio.Semaphore(config.concurrency)
+        if progress:
+            progress(finished, total)
+
+        async def one(item: dict) -> None:
+            nonlocal finished
+            async with sem:
+                start = time.perf_counter()
+                try:
+                    output, scores = await self.score_item(item, config, chosen)
+                    error = None
+                except Exception as exc:  # one failed item is recorded, the run goes on
+                    output, scores, error = None, {}, f"{type(exc).__name__}: {exc}"[:500]
+                self.store.execute("INSERT OR REPLACE INTO results (run_id, item_id, slices, output, scores, error, "
+                                   "latency_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   (run_id, item["id"], dumps(item["slices"]), output, dumps(scores), error,
+                                    time.perf_counter() - start))
+            finished += 1
+            if progress:
+                progress(finished, total)
+
+        await asyncio.gather(*(one(i) for i in todo))
+        summary = summarize(self.store, run_id)
+        self.store.execute("UPDATE runs SET status='finished', summary=?, finished_at=? WHERE id=?",
+                           (dumps(summary), time.time(), run_id))
+        return {"run_id": run_id, **summary}
+
+
+def results(store: Store, run_id: str) -> list[dict[str, Any]]:
+    rows = store.query("SELECT * FROM results WHERE run_id=? ORDER BY item_id", (run_id,))
+    return [{**r, "slices": json.loads(r["slices"]), "scores": json.loads(r["scores"])} for r in rows]
+
+
+def summarize(store: Store, run_id: str) -> dict[str, Any]:
+    """Mean and 95% bootstrap CI per scorer, overall and per slice; errors counted, not scored."""
+    rows = results(store, run_id)
+    ok = [r for r in rows if r["error"] is None]
+    names = sorted({k for r in ok for k in r["scores"] if k != "correct_samples"})
+    out: dict[str, Any] = {"n": len(rows), "errors": len(rows) - len(ok), "scores": {}, "slices": {}}
+    for name in names:
+        xs = [r["scores"][name] for r in ok if name in r["scores"]]
+        if xs:
+            est, lo, hi = stats.bootstrap_ci(xs)
+            out["scores"][name] = {"mean": round(est, 4), "low": round(lo, 4), "high": round(hi, 4), "n": len(xs)}
+    for s in sorted({s for r in ok for s in r["slices"]}):
+        out["slices"][s] = {}
+        for name in names:
+            xs = [r["scores"][name] for r in ok if s in r["slices"] and name in r["scores"]]
+            if xs:
+                est, lo, hi = stats.bootstrap_ci(xs)
+                out["slices"][s][name] = {"mean": round(est, 4), "low": round(lo, 4), "high": round(hi, 4),
+                                          "n": len(xs)}
+    return out
+
+
+def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
+    row = store.one("SELECT * FROM runs WHERE id=?", (run_id,))
+    if row is None:
+        return None
+    done = store.one("SELECT COUNT(*) AS n FROM results WHERE run_id=?", (run_id,))["n"]
+    return {"id": row["id"], "dataset": row["dataset"], "version": row["version"], "model": row["model"],
+            "config": json.loads(row["config"]), "status": row["status"], "n_items": row["n_items"],
+            "done": done, "summary": json.loads(row["summary"]) if row["summary"] else None,
+            "created_at": row["created_at"], "finished_at": row["finished_at"]}
+
+
+def import_run(store: Store, run_id: str, dataset: str, model: str, rows: list[dict[str, Any]]) -> None:
+    """Store finished per-item results from elsewhere (a fixture, another harness) as a run."""
+    with store.tx() as db:
+        db.execute("DELETE FROM results WHERE run_id=?", (run_id,))
+        db.execute("INSERT OR REPLACE INTO runs (id, dataset, version, model, config, status, n_items, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, 'finished', ?, ?)",
+                   (run_id, dataset, "imported", model, dumps({"imported": True}), len(rows), time.time()))
+        for r in rows:
+            db.execute("INSERT INTO results (run_id, item_id, slices, output, scores, error, latency_s) "
+                       "VALUES (?, ?, ?, ?, ?, NULL, 0)", (run_id, r["id"], dumps(r["slices"]), r.get("output"),
+                                                          dumps(r["scores"])))
+    store.execute("UPDATE runs SET summary=?, finished_at=? WHERE id=?",
+                  (dumps(summarize(store, run_id)), time.time(), run_id))
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:10]
