@@ -138,7 +138,7 @@ class OrchestrateRequest(BaseModel):
     inputs: list[Annotated[str, Field(min_length=1, max_length=4000)]] = Field(min_length=1, max_length=16)
     model: str | None = Field(None, max_length=100)
     k: int = Field(5, ge=1, le=15, description="self_consistency: samples")
-    temperature: float = Field(0.8, gt=0, le=2, description="self_consistency: sampling temperature")
+    temperature: float = Field(0.8, ge=0, le=2, description="self_consistency: sampling temperature (0: greedy)")
     mock: Faults = Faults()
 
 

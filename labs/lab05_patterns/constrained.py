@@ -366,7 +366,8 @@ class CopyModel:
     otherwise it re-syncs: to the end of the longest (>= 3 chars) suffix of the output found in the
     draft, else to just after the last word of the output (a key such as `age`) found in the draft.
 
-    score(v) = 8 - 3j + len(v)/2   if the draft has v starting j in {0..3} characters after the pointer
+    score(v) = 8 + len(v)/2        if the draft continues with v at the pointer (longer tokens win, as in BPE)
+             = 8 - 3j              if v starts j in {1..3} characters further on (skipping what the grammar refused)
              + 2                   if v closes a value (" , } ]): models are confident about structure
              + 1                   if v (3+ chars) occurs in the source text
     """
@@ -404,7 +405,7 @@ class CopyModel:
         for i, t in enumerate(vocab.tokens):
             for j in range(4):
                 if self.draft.startswith(t, p + j):
-                    z[i] = max(z[i], 8 - 3 * j + len(t) / 2)
+                    z[i] = max(z[i], 8 + len(t) / 2 if j == 0 else 8 - 3 * j)
                     break
             if t in ('"', ",", "}", "]"):
                 z[i] += 2

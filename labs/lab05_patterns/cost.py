@@ -21,6 +21,7 @@ prefix read fewer than about one time in four costs more with caching than witho
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -82,7 +83,8 @@ def measure_cache(requests: int = 10, prefix_tokens: int = 2000, model: str = "m
     from shared import llm
 
     sentence = "Policy clause: refunds are processed within five business days of approval. "
-    system = sentence * max(1, prefix_tokens // max(1, tokens.count(sentence)))
+    run = uuid.uuid4().hex[:12]  # a fresh prefix, so the first call of every measurement starts cold
+    system = f"Policy set {run}. " + sentence * max(1, prefix_tokens // max(1, tokens.count(sentence)))
     total, calls = Usage(), []
     for i in range(requests):
         c = llm.complete(f"Question {i}: what is {i} + {i + 1}?", system=system, model=model, settings=settings)

@@ -200,7 +200,8 @@ def run_tool(name: str, arguments: str | dict[str, Any]) -> dict[str, Any]:
 
 
 async def tool_loop(question: str, *, tools: list[str] | None = None, max_steps: int = 4,
-                    model: str | None = None, mock: dict[str, Any] | None = None) -> dict[str, Any]:
+                    model: str | None = None, mock: dict[str, Any] | None = None,
+                    settings: Any = None) -> dict[str, Any]:
     """Ask, run the requested tools in parallel, feed results back, until a text answer."""
     from shared import llm
 
@@ -208,7 +209,8 @@ async def tool_loop(question: str, *, tools: list[str] | None = None, max_steps:
     messages: list[dict[str, Any]] = [{"role": "user", "content": question}]
     steps: list[dict[str, Any]] = []
     for _ in range(max_steps):
-        reply = await llm.acomplete(messages, model=model, mock=mock, tools=[t.openai() for t in chosen])
+        reply = await llm.acomplete(messages, model=model, mock=mock, settings=settings,
+                                    tools=[t.openai() for t in chosen])
         if not reply.tool_calls:
             return {"answer": reply.text, "steps": steps, "turns": len(steps) + 1, "messages": messages}
         messages.append(reply.message())

@@ -1,0 +1,137 @@
+"""The service: every route answers, bad input is a clear 4xx, stored data survives misuse."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from labs.lab05_patterns.app import _provider_error, create_app
+from shared import llm
+
+
+@pytest.fixture
+def client(settings):
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+def chat(client, content="What is 6 * 7?", headers=None, **extra):
+    return client.post("/chat", json={"messages": [{"role": "user", "content": content}], **extra},
+                       headers=headers or {})
+
+
+def test_chat_masks_pii_and_passes_sampling_params(client):
+    r = chat(client, "What is 6 * 7? Card 4111 1111 1111 1111", temperature=0.3, top_p=0.9, presence_penalty=0.5)
+    body = r.json()
+    assert r.status_code == 200 and body["text"] == "42" and body["pii_masked"] == {"CARD": 1}
+    assert "4111" not in body["sent"][0]["content"]
+
+
+def test_idempotent_retry_makes_no_second_call(client):
+    first = chat(client, headers={"idempotency-key": "abc"}).json()
+    again = chat(client, headers={"idempotency-key": "abc"}).json()
+    usage = client.get("/tenants/public/usage").json()
+    assert again["replayed"] and again["text"] == first["text"] and usage["requests"] == 1
+
+
+@pytest.mark.parametrize("body", [
+    {"messages": []},
+    {"messages": [{"role": "user", "content": ""}]},
+    {"messages": [{"role": "wizard", "content": "hi"}]},
+    {"messages": [{"role": "user", "content": "hi"}], "temperature": -0.1},
+    {"messages": [{"role": "user", "content": "hi"}], "top_p": 0},
+    {"messages": [{"role": "user", "content": "hi"}], "top_p": 1.2},
+    {"messages": [{"role": "user", "content": "hi"}], "model": "nobody/knows"},
+])
+def test_bad_chat_input_is_4xx(client, body):
+    r = client.post("/chat", json=body)
+    assert 400 <= r.status_code < 500 and "error" in r.json()
+
+
+def test_malformed_json_is_400(client):
+    r = client.post("/chat", content=b'{"messages": [', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_json"
+
+
+def test_oversized_prompt_is_413_before_any_call(client):
+    r = chat(client, "a " * 130_000)
+    assert r.status_code == 413 and r.json()["error"]["type"] == "context_length_exceeded"
+    assert client.get("/tenants/public/usage").json()["requests"] == 0
+
+
+def test_provider_context_error_maps_to_413():
+    with pytest.raises(Exception) as info:
+        llm.complete("a long enough prompt", mock={"context_window": 5})
+    assert _provider_error(info.value).status == 413
+
+
+def test_provider_5xx_maps_to_502_and_429_keeps_retry_after():
+    with pytest.raises(Exception) as failed:
+        llm.complete("hi", mock={"error_status": 500})
+    assert _provider_error(failed.value).status == 502
+    with pytest.raises(Exception) as limited:
+        llm.complete("hi", mock={"error_status": 429, "retry_after": 2})
+    err = _provider_error(limited.value)
+    assert err.status == 429 and err.headers["retry-after"] == "2"
+
+
+def test_unknown_tenant_and_forbidden_model(client):
+    assert chat(client, headers={"x-tenant-id": "mallory"}).status_code == 403
+    r = chat(client, headers={"x-tenant-id": "tiny"}, model="mock/noisy")
+    assert r.status_code == 403 and r.json()["error"]["type"] == "model_not_allowed"
+    assert client.get("/tenants/mallory/usage").status_code == 404
+
+
+def test_rate_limit_per_tenant_is_isolated(client):
+    codes = [chat(client, "What is 1 + 1?", headers={"x-tenant-id": "tiny"}).status_code for _ in range(3)]
+    assert codes[0] == 200 and codes[-1] == 429
+    assert chat(client, headers={"x-tenant-id": "acme"}).status_code == 200
+
+
+def test_stream_route_sends_sse(client):
+    with client.stream("POST", "/chat/stream", json={"messages": [{"role": "user", "content": "What is 2 + 2?"}]}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        text = "".join(r.iter_text())
+    assert 'event: delta\ndata: {"text": "4"}' in text and "event: done" in text
+
+
+def test_sampling_route_validates(client):
+    assert client.post("/sampling", json={"logits": [1, 2], "counts": [1]}).status_code == 422
+    assert client.post("/sampling", json={"logits": []}).status_code == 422
+    assert client.post("/sampling", json={"logits": [1, 2], "counts": [-1, 0]}).status_code == 422
+    ok = client.post("/sampling", json={"logits": [1, 2, 3], "counts": [0, 0, 5], "frequency_penalty": 1}).json()
+    assert ok["argmax"] == 1 and abs(sum(ok["probs"]) - 1) < 1e-5
+
+
+def test_extract_orchestrate_and_tools_reject_unknown_names(client):
+    assert client.post("/extract", json={"text": "x", "level": "xml"}).status_code == 422
+    assert client.post("/orchestrate/nope", json={"inputs": ["x"]}).status_code == 404
+    assert client.post("/orchestrate/sequential", json={"inputs": []}).status_code == 422
+    assert client.post("/tools/run", json={"question": "x", "tools": ["rm_rf"]}).status_code == 422
+    assert client.post("/tools/run", json={"question": "x", "tools": []}).status_code == 422
+
+
+def test_orchestrate_self_consistency_route(client):
+    r = client.post("/orchestrate/self_consistency", json={"inputs": ["What is 17 * 23?"], "model": "mock/noisy",
+                                                           "k": 7, "mock": {"p": 0.6}})
+    body = r.json()
+    assert r.status_code == 200 and body["answer"]["vote"] == "391" and len(body["calls"]) == 7
+    assert body["wall_s"] <= body["sequential_sum_s"] + 0.05
+
+
+def test_resilient_route_falls_back_and_opens_the_breaker(client):
+    for _ in range(3):
+        r = client.post("/resilient", json={"prompt": "What is 2 + 2?", "primary_faults": {"error_status": 500},
+                                            "max_attempts": 1}).json()
+        assert r["ok"] and r["answer"] == "4"
+    states = {b["name"]: b["state"] for b in client.get("/breakers").json()}
+    assert states["mock/assistant"] == "open"
+    r = client.post("/resilient", json={"prompt": "What is 2 + 2?"}).json()
+    assert r["hops"][0]["outcome"] == "circuit_open"
+
+
+def test_cost_routes(client):
+    assert client.post("/cost/estimate", json={"text": "x", "model": "nope/nope"}).status_code == 400
+    plan = client.post("/cost/cache", json={"model": "openai/gpt-4o", "prefix_tokens": 2000, "requests": 10}).json()
+    assert plan["savings"] > 0 and plan["hit_rate"] == 0.9
+    assert client.post("/cost/cache", json={"prefix_tokens": -1}).status_code == 422

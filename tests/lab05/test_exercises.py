@@ -1,0 +1,42 @@
+"""The worked exercises give the answers the chapter derives."""
+
+from __future__ import annotations
+
+import pytest
+
+from labs.lab05_patterns import exercises
+
+
+def test_prompt_cache_savings():
+    out = exercises.prompt_cache_savings()["answer"]
+    savings = [row["savings"] for row in out["by_rate"]]
+    assert savings == sorted(savings) and savings[0] < 0 < savings[-1], "rare traffic loses money on writes"
+    assert out["break_even_hit_rate"] == pytest.approx(0.2174, abs=1e-4)
+    assert out["mock_measured_savings"] == pytest.approx(out["mock_predicted_savings"], abs=0.02)
+
+
+def test_tool_loop_with_retry():
+    out = exercises.pydantic_tool_loop_with_retry()["answer"]
+    assert out["turns"] == 3 and len(out["rejected_calls"]) == 2 and "Paris" in out["final"]
+
+
+def test_sequential_to_parallel():
+    assert exercises.sequential_to_async_parallel()["answer"]["speedup"] > 3
+
+
+def test_circuit_breaker_trace():
+    trace = exercises.circuit_breaker()["answer"]["trace"]
+    assert [t["outcome"] for t in trace] == ["failed", "failed", "failed", "rejected (open)", "rejected (open)",
+                                             "ok", "ok"]
+
+
+def test_tokenization_and_pricing():
+    out = exercises.tokenization_and_pricing()["answer"]
+    assert out["tokens"] == len(out["pieces"])
+    monthly = out["monthly_usd"]
+    assert monthly["openai/gpt-4o-mini"] < monthly["anthropic/claude-3-5-haiku"] < monthly["anthropic/claude-sonnet-4"]
+
+
+def test_self_consistency_beats_one_sample():
+    out = exercises.self_consistency(n=20)["answer"]
+    assert out["majority_vote_accuracy"] > out["single_sample_accuracy"]

@@ -1,0 +1,52 @@
+"""The five structured-output levels against the mock's reliability ladder."""
+
+from __future__ import annotations
+
+import pytest
+
+from labs.lab05_patterns.structured import LEVELS, extract, parse_person
+
+TEXT = "Ada Lovelace is 36, works as an engineer and can be reached at ada@example.com"
+EXPECTED = {"name": "Ada Lovelace", "age": 36, "role": "engineer", "email": "ada@example.com"}
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_every_level_extracts_the_record(level):
+    out = extract(TEXT, level)
+    assert out.ok and out.value == EXPECTED and out.attempts == 1 and out.errors == []
+    assert out.usage["input_tokens"] > 0 and out.cost_usd > 0
+
+
+@pytest.mark.parametrize("level, option", [("prompt", "fail_rate_prompt"), ("json", "fail_rate_json_mode"),
+                                           ("tools", "fail_rate_tools")])
+def test_a_failed_first_answer_is_reasked_with_the_error(level, option):
+    out = extract(TEXT, level, model="mock/fallible", mock={option: 1.0})
+    assert out.ok and out.attempts == 2 and len(out.errors) >= 1 and out.value == EXPECTED
+
+
+@pytest.mark.parametrize("level, option", [("prompt", "fail_rate_prompt"), ("json", "fail_rate_json_mode")])
+def test_without_reasks_a_failure_is_reported_not_raised(level, option):
+    out = extract(TEXT, level, model="mock/fallible", mock={option: 1.0}, max_retries=0)
+    assert not out.ok and out.value is None and out.errors
+
+
+def test_strict_schema_sends_strict_true_and_never_fails():
+    out = extract(TEXT, "json_schema", model="mock/fallible", mock={"fail_rate_json_mode": 1.0, "fail_rate_prompt": 1.0})
+    assert out.ok and out.attempts == 1
+
+
+def test_grammar_level_is_valid_even_when_every_draft_is_broken():
+    for seed in range(6):
+        out = extract(TEXT, "grammar", model="mock/fallible", mock={"fail_rate_json_mode": 1.0, "seed": seed})
+        assert out.ok and out.attempts == 1 and set(out.value) == set(EXPECTED)
+
+
+def test_prompt_parser_takes_the_outer_object_from_prose():
+    assert parse_person('Sure! {"name": "A", "age": 3, "role": "analyst", "email": "e"} Hope it helps.').age == 3
+    with pytest.raises(ValueError):
+        parse_person("no json here")
+
+
+def test_unknown_level():
+    with pytest.raises(ValueError):
+        extract(TEXT, "yaml")
