@@ -286,3 +286,38 @@ def test_odd_shapes_never_5xx(client):
         assert response.status_code < 500, (path, body, response.text[:300])
 
     probe()
+
+
+def test_agent_loop_recovers_from_hallucinated_tool_calls():
+    """An agent loop with 50% bad tool calls (wrong name or broken JSON): each rejection goes back as a
+    tool error and the model calls again, so most runs end with an answer from the real result."""
+    tool = {"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city",
+                                             "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                            "required": ["city"]}}}
+    engine, retried, answered = MockEngine(), 0, 0
+    for run in range(40):
+        messages = [{"role": "user", "content": f"Weather in Paris? (run {run})"}]
+        for _step in range(6):
+            body = engine.complete(request(messages, tools=[tool], mock={"bad_tool_rate": 0.5}))
+            message = body["choices"][0]["message"]
+            messages.append(message)
+            if not message.get("tool_calls"):
+                break
+            for call in message["tool_calls"]:
+                try:
+                    args = json.loads(call["function"]["arguments"])
+                    result = ({"temp_c": 21, "city": args["city"]} if call["function"]["name"] == "get_weather"
+                              else {"error": f"unknown tool {call['function']['name']}"})
+                except json.JSONDecodeError:
+                    result = {"error": "invalid JSON arguments"}
+                retried += "error" in result
+                messages.append({"role": "tool", "tool_call_id": call["id"], "content": json.dumps(result)})
+        final = messages[-1]
+        assert final["role"] == "assistant" and final["content"] and not final.get("tool_calls")
+        if "temp_c: 21" in final["content"]:
+            answered += 1
+            assert "error" not in final["content"]
+        else:  # it gives up after three rejected rounds in a row, and says why
+            assert final["content"].count("reported an error") == 3
+    assert 10 < retried < 40
+    assert answered >= 30  # 1 - 0.5^3 of the runs, give or take

@@ -8,3 +8,5 @@ from shared.mockllm.behaviours import assistant  # noqa: F401
 from shared.mockllm.behaviours import noisy  # noqa: F401
 from shared.mockllm.behaviours import reasoning  # noqa: F401
 from shared.mockllm.behaviours import judge  # noqa: F401
+from shared.mockllm.behaviours import agent  # noqa: F401
+from shared.mockllm.behaviours import gullible  # noqa: F401

@@ -200,6 +200,8 @@ def tool_calls(req: MockRequest, text: str, fail_rates: dict[str, float]) -> lis
 
 def answer_from_tools(req: MockRequest) -> str:
     results = req.tool_results_since_user()
+    useful = [m for m in results if not structured.is_correction(req.text_of(m))]
+    results = useful or results  # rejected calls that were retried are not part of the answer
     parts = []
     for msg in results:
         content = req.text_of(msg)
@@ -217,15 +219,17 @@ def answer_from_tools(req: MockRequest) -> str:
 
 
 def _rejected_rounds(req: MockRequest) -> int:
-    """How many times in a row the tools (or a validator) rejected this model's calls."""
-    rounds = 0
+    """How many rounds in a row, counting back from the last, the tools (or a validator) rejected every
+    call of this model: 0 when the last round brought real results."""
+    rounds, current = 0, []
     for message in reversed(req.messages):
-        if message.get("role") == "user":
+        role = message.get("role")
+        if role == "tool":
+            current.append(message)
+        elif role == "assistant" and current and all(structured.is_correction(req.text_of(m)) for m in current):
+            rounds, current = rounds + 1, []
+        else:
             break
-        if message.get("role") == "tool":
-            if not structured.is_correction(req.text_of(message)):
-                break  # a tool call succeeded after the rejections: the streak is over
-            rounds += 1
     return rounds
 
 
