@@ -150,7 +150,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             run_id, _, _ = runner.start(config, ds.items)
         except RunError as exc:
-            raise ServiceError(422, str(exc), "invalid_run") from exc
+            conflict = "exists with another configuration" in str(exc)
+            raise ServiceError(409 if conflict else 422, str(exc), "conflict" if conflict else "invalid_run") from exc
         config.run_id = run_id
 
         def work(ctx) -> dict[str, Any]:

@@ -157,12 +157,17 @@ class Runner:
         version = dataset_version or ds.version
         run_id = config.run_id or f"{config.dataset}-" + hashlib.sha256(
             dumps({**config.key(), "version": version}).encode()).hexdigest()[:10]
-        existing = self.store.one("SELECT id FROM runs WHERE id=?", (run_id,))
+        existing = self.store.one("SELECT config FROM runs WHERE id=?", (run_id,))
+        stored = {**config.__dict__, "scorers": chosen, "run_id": run_id}
+        if existing is not None:
+            before = json.loads(existing["config"])
+            if {k: before.get(k) for k in config.key()} != {k: stored[k] for k in config.key()}:
+                raise RunError(f"run {run_id!r} exists with another configuration; resume it unchanged or "
+                               "choose a new run_id")
         if existing is None:
             self.store.execute("INSERT INTO runs (id, dataset, version, model, config, status, n_items, created_at) "
                                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
-                               (run_id, config.dataset, version, config.model, dumps({**config.__dict__,
-                                                                                       "scorers": chosen}),
+                               (run_id, config.dataset, version, config.model, dumps(stored),
                                 len(todo), time.time()))
         else:
             self.store.execute("UPDATE runs SET status='running' WHERE id=?", (run_id,))

@@ -1,0 +1,85 @@
+"""The chapter's worked exercises, computed: `python -m labs.lab08_eval.exercises [--json]`.
+
+1. Cohen's κ from scratch on a worked 2×2 table (judge vs human, pass/fail)
+2. pass@k for n = 20 samples, c = 3 correct, k = 5
+3. the sample size for p = 0.7 and Δ = 0.01
+4. McNemar on given flips (fixed 18, broken 7)
+5. the capstone: an eval-set design as data (tiers, slices, holdout, power per slice)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from labs.lab08_eval import stats
+
+
+def kappa_table() -> dict:
+    # judge × human: pass/pass 40, pass/fail 10, fail/pass 5, fail/fail 45
+    table = {"pass,pass": 40, "pass,fail": 10, "fail,pass": 5, "fail,fail": 45}
+    judge, human = [], []
+    for key, count in table.items():
+        j, h = key.split(",")
+        judge += [j] * count
+        human += [h] * count
+    n = len(judge)
+    p_o = (40 + 45) / n
+    p_e = (50 / n) * (45 / n) + (50 / n) * (55 / n)
+    kappa = (p_o - p_e) / (1 - p_e)
+    assert abs(kappa - stats.cohen_kappa(judge, human)) < 1e-12
+    return {"table_judge_x_human": table, "p_o": p_o, "p_e": round(p_e, 4), "kappa": round(kappa, 4),
+            "clears_0.6": kappa >= 0.6}
+
+
+def pass_at_k() -> dict:
+    return {"n": 20, "c": 3, "k": 5, "pass_at_k": round(stats.pass_at_k(20, 3, 5), 4),
+            "naive_c_over_n": 3 / 20}
+
+
+def sample_size() -> dict:
+    return {"p": 0.7, "delta": 0.01, "formula": "N = 4 p (1 - p) / delta^2",
+            "n_for_margin": stats.n_for_margin(0.7, 0.01),
+            "n_per_arm_to_detect_0.70_vs_0.71": stats.n_per_arm(0.70, 0.71)}
+
+
+def mcnemar_flips() -> dict:
+    exact = stats.mcnemar(18, 7, exact=True)
+    chi2 = stats.mcnemar(18, 7, exact=False)
+    return {"fixed": 18, "broken": 7, "p_exact": round(exact.p_value, 4), "chi2": round(chi2.statistic, 4),
+            "p_chi2": round(chi2.p_value, 4), "significant_at_0.05": exact.p_value < 0.05}
+
+
+def capstone() -> dict:
+    slices = {"billing": 0.25, "outage": 0.25, "question": 0.2, "multilingual": 0.15, "sarcasm": 0.15}
+    total = 2000
+    return {"tiers": {"smoke (every commit)": 50, "regression (every PR)": 500, "release": total},
+            "slices": {s: {"share": w, "items": round(total * w),
+                           "detectable_drop_at_80pct_power_from_0.8": next(
+                               d / 100 for d in range(1, 60) if stats.power_two_proportions(
+                                   0.8, 0.8 - d / 100, round(total * w)) >= 0.8)}
+                       for s, w in slices.items()},
+            "holdout": "1/5 of items by hash(id | quarter), rotated each quarter",
+            "versioning": "sha256 of the canonical items; runs record it",
+            "judge": "pairwise with order swap, length-controlled; recalibrated to humans quarterly (κ ≥ 0.6)",
+            "gate": "compare --fail-on-regression: any Holm-significant slice drop fails the build"}
+
+
+EXERCISES = {"cohen_kappa_worked_table": kappa_table, "pass_at_k_n20_c3_k5": pass_at_k,
+             "sample_size_p0.7_delta0.01": sample_size, "mcnemar_on_flips": mcnemar_flips,
+             "capstone_eval_set_design": capstone}
+
+
+def main() -> None:
+    answers = {name: fn() for name, fn in EXERCISES.items()}
+    if "--json" in sys.argv:
+        print(json.dumps(answers, indent=2))
+        return
+    for name, answer in answers.items():
+        print(f"== {name}")
+        for key, value in answer.items():
+            print(f"   {key}: {json.dumps(value) if isinstance(value, dict) else value}")
+
+
+if __name__ == "__main__":
+    main()
