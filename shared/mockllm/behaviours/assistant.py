@@ -218,6 +218,9 @@ def answer_from_tools(req: MockRequest) -> str:
     return "Based on the tool results: " + "; ".join(parts) + "."
 
 
+GIVE_UP_AFTER = 3  # rejected rounds in a row, after which the model reports the errors instead of retrying
+
+
 def _rejected_rounds(req: MockRequest) -> int:
     """How many rounds in a row, counting back from the last, the tools (or a validator) rejected every
     call of this model: 0 when the last round brought real results."""
@@ -291,7 +294,7 @@ def respond(req: MockRequest, fail_rates: dict[str, float]) -> Reply:
             return reply
     text = structured.task_text(req)
     rejected = _rejected_rounds(req)
-    if req.tool_results_since_user() and not (rejected and rejected < 3 and req.tools):
+    if req.tool_results_since_user() and not (0 < rejected < GIVE_UP_AFTER and req.tools):
         return Reply(content=answer_from_tools(req))
     calls = tool_calls(req, text, fail_rates)
     if calls:
