@@ -176,6 +176,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service("lab-05 LLM application patterns", lab="lab05", settings=settings,
                          readiness={"store": store.ping, "tenants": lambda: f"{len(tenants.tenants)} tenants"})
     app.state.breakers = breakers
+    mock_apps: list[FastAPI] = []
+
+    def mock_app() -> FastAPI:
+        """The mock's HTTP app, built once, for showing both wire protocols in process."""
+        if not mock_apps:
+            from shared.mockllm.server import create_app as create_mock_app
+
+            mock_apps.append(create_mock_app(settings))
+        return mock_apps[0]
     # these make real (slow, on purpose) retries and calls; the contract test still sends them bad JSON
     app.state.fuzz_skip = {"POST /resilient", "POST /cost/cache/measure"}
 
@@ -253,8 +262,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tenant = tenant_of(x_tenant_id, model)
         admit(tenant)
         upstream = llm.astream(messages, model=model, settings=settings, **params)
-        return StreamingResponse(sse_events(upstream, request.is_disconnected), media_type="text/event-stream",
-                                 headers={"cache-control": "no-cache"})
+
+        def record(state: dict[str, Any]) -> None:  # a cancelled stream counts; its tokens only if usage arrived
+            tenants.record(tenant.id, state["tokens"], state["cost_usd"])
+
+        return StreamingResponse(sse_events(upstream, request.is_disconnected, on_close=record),
+                                 media_type="text/event-stream", headers={"cache-control": "no-cache"})
 
     @chat.get("/tenants/{tenant_id}/usage")
     def tenant_usage(tenant_id: str) -> dict[str, Any]:
@@ -309,7 +322,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def tools_protocols(body: ProtocolRequest) -> dict[str, Any]:
         """The same tool conversation on the OpenAI and the Anthropic wire, exchange by exchange."""
         try:
-            return await side_by_side(body.question)
+            return await side_by_side(body.question, mock_app=mock_app())
         except RuntimeError as exc:
             raise ServiceError(400, str(exc), "upstream_rejected") from exc
 

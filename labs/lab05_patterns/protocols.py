@@ -27,11 +27,12 @@ import httpx
 from labs.lab05_patterns.tools import TOOLS, run_tool
 
 
-def _mock_client() -> httpx.AsyncClient:
-    from shared.config import get_settings
-    from shared.mockllm.server import create_app
+def _mock_client(app: Any = None) -> httpx.AsyncClient:
+    if app is None:
+        from shared.config import get_settings
+        from shared.mockllm.server import create_app
 
-    app = create_app(get_settings())
+        app = create_app(get_settings())
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock")
 
 
@@ -84,9 +85,9 @@ async def anthropic_exchange(client: httpx.AsyncClient, question: str, tools: li
     return {"answer": answer, "tool_calls": len(uses), "exchanges": log}
 
 
-async def side_by_side(question: str, tools: list[str] | None = None) -> dict[str, Any]:
+async def side_by_side(question: str, tools: list[str] | None = None, mock_app: Any = None) -> dict[str, Any]:
     tools = tools or list(TOOLS)
-    async with _mock_client() as client:
+    async with _mock_client(mock_app) as client:
         openai = await openai_exchange(client, question, tools)
         anthropic = await anthropic_exchange(client, question, tools)
     return {"question": question, "openai": openai, "anthropic": anthropic,

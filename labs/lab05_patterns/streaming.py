@@ -31,7 +31,7 @@ def sse(event: str, data: dict[str, Any]) -> str:
 async def sse_events(upstream: AsyncIterator[Any], disconnected: Callable[[], Awaitable[bool]],
                      on_close: Callable[[dict[str, Any]], None] | None = None) -> AsyncIterator[str]:
     """Turn shared.llm.astream events into SSE text; stop and close upstream when the client leaves."""
-    state = {"deltas": 0, "cancelled": False}
+    state: dict[str, Any] = {"deltas": 0, "cancelled": False, "tokens": 0, "cost_usd": 0.0}
     try:
         async for event in upstream:
             if await disconnected():
@@ -39,6 +39,7 @@ async def sse_events(upstream: AsyncIterator[Any], disconnected: Callable[[], Aw
                 break
             if event.done:
                 c = event.completion
+                state["tokens"], state["cost_usd"] = c.usage.total_tokens, c.cost_usd
                 yield sse("done", {"usage": asdict(c.usage), "cost_usd": c.cost_usd, "model": c.model,
                                    "finish_reason": c.finish_reason, "deltas": state["deltas"],
                                    "time_to_first_token_s": event.time_to_first_chunk_s})

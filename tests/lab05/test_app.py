@@ -135,3 +135,11 @@ def test_cost_routes(client):
     plan = client.post("/cost/cache", json={"model": "openai/gpt-4o", "prefix_tokens": 2000, "requests": 10}).json()
     assert plan["savings"] > 0 and plan["hit_rate"] == 0.9
     assert client.post("/cost/cache", json={"prefix_tokens": -1}).status_code == 422
+
+
+def test_streamed_usage_is_charged_to_the_tenant(client):
+    with client.stream("POST", "/chat/stream", headers={"x-tenant-id": "acme"},
+                       json={"messages": [{"role": "user", "content": "What is 2 + 2?"}]}) as r:
+        "".join(r.iter_text())
+    usage = client.get("/tenants/acme/usage").json()
+    assert usage["requests"] == 1 and usage["tokens"] > 0

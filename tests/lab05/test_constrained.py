@@ -52,6 +52,36 @@ class Order(BaseModel):
 
 SCHEMAS = [Person.model_json_schema(), Order.model_json_schema(), Address.model_json_schema()]
 
+_LEAVES = st.one_of(
+    st.builds(lambda n: {"type": "string", "maxLength": n}, st.integers(0, 12)),
+    st.just({"type": "integer"}), st.just({"type": "integer", "minimum": 0}), st.just({"type": "number"}),
+    st.just({"type": "boolean"}), st.just({"type": "null"}),
+    st.lists(st.text("abcxyz", min_size=1, max_size=5), min_size=1, max_size=4, unique=True).map(
+        lambda opts: {"type": "string", "enum": opts}),
+)
+
+
+def _extend(children):
+    keys = st.text("abcdefgh_", min_size=1, max_size=6)
+    objects = st.dictionaries(keys, children, min_size=0, max_size=4).map(
+        lambda props: {"type": "object", "properties": props, "required": list(props)})
+    arrays = st.builds(lambda item, lo, extra: {"type": "array", "items": item, "minItems": lo, "maxItems": lo + extra},
+                       children, st.integers(0, 2), st.integers(0, 2))
+    optional = children.filter(lambda c: c.get("type") not in ("null",) and "anyOf" not in c).map(
+        lambda c: {"anyOf": [c, {"type": "null"}]})
+    return st.one_of(objects, arrays, optional)
+
+
+RANDOM_SCHEMAS = st.recursive(_LEAVES, _extend, max_leaves=8).map(
+    lambda s: s if s.get("type") == "object" else {"type": "object", "properties": {"v": s}, "required": ["v"]})
+
+
+@settings(max_examples=60, deadline=None)
+@given(RANDOM_SCHEMAS, st.integers(0, 2**32 - 1))
+def test_random_schemas_and_random_logits_give_valid_json(schema, seed):
+    out = decode(schema, RandomModel(seed), params=SamplingParams(temperature=1.0), seed=seed)
+    _valid(schema, out.text)
+
 
 def _valid(schema: dict, text: str) -> None:
     value = json.loads(text)

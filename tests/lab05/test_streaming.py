@@ -33,7 +33,7 @@ async def test_disconnect_stops_pulling_and_closes_upstream():
     events = [e async for e in sse_events(upstream, disconnected, on_close=closed_state.update)]
     assert len(events) == 3 and all(e.startswith("event: delta\n") for e in events)
     assert upstream.pulled == 4 and upstream.closed
-    assert closed_state == {"deltas": 3, "cancelled": True}
+    assert closed_state == {"deltas": 3, "cancelled": True, "tokens": 0, "cost_usd": 0.0}
 
 
 async def test_full_stream_ends_with_usage_and_cost():
