@@ -76,6 +76,9 @@ def parse_task(text: str) -> Intent:
 
 
 def _json(text: str) -> Any:
+    """A result as data; spotlighted results (<untrusted ...>datamarked JSON</untrusted>) are unwrapped."""
+    if isinstance(text, str) and (m := re.fullmatch(r"\s*<untrusted[^>]*>(.*)</untrusted>\s*", text, re.S)):
+        text = m.group(1).replace("^", " ")
     try:
         return json.loads(text)
     except (json.JSONDecodeError, TypeError):

@@ -17,7 +17,8 @@ the question does not already give away ("Lima" for "capital of Peru?") found in
 with the question. A score is 1 + 4·q', where q' adds the biases and a little noise:
 
     q' = q + length_bias·tanh(words / 80) + self_preference·[own style] + N(0, noise)
-pairwise: d = q'_A − q'_B with length_bias·(len_A − len_B)/max(len); when |d| < 0.1 ("close"),
+pairwise: d = q_A − q_B + length_bias·ln(len_A / len_B)/2 + self_preference·(own_A − own_B) + noise;
+          when |d| < 0.1 ("close"),
           it picks the first shown answer with probability position_bias; otherwise |d| < 0.05 is a tie.
 
 "Own style" is the mock family's house format: a final `**Answer:**` line. Options (mock={...}):
@@ -132,7 +133,7 @@ def pairwise(req: MockRequest, parts: dict[str, str]) -> Reply:
     qb = quality(b, question, reference, criteria)["overall"]
     la, lb = len(words(a)), len(words(b))
     d = qa - qb
-    d += float(req.opt("length_bias", 0.0)) * (la - lb) / max(la, lb, 1)
+    d += float(req.opt("length_bias", 0.0)) * math.log(max(la, 1) / max(lb, 1)) / 2
     d += float(req.opt("self_preference", 0.0)) * ((OWN_STYLE in a) - (OWN_STYLE in b))
     d += req.rng("judge:noise:pair").gauss(0.0, float(req.opt("noise", 0.03)))
     if abs(d) < CLOSE and req.rng("judge:position").random() < float(req.opt("position_bias", 0.0)):
