@@ -176,7 +176,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--ladder-prompts", type=int, default=100)
+    parser.add_argument("--ladder-prompts", type=int, default=300)
     args = parser.parse_args()
     print("HTTP (server in its own process):")
     http = http_scenarios(args.requests, args.concurrency)
