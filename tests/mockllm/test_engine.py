@@ -321,3 +321,22 @@ def test_agent_loop_recovers_from_hallucinated_tool_calls():
             assert final["content"].count("reported an error") == 3
     assert 10 < retried < 40
     assert answered >= 30  # 1 - 0.5^3 of the runs, give or take
+
+
+def test_server_defaults_headers_and_body_layer(monkeypatch, tmp_path):
+    """MOCK_* env sets server defaults; an x-mock-* header overrides them; the body's "mock" beats both."""
+    import time
+
+    from shared.config import get_settings
+
+    monkeypatch.setenv("MOCK_ERROR_STATUS", "503")
+    monkeypatch.setenv("MOCK_LATENCY_MS", "150")
+    body = {"model": "assistant", "messages": [{"role": "user", "content": "What is 1 + 1?"}]}
+    with TestClient(create_app(get_settings(data_dir=tmp_path))) as c:
+        start = time.perf_counter()
+        assert c.post("/v1/chat/completions", json=body).status_code == 503
+        assert time.perf_counter() - start >= 0.15
+        assert c.post("/v1/chat/completions", json=body, headers={"x-mock-error-rate": "0"}).status_code == 200
+        overridden = {**body, "mock": {"error_status": 429}}
+        response = c.post("/v1/chat/completions", json=overridden, headers={"x-mock-error-status": "500"})
+        assert response.status_code == 429 and response.headers["retry-after"] == "1"
