@@ -1,0 +1,195 @@
+"""Agent patterns as policies over one runtime: what to ask the model, and how to read its answer.
+
+    curl -s localhost:8007/runs -H 'content-type: application/json' -d '{"task": "book-01", "pattern": "rewoo"}'
+
+| pattern       | model calls for an n-step task      | what it trades                                   |
+| ------------- | ----------------------------------- | ------------------------------------------------ |
+| tool_loop     | n + 1 (native tool calls)           | the baseline                                     |
+| react         | n + 1, each with a written thought  | more output tokens for a readable trajectory     |
+| plan_execute  | 1 plan + n + 1, re-plan on failure  | more calls; recovers by re-planning              |
+| rewoo         | 1 plan + 1 solve, tools run blind   | fewest tokens; a failed step cannot be repaired  |
+| reflexion     | tool_loop trials + 1 reflection each| retries the whole task with a lesson             |
+
+`decide(rt, st)` returns the calls to make ([{"tool", "args", "id", "thought"}]) or `Final(text)`;
+`observe(rt, st, call, result)` records a result where this pattern's model will read it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from labs.lab07_agents.injection import SPOTLIGHT_RULE
+from labs.lab07_agents.runtime import Final, RunState, Runtime
+from labs.lab07_agents.tools import TOOLS
+
+SYSTEM = ("You are a travel agent for one customer. Use the tools to do exactly what the task asks, "
+          "check every result before the next step, and finish with a short answer.")
+
+
+def _system(rt: Runtime, st: RunState, extra: str = "") -> str:
+    rule = SPOTLIGHT_RULE if rt.defenses.spotlight else ""
+    lessons = "\n".join(st.memo.get("lessons", []))
+    return "\n".join(p for p in (SYSTEM, extra, rule, lessons and "Lessons from earlier attempts:\n" + lessons) if p)
+
+
+def _tool_list(rt: Runtime, st: RunState) -> str:
+    return "\n".join(f"- {t.name}: {t.description} args: {json.dumps(t.args.model_json_schema()['properties'])}"
+                     for t in TOOLS.values() if t.name in rt.model_tools(st))
+
+
+def _task(st: RunState) -> dict[str, str]:
+    return {"role": "user", "content": f"Task: {st.task['text']}"}
+
+
+class ToolLoop:
+    """Native tool calling: the model answers with tool calls until it answers with text."""
+
+    def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
+        if not st.messages:
+            st.messages = [{"role": "system", "content": _system(rt, st)}, _task(st)]
+        c = rt.chat(st, st.messages, tools=rt.toolbox.schemas(rt.model_tools(st)))
+        if not c.tool_calls:
+            return Final(c.text or "")
+        st.messages.append(c.message())
+        return [{"tool": t.name, "args": t.arguments, "id": t.id} for t in c.tool_calls]
+
+    def observe(self, rt: Runtime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
+        st.messages.append({"role": "tool", "tool_call_id": call["id"], "content": rt.present(st, call["tool"], result)})
+
+
+ACTION = re.compile(r"Action:\s*(\w+)\s*\nAction Input:\s*(\{.*\})", re.S)
+
+
+class ReAct:
+    """Thought / Action / Action Input in text; results come back as "Observation: ..." messages."""
+
+    def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
+        if not st.messages:
+            fmt = ("Tools:\n" + _tool_list(rt, st) + "\nAnswer in this format:\nThought: <reasoning>\nAction: <tool>\n"
+                   "Action Input: <JSON arguments>\n... or, when done:\nThought: ...\nFinal Answer: <answer>")
+            st.messages = [{"role": "system", "content": _system(rt, st, fmt)}, _task(st)]
+        c = rt.chat(st, st.messages)
+        text = c.text or ""
+        st.messages.append({"role": "assistant", "content": text})
+        if "Final Answer:" in text:
+            return Final(text.split("Final Answer:", 1)[1].strip())
+        m = ACTION.search(text)
+        if m is None:  # an answer in neither format is a hallucinated step: say so, and let it retry
+            rt._count(st, "hallucinated")
+            st.messages.append({"role": "user", "content": 'Observation: {"error": {"code": "bad_format", '
+                                '"message": "use Action/Action Input or Final Answer"}}'})
+            return []
+        thought = (re.search(r"Thought:\s*(.*)", text) or [None, ""])[1]
+        return [{"tool": m[1], "args": m[2], "thought": thought}]
+
+    def observe(self, rt: Runtime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
+        st.messages.append({"role": "user", "content": "Observation: " + rt.present(st, call["tool"], result)})
+
+
+def _plan(rt: Runtime, st: RunState, done: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ask the planner for the remaining steps (it sees the calls already made, so this is also a re-plan)."""
+    messages = [{"role": "system", "content": _system(rt, st, "ROLE: planner. Reply with JSON "
+                                                     '{"plan": [{"id": "E1", "tool": ..., "args": {...}}]}; '
+                                                     "refer to earlier results as #E1.field.\nTools:\n"
+                                                     + _tool_list(rt, st))}, _task(st), *done]
+    c = rt.chat(st, messages, kind="plan")
+    try:
+        plan = json.loads(c.text or "")["plan"]
+        return [s for s in plan if isinstance(s, dict) and "tool" in s]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        rt._count(st, "hallucinated")
+        return []
+
+
+class PlanExecute:
+    """A planner writes the steps; an executor model carries out one step at a time; failures re-plan."""
+
+    def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
+        if st.memo.get("plan") is None:  # first time, or a step failed: (re-)plan
+            st.memo["plan"] = _plan(rt, st, st.messages[2:])
+            st.memo["replans"] = st.memo.get("replans", -1) + 1
+        step = st.memo["plan"][0] if st.memo["plan"] else {"tool": "(none)"}
+        system = _system(rt, st, "ROLE: executor. Plan: " + " -> ".join(s["tool"] for s in st.memo["plan"]) +
+                         f"\nCarry out the current step: {step['tool']}")
+        st.messages = [{"role": "system", "content": system}, _task(st), *st.messages[2:]]
+        c = rt.chat(st, st.messages, tools=rt.toolbox.schemas(rt.model_tools(st)))
+        if not c.tool_calls:
+            return Final(c.text or "")
+        st.messages.append(c.message())
+        return [{"tool": t.name, "args": t.arguments, "id": t.id} for t in c.tool_calls]
+
+    def observe(self, rt: Runtime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
+        ToolLoop().observe(rt, st, call, result)
+        plan = st.memo.get("plan") or []
+        if "error" in result:
+            st.memo["plan"] = None  # re-plan from what is done
+        elif plan and plan[0]["tool"] == call["tool"]:
+            plan.pop(0)
+
+
+def resolve(value: Any, evidence: dict[str, Any]) -> Any:
+    """Replace "#E1.cheapest.flight_id" with that field of step E1's result (ReWOO's variable binding)."""
+    if isinstance(value, list):
+        return [resolve(v, evidence) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve(v, evidence) for k, v in value.items()}
+    if isinstance(value, str) and value.startswith("#E"):
+        ref, *path = value[1:].split(".")
+        out = evidence.get(ref)
+        for part in path:
+            out = out.get(part) if isinstance(out, dict) else None
+        if out is None:
+            raise KeyError(value)
+        return out
+    return value
+
+
+class ReWOO:
+    """Plan every call up front, run the tools without the model, then one model call writes the answer."""
+
+    def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
+        memo = st.memo
+        if "plan" not in memo:
+            memo["plan"], memo["evidence"], memo["cursor"] = _plan(rt, st, []), {}, 0
+        failed = any("error" in (e or {}) for e in memo["evidence"].values())
+        if memo["cursor"] < len(memo["plan"]) and not failed:
+            step = memo["plan"][memo["cursor"]]
+            try:
+                args = resolve(step.get("args", {}), memo["evidence"])
+            except KeyError as exc:
+                memo["evidence"][step.get("id", "?")] = {"error": {"code": "unresolved", "message": str(exc)}}
+                return []
+            return [{"tool": step["tool"], "args": args, "id": step.get("id", "E?")}]
+        evidence = "\n".join(f"{k} = {rt.present(st, k, v)}" for k, v in memo["evidence"].items())
+        c = rt.chat(st, [{"role": "system", "content": _system(rt, st, "ROLE: solver")}, _task(st),
+                         {"role": "user", "content": "Evidence:\n" + evidence}], kind="solve")
+        return Final(c.text or "")
+
+    def observe(self, rt: Runtime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
+        st.memo["evidence"][call["id"]] = result
+        st.memo["cursor"] += 1
+
+
+class Reflexion(ToolLoop):
+    """Tool-loop trials; after a failed trial: undo it, write a lesson, and try again (max 3 trials)."""
+
+    max_trials = 3
+
+    def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
+        out = super().decide(rt, st)
+        trial = st.memo.get("trial", 1)
+        if isinstance(out, Final) and out.text.startswith("I could not") and trial < self.max_trials:
+            rt.compensate(st)
+            c = rt.chat(st, [{"role": "system", "content": "ROLE: reflector"}, *st.messages[1:],
+                             {"role": "assistant", "content": out.text}], kind="reflect")
+            st.memo["lessons"] = [*st.memo.get("lessons", []), c.text or ""]
+            st.memo["trial"] = trial + 1
+            st.messages = []
+            return []
+        return out
+
+
+PATTERNS: dict[str, Any] = {"tool_loop": ToolLoop(), "react": ReAct(), "plan_execute": PlanExecute(),
+                            "rewoo": ReWOO(), "reflexion": Reflexion()}

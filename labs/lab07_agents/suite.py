@@ -1,0 +1,102 @@
+"""The task suite, judged on final database state, and pass^k over repeated runs.
+
+    python -m labs.lab07_agents.suite --pattern tool_loop --k 2        # success and pass^k per task
+
+A task passes when the world's `outcome()` equals the expected state written in
+fixtures/lab07/tasks.json AND no invariant is violated (tau-bench judges the same way: on state,
+not on the agent's text). pass^k is the chance that k runs of a task ALL pass; from n runs with c
+passes its unbiased estimate is
+
+    pass^k = C(c, k) / C(n, k)
+
+averaged over tasks. pass@k asks "at least one of k"; pass^k asks "every one of k", which is what a
+customer who books k times experiences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from math import comb
+from pathlib import Path
+from typing import Any
+
+from labs.lab07_agents.checkpoint import RUNS_SCHEMA
+from labs.lab07_agents.guards import Budget
+from labs.lab07_agents.injection import Defenses
+from labs.lab07_agents.resilience import Registry
+from labs.lab07_agents.runtime import Runtime
+from labs.lab07_agents.tools import ToolBox, ToolFaults
+from labs.lab07_agents.world import World
+from shared.store import Store
+
+TASKS_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "lab07" / "tasks.json"
+AGENT_MODEL = "mock/agent"
+
+
+def load_tasks() -> list[dict[str, Any]]:
+    return json.loads(TASKS_PATH.read_text())["tasks"]
+
+
+def task_by_id(task_id: str) -> dict[str, Any] | None:
+    return next((t for t in load_tasks() if t["id"] == task_id), None)
+
+
+def judge(world: World, task: dict[str, Any]) -> dict[str, Any]:
+    outcome, violations = world.outcome(), world.violations()
+    return {"success": outcome == task["expected"] and not violations, "outcome": outcome,
+            "violations": violations}
+
+
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass^k from n runs with c passes: C(c, k) / C(n, k)."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError("need 0 <= c <= n and 1 <= k <= n")
+    return comb(c, k) / comb(n, k)
+
+
+def run_task(task: dict[str, Any], pattern: str, workdir: Path, *, model: str = AGENT_MODEL,
+             mock: dict[str, Any] | None = None, faults: ToolFaults | None = None,
+             registry: Registry | None = None, defenses: Defenses | None = None,
+             injections: dict[str, str] | None = None, budget: Budget | None = None,
+             deadline_s: float = 30.0) -> dict[str, Any]:
+    """One run of one task on a fresh world; returns the run's numbers and the judge's verdict."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    world = World(workdir / "world.db")
+    rt = Runtime(Store(workdir / "runs.db", migrations=[RUNS_SCHEMA]), ToolBox(world, faults, injections),
+                 registry, defenses)
+    start = time.perf_counter()
+    st = rt.create(task, pattern, model, budget or Budget(), deadline_s, mock, auto_approve=True)
+    st = rt.run(st.id)
+    verdict = judge(world, task)
+    return {"task": task["id"], "pattern": pattern, "status": st.status, "reason": st.reason,
+            "success": verdict["success"], "violations": verdict["violations"], "steps": st.step,
+            "model_calls": st.counts["model_calls"], "tool_calls": st.counts["tool_calls"], "tokens": st.tokens,
+            "cost_usd": st.cost_usd, "wall_s": time.perf_counter() - start, "counts": st.counts,
+            "compensations": len(st.compensated), "world": world, "run": st}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pattern", default="tool_loop")
+    parser.add_argument("--k", type=int, default=1)
+    parser.add_argument("--error-rate", type=float, default=0.0)
+    args = parser.parse_args()
+    mock = {"error_rate": args.error_rate} if args.error_rate else None
+    scores = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in load_tasks():
+            passes = 0
+            for i in range(args.k):
+                r = run_task(task, args.pattern, Path(tmp) / f"{task['id']}-{i}", mock=mock,
+                             faults=ToolFaults(error_rate=args.error_rate, seed=i))
+                passes += r["success"]
+            scores.append(pass_hat_k(args.k, passes, args.k))
+            print(f"{task['id']:<12} {passes}/{args.k} passed  {task['text']}")
+    print(f"pass^{args.k} = {sum(scores) / len(scores):.3f} over {len(scores)} tasks ({args.pattern})")
+
+
+if __name__ == "__main__":
+    main()
