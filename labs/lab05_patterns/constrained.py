@@ -362,14 +362,16 @@ class Vocabulary:
 class CopyModel:
     """Logits that copy a draft, keeping a pointer into it the way an induction head keeps its place.
 
-    After each emitted token the pointer moves past it when the draft has it within 3 characters;
-    otherwise it re-syncs: to the end of the longest (>= 3 chars) suffix of the output found in the
-    draft, else to just after the last word of the output (a key such as `age`) found in the draft.
+    A token that completes a key (`"age":`) moves the pointer to that key in the draft; a key the
+    draft lacks makes the model lost: it stops copying the draft and prefers words of the source
+    text, then closing the value. Any other token moves the pointer past itself when the draft has
+    it within 3 characters, else re-syncs to the end of the longest (>= 3 chars) suffix of the
+    output found in the draft, else to just after the output's last word found in the draft.
 
     score(v) = 8 + len(v)/2        if the draft continues with v at the pointer (longer tokens win, as in BPE)
              = 8 - 3j              if v starts j in {1..3} characters further on (skipping what the grammar refused)
              + 2                   if v closes a value (" , } ]): models are confident about structure
-             + 1                   if v (3+ chars) occurs in the source text
+             + 1 (3 when lost)     if v (3+ chars) occurs in the source text
     """
 
     def __init__(self, draft: str, source: str = "", seed: int = 0):
@@ -378,10 +380,23 @@ class CopyModel:
         self.seed = seed
         self.pointer = 0
         self.seen = ""
+        self.lost = False
 
     def _sync(self, prefix: str) -> None:
         emitted, self.seen = prefix[len(self.seen):], prefix
         if not emitted:
+            return
+        self.lost = False
+        keys = list(re.finditer(r'"([A-Za-z0-9_ -]+)":', prefix))
+        if keys and keys[-1].end() > len(prefix) - len(emitted):  # this token finished a key: find it
+            at = self.draft.find(keys[-1].group())
+            if at < 0:
+                self.lost = True  # the grammar forced a key the draft never had
+                return
+            self.pointer = at + len(keys[-1].group())
+            rest = prefix[keys[-1].end():]
+            if rest and self.draft.startswith(rest, self.pointer):
+                self.pointer += len(rest)
             return
         for j in range(4):
             if self.draft.startswith(emitted, self.pointer + j):
@@ -393,24 +408,25 @@ class CopyModel:
                 self.pointer = at + n
                 return
         words = re.findall(r"[A-Za-z_]{2,}", prefix[-30:])
-        if words:
-            at = self.draft.find(words[-1])
-            if at >= 0:
-                self.pointer = at + len(words[-1])
+        at = self.draft.find(words[-1]) if words else -1
+        if at >= 0:
+            self.pointer = at + len(words[-1])
+        else:
+            self.lost = True  # the grammar forced text the draft never had (a missing key)
 
     def logits(self, prefix: str, vocab: Vocabulary) -> np.ndarray:
         self._sync(prefix)
         p = self.pointer
         z = np.random.default_rng(self.seed).normal(0, 0.01, len(vocab))  # breaks ties, like real logits
         for i, t in enumerate(vocab.tokens):
-            for j in range(4):
+            for j in range(4 if not self.lost else 0):
                 if self.draft.startswith(t, p + j):
                     z[i] = max(z[i], 8 + len(t) / 2 if j == 0 else 8 - 3 * j)
                     break
             if t in ('"', ",", "}", "]"):
                 z[i] += 2
             if len(t) > 2 and t.strip('"').lower() in self.source:
-                z[i] += 1
+                z[i] += 3 if self.lost else 1
         z[vocab.eos] = 8.0 if not self.draft[p:].strip() else 0.0
         return z
 
