@@ -46,21 +46,30 @@ def timed(store: Store, concurrency: int, run_id: str) -> tuple[float, dict, dic
 
 
 def main() -> None:
+    from shared import llm
+
+    llm.complete("What is 2 + 2?", model="mock/assistant")  # import LiteLLM before any clock starts
     tmp = Path(tempfile.mkdtemp(prefix="lab08-bench-"))
     rows = {}
     serial_store = Store(tmp / "serial.db", migrations=[SCHEMA])
     store = Store(tmp / "parallel.db", migrations=[SCHEMA])
     for name, st, c, run_id in [("concurrency_1", serial_store, 1, "c1"), ("concurrency_32", store, 32, "c32"),
                                 ("rerun_cached_32", store, 32, "c32-rerun"), ("resume_finished", store, 32, "c32")]:
+        cpu0 = time.process_time()
         wall, result, calls = timed(st, c, run_id)
-        rows[name] = {"wall_s": round(wall, 2), "model_calls": calls["model"], "cache_hits": calls["cache_hits"],
+        cpu = time.process_time() - cpu0
+        rows[name] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "model_calls": calls["model"],
+                      "cache_hits": calls["cache_hits"],
                       "judge_mean": result["scores"]["judge"]["mean"], "numeric_mean": result["scores"]["numeric"]["mean"]}
         print(name, rows[name], file=sys.stderr)
     c1, c32 = rows["concurrency_1"]["wall_s"], rows["concurrency_32"]["wall_s"]
     out = {"items": N, "latency_ms": LATENCY_MS, "calls_per_item": 2, "runs": rows,
            "speedup_32_vs_1": round(c1 / c32, 2), "target_speedup": 20, "meets_target": c1 / c32 >= 20,
            "cache_rerun_speedup_vs_32": round(c32 / max(rows["rerun_cached_32"]["wall_s"], 1e-3), 2),
-           "ideal_wall_s_concurrency_1": N * 2 * LATENCY_MS / 1000}
+           "ideal_wall_s_concurrency_1": N * 2 * LATENCY_MS / 1000,
+           "ideal_wall_s_concurrency_32": N * 2 * LATENCY_MS / 1000 / 32,
+           "note": "at concurrency 32 the run is CPU-bound: cpu_s is the harness + LiteLLM + telemetry + the "
+                   "in-process mock; the speed-up is capped near (c1 wall) / (c32 cpu_s)"}
     OUT.mkdir(exist_ok=True)
     (OUT / "lab08_runner.json").write_text(json.dumps(out, indent=2))
     import matplotlib

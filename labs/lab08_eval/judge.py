@@ -122,6 +122,7 @@ class Pair:
 def bias_pairs() -> dict[str, list[Pair]]:
     """Pairs built from the QA set where the truth is known by construction."""
     items = load("qa").items
+    items = sorted(items, key=lambda i: (int(i["id"].rsplit("-", 1)[1]), i["id"]))  # slices interleaved
     peers = {i["id"]: items[(n + 7) % len(items)] for n, i in enumerate(items)}
     pad = (" This is well established, I have checked it against several sources, and it is the complete and "
            "precise answer to the question as it was asked, with nothing important left out.")

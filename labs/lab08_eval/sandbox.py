@@ -10,6 +10,7 @@ space, file size, open files, and no new processes. The wall-clock timeout kills
 from __future__ import annotations
 
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,7 +50,7 @@ def run_code(code: str, tests: list[str], timeout_s: float = 2.0, memory_mb: int
             f.write(code)
         with open(f"{tmp}/tests.txt", "w") as f:
             f.write("\n".join(t.replace("\n", " ") for t in tests))
-        cpu = max(1, int(timeout_s + 0.999))
+        cpu = int(timeout_s) + 1  # the wall clock should fire first; the CPU limit is the backstop
         try:
             proc = subprocess.run([sys.executable, "-I", "-c", HARNESS], cwd=tmp, capture_output=True, text=True,
                                   timeout=timeout_s, env={}, preexec_fn=lambda: _limits(cpu, memory_mb))
@@ -57,6 +58,8 @@ def run_code(code: str, tests: list[str], timeout_s: float = 2.0, memory_mb: int
             return Outcome(False, "timeout", f"killed after {timeout_s}s")
     if proc.returncode == 0:
         return Outcome(True, "passed")
+    if proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return Outcome(False, "timeout", f"CPU limit: signal {-proc.returncode}")
     tail = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
     status = "failed" if tail[0].startswith("test ") else "error"
     return Outcome(False, status, tail[0][:300])

@@ -1,0 +1,78 @@
+"""The service: runs as jobs with progress, reports, comparison, and a clear 4xx for every kind of bad input."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from labs.lab08_eval.app import create_app
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    from shared.config import get_settings
+
+    app = create_app(get_settings(data_dir=tmp_path_factory.mktemp("data")))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_a_run_is_a_job_with_progress_and_a_report(client):
+    r = client.post("/runs", json={"dataset": "extraction", "run_id": "ext", "wait": True})
+    assert r.status_code == 202
+    body = r.json()
+    assert body["job"]["status"] == "succeeded" and body["job"]["progress"]["fraction"] == 1.0
+    run = client.get("/runs/ext").json()
+    assert run["done"] == run["n_items"] == 40 and set(run["summary"]["scores"]) == {"json_schema", "json_fields"}
+    assert client.get(f"/jobs/{body['job']['id']}").json()["status"] == "succeeded"
+    page = client.get("/runs/ext/report")
+    assert page.headers["content-type"].startswith("text/html") and "data:image/png" in page.text
+    assert any(r["id"] == "ext" for r in client.get("/runs").json())
+
+
+def test_rerunning_with_another_configuration_conflicts(client):
+    client.post("/runs", json={"dataset": "classification", "run_id": "c1", "limit": 5, "wait": True})
+    r = client.post("/runs", json={"dataset": "classification", "run_id": "c1", "limit": 6})
+    assert r.status_code == 409 and r.json()["error"]["type"] == "conflict"
+
+
+@pytest.mark.parametrize("path,body,status", [
+    ("/runs", {"dataset": "nope"}, 404),
+    ("/runs", {"dataset": "qa", "concurrency": 0}, 422),
+    ("/runs", {"dataset": "qa", "scorers": ["json_schema"]}, 422),
+    ("/runs", {"dataset": "qa", "run_id": "../etc"}, 422),
+    ("/stats/kappa", {"rater1": [1, 2], "rater2": [1]}, 422),
+    ("/stats/kappa", {"rater1": [], "rater2": []}, 422),
+    ("/stats/fleiss", {"counts": [[1, 2], [3]]}, 422),
+    ("/stats/fleiss", {"counts": [[1], [1]]}, 422),
+    ("/stats/alpha", {"data": [[1, 2], [1]]}, 422),
+    ("/stats/alpha", {"data": [[1, 1], [1, 1]]}, 422),
+    ("/stats/alpha", {"data": [[1, 2]]}, 422),
+    ("/stats/bootstrap", {"a": []}, 422),
+    ("/stats/bootstrap", {"a": [1, 2], "b": [1]}, 422),
+    ("/stats/mcnemar", {"fixed": -1, "broken": 2}, 422),
+    ("/stats/power", {"p": 0.95, "delta": 0.1}, 422),
+    ("/stats/passk", {"n": 3, "c": 1, "k": 5}, 422),
+    ("/stats/passk", {"n": 3, "c": 4, "k": 1}, 422),
+])
+def test_bad_input_gets_a_clear_4xx(client, path, body, status):
+    r = client.post(path, json=body)
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["message"]
+
+
+def test_unknown_runs_and_datasets_are_404(client):
+    assert client.get("/runs/missing").status_code == 404
+    assert client.get("/runs/missing/report").status_code == 404
+    assert client.get("/compare/tide-a/missing").status_code == 404
+    assert client.get("/datasets/missing").status_code == 404
+
+
+def test_comparing_runs_without_shared_items_is_a_422(client):
+    client.post("/runs", json={"dataset": "classification", "run_id": "few", "limit": 3, "wait": True})
+    r = client.get("/compare/few/tide-a")
+    assert r.status_code == 422 and r.json()["error"]["type"] == "not_comparable"
+
+
+def test_the_tide_runs_are_loaded_at_start(client):
+    assert client.get("/compare/tide-a/tide-b").json()["verdict"] == "regression"

@@ -1,0 +1,65 @@
+"""Scorers, and the sandbox that runs generated code outside the harness's process."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from labs.lab08_eval import scorers
+from labs.lab08_eval.datasets import load
+from labs.lab08_eval.sandbox import run_code
+
+
+@pytest.mark.parametrize("name,response,item,expected", [
+    ("exact", "Lima", {"answer": "Lima"}, 1.0),
+    ("exact", "lima", {"answer": "Lima"}, 0.0),
+    ("exact", "The capital is Lima.\n\n**Answer:** Lima", {"answer": "Lima"}, 1.0),
+    ("normalized", "**Answer:** the Lima!", {"answer": "Lima"}, 1.0),
+    ("includes", "It is Buenos Aires, of course.", {"answer": "Buenos Aires"}, 1.0),
+    ("includes", "It is Buenos.", {"answer": "Buenos Aires"}, 0.0),
+    ("regex", "SEV2 declared", {"answer": "x", "pattern": r"SEV[12]"}, 1.0),
+    ("numeric", "About 3.1416.", {"answer": 3.14159}, 1.0),
+    ("numeric", "There are 1,250 disks.", {"answer": 1250}, 1.0),
+    ("numeric", "About 3.2.", {"answer": 3.14159}, 0.0),
+    ("numeric", "no idea", {"answer": 3}, 0.0),
+])
+def test_string_and_number_scorers(name, response, item, expected):
+    assert scorers.score(name, response, item) == expected
+
+
+def test_json_scorers_validate_against_the_items_schema():
+    item = load("extraction").items[0]
+    good = dict(item["answer"])
+    assert scorers.json_schema(f"```json\n{__import__('json').dumps(good)}\n```", item) == 1.0
+    assert scorers.json_schema('{"service": "x", "severity": "sev1", "minutes": 3}', item) == 0.0
+    assert scorers.json_schema("not json", item) == 0.0
+    half = {**good, "minutes": good["minutes"] + 1, "severity": "SEV9"}
+    assert scorers.json_fields(__import__("json").dumps(half), item) == pytest.approx(1 / 3)
+
+
+def test_every_code_items_solution_passes_and_its_bug_fails():
+    for item in load("code").items[:8]:
+        assert run_code(item["solution"], item["tests"]).passed, item["id"]
+        assert not run_code(item["bug"], item["tests"]).passed, item["id"]
+
+
+def test_sandbox_kills_endless_loops_within_the_timeout():
+    start = time.perf_counter()
+    out = run_code("def f():\n    while True:\n        pass\n", ["f()"], timeout_s=1.0)
+    assert out.status == "timeout" and time.perf_counter() - start < 3
+
+
+def test_sandbox_limits_memory_and_reports_errors():
+    assert run_code("x = bytearray(2 * 1024**3)\n", ["True"], memory_mb=128).status == "error"
+    assert run_code("def f(:\n    pass\n", ["True"]).status == "error"
+    assert run_code("def f():\n    return 2\n", ["f() == 1"]).status == "failed"
+
+
+def test_generated_code_never_runs_in_the_harness_process(tmp_path):
+    marker = tmp_path / "touched"
+    code = f"import os\nos.environ['LAB08_LEAK'] = '1'\nopen({str(marker)!r}, 'w').write('x')\nraise SystemExit(0)\n"
+    out = run_code(code, ["True"])
+    assert out.passed  # it ran (and may write where the OS lets it) ...
+    assert "LAB08_LEAK" not in os.environ  # ... but in another process: our state is untouched
