@@ -21,7 +21,7 @@ from shared.jobs import JobStore, jobs_router
 from shared.service import ServiceError, create_service, not_found
 from shared.store import Store
 
-Score = Annotated[float, Field(ge=0, le=1)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class JudgeOptions(BaseModel):
@@ -55,13 +55,13 @@ class FleissRequest(BaseModel):
 
 
 class AlphaRequest(BaseModel):
-    data: list[list[float | None]] = Field(min_length=2, max_length=1000, description="raters × units; null = missing")
+    data: list[list[Finite | None]] = Field(min_length=2, max_length=1000, description="raters × units; null = missing")
     level: Literal["nominal", "ordinal", "interval"] = "nominal"
 
 
 class BootstrapRequest(BaseModel):
-    a: list[float] = Field(min_length=1, max_length=100_000)
-    b: list[float] | None = Field(None, max_length=100_000, description="paired with a: CI of mean(b) − mean(a)")
+    a: list[Finite] = Field(min_length=1, max_length=100_000)
+    b: list[Finite] | None = Field(None, max_length=100_000, description="paired with a: CI of mean(b) − mean(a)")
     B: int = Field(2000, ge=100, le=20_000)
     alpha: float = Field(0.05, gt=0, lt=1)
     seed: int = Field(0, ge=0)
@@ -269,9 +269,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         p2 = body.p + body.delta
         if p2 >= 1:
             raise ServiceError(422, "p + delta must be below 1", "invalid_input")
-        n_arm = stats.n_per_arm(body.p, p2, body.alpha, body.power)
-        return {"n_for_margin": stats.n_for_margin(body.p, body.delta), "n_per_arm": n_arm,
-                "power_at_n": stats.power_two_proportions(body.p, p2, n_arm, body.alpha)}
+        try:
+            n_arm = stats.n_per_arm(body.p, p2, body.alpha, body.power)
+            return {"n_for_margin": stats.n_for_margin(body.p, body.delta), "n_per_arm": n_arm,
+                    "power_at_n": stats.power_two_proportions(body.p, p2, n_arm, body.alpha)}
+        except stats.StatsError as exc:
+            raise _stats_error(exc) from exc
 
     @st.post("/passk")
     def passk(body: PassKRequest) -> dict[str, Any]:

@@ -242,7 +242,13 @@ def n_for_margin(p: float, delta: float, z: float = 2.0) -> int:
     """N ≈ z²·p(1−p)/Δ²: items so that a 95% CI around accuracy p is ±Δ (z = 2 gives the 4·p(1−p)/Δ²)."""
     if not 0 < p < 1 or delta <= 0:
         raise StatsError("p must be in (0, 1) and delta > 0")
-    return math.ceil(z * z * p * (1 - p) / delta**2)
+    return _items(z * z * p * (1 - p) / delta**2)
+
+
+def _items(n: float) -> int:
+    if not math.isfinite(n) or n > 1e12:
+        raise StatsError("the difference is too small: no feasible number of items detects it")
+    return math.ceil(n)
 
 
 def cohen_h(p1: float, p2: float) -> float:
@@ -256,7 +262,10 @@ def n_per_arm(p1: float, p2: float, alpha: float = 0.05, power: float = 0.8) -> 
     if not (0 < alpha < 1 and 0 < power < 1):
         raise StatsError("alpha and power must be in (0, 1)")
     z_a, z_b = sps.norm.ppf(1 - alpha / 2), sps.norm.ppf(power)
-    return math.ceil(2 * ((z_a + z_b) / abs(cohen_h(p1, p2))) ** 2)
+    h = abs(cohen_h(p1, p2))
+    if h == 0:
+        raise StatsError("p1 and p2 are too close to tell apart")
+    return _items(2 * ((z_a + z_b) / h) ** 2)
 
 
 def power_two_proportions(p1: float, p2: float, n: int, alpha: float = 0.05) -> float:
