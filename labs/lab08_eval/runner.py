@@ -94,9 +94,10 @@ class Runner:
         self.calls = {"model": 0, "cache_hits": 0, "retries": 0}
 
     # -- one model call, through the cache and the retry policy
-    async def complete(self, prompt: str, model: str, mock: dict[str, Any], **params: Any) -> str:
-        key = hashlib.sha256(json.dumps({"m": model, "p": prompt, "o": mock, "k": params}, sort_keys=True,
-                                        default=str).encode()).hexdigest()
+    async def complete(self, prompt: str, model: str, mock: dict[str, Any], system: str | None = None,
+                       **params: Any) -> str:
+        key = hashlib.sha256(json.dumps({"m": model, "s": system, "p": prompt, "o": mock, "k": params},
+                                        sort_keys=True, default=str).encode()).hexdigest()
         row = self.store.one("SELECT response FROM cache WHERE key=?", (key,))
         if row is not None:
             self.calls["cache_hits"] += 1
@@ -108,10 +109,8 @@ class Runner:
                 if attempt.retry_state.attempt_number > 1:
                     self.calls["retries"] += 1
                 self.calls["model"] += 1
-                system = params.pop("system", None)
                 completion = await llm.acomplete(prompt, model=model, system=system, settings=self.settings,
                                                  mock=mock or None, **params)
-                params["system"] = system
         text = completion.text or json.dumps([c.__dict__ for c in completion.tool_calls])
         self.store.execute("INSERT OR REPLACE INTO cache (key, response, created_at) VALUES (?, ?, ?)",
                            (key, text, time.time()))
