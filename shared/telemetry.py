@@ -166,11 +166,20 @@ def _meter_provider(resource: Resource) -> MeterProvider:
     return MeterProvider(resource=resource, metric_readers=[PrometheusMetricReader()], views=views)
 
 
-def add_span_processor(processor: SpanProcessor) -> None:
-    """Add a processor (e.g. a redacting one) that sees spans before they are exported."""
+def add_span_processor(processor: SpanProcessor, first: bool = False) -> None:
+    """Add a processor (e.g. a redacting one) that sees spans before they are exported.
+
+    `first=True` runs it before the exporting processors already installed: a processor that
+    rewrites a finished span must act before a batch exporter queues it for another thread.
+    """
     setup_telemetry()
     assert _state is not None
     _state.provider.add_span_processor(processor)
+    if first:
+        multi = _state.provider._active_span_processor
+        with multi._lock:
+            others = tuple(p for p in multi._span_processors if p is not processor)
+            multi._span_processors = (processor, *others)
 
 
 def tracer() -> trace.Tracer:

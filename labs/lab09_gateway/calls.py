@@ -1,0 +1,211 @@
+"""The call log: one row per gateway call (who, what, how long, how many tokens, what it cost).
+
+    curl -s 'localhost:8009/calls?limit=5' -H 'authorization: Bearer sk-lab09-acme'
+
+Rows are buffered in memory and written in batches by a background thread (like a span batch
+processor), so a request never waits on SQLite; every read flushes first. Message content goes to
+a separate table, only when capture is on, already redacted, keyed by a hash of the user id so a
+right-to-deletion request can find it. User ids never become metric labels (`BoundedLabel`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shared.store import Store
+
+SCHEMA = """
+CREATE TABLE calls (
+    request_id TEXT PRIMARY KEY,
+    ts REAL NOT NULL,
+    trace_id TEXT,
+    tenant TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    feature TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    user_hash TEXT,
+    route TEXT NOT NULL,
+    model TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    path TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    stream INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    error_type TEXT,
+    error_class TEXT,
+    attempts INTEGER NOT NULL,
+    fallback INTEGER NOT NULL,
+    queue_ms REAL NOT NULL,
+    ttft_ms REAL,
+    decode_ms REAL,
+    latency_ms REAL NOT NULL,
+    chunks INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    prompt_tokens_est INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    kept INTEGER NOT NULL,
+    disconnected INTEGER NOT NULL,
+    quality REAL
+);
+CREATE INDEX calls_ts ON calls (ts);
+CREATE INDEX calls_user ON calls (user_hash);
+CREATE TABLE contents (
+    request_id TEXT PRIMARY KEY,
+    user_hash TEXT,
+    request TEXT NOT NULL,
+    response TEXT
+);
+CREATE INDEX contents_user ON contents (user_hash);
+"""
+
+
+@dataclass
+class CallRecord:
+    request_id: str
+    tenant: str
+    key_id: str
+    feature: str
+    prompt_version: str
+    route: str
+    model: str
+    provider: str
+    path: str
+    operation: str = "chat"
+    stream: bool = False
+    ts: float = field(default_factory=time.time)
+    trace_id: str | None = None
+    user_hash: str | None = None
+    status: int = 200
+    error_type: str | None = None
+    error_class: str | None = None
+    attempts: int = 1
+    fallback: bool = False
+    queue_ms: float = 0.0
+    ttft_ms: float | None = None
+    decode_ms: float | None = None
+    latency_ms: float = 0.0
+    chunks: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    prompt_tokens_est: int = 0
+    topic: str = "other"
+    kept: bool = True
+    disconnected: bool = False
+    quality: float | None = None
+
+
+def user_hash(user_id: str | None, secret: bytes) -> str | None:
+    """A keyed hash: joins a user's rows without storing who they are."""
+    if not user_id:
+        return None
+    return hmac.new(secret, user_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class BoundedLabel:
+    """A metric label with at most `max_values` values; later ones become "other" (the cardinality trap)."""
+
+    def __init__(self, max_values: int, allowed: list[str] | None = None):
+        self.max_values = max_values
+        self.values: set[str] = set(allowed or [])
+        self._lock = threading.Lock()
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return "none"
+        with self._lock:
+            if value in self.values:
+                return value
+            if len(self.values) < self.max_values:
+                self.values.add(value)
+                return value
+        return "other"
+
+
+class CallLog:
+    """Buffered writer plus the read queries the analysis modules use."""
+
+    def __init__(self, store: Store, on_flush=None, interval_s: float = 0.2):
+        self.store = store
+        self._buffer: list[CallRecord] = []
+        self._contents: list[tuple[str, str | None, str, str | None]] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._on_flush = on_flush
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval_s,), daemon=True, name="lab09-calllog")
+        self._thread.start()
+
+    def _run(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            self.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.flush()
+
+    def add(self, record: CallRecord, content: tuple[str, str | None] | None = None) -> None:
+        with self._lock:
+            self._buffer.append(record)
+            if content is not None:
+                self._contents.append((record.request_id, record.user_hash, content[0], content[1]))
+
+    def flush(self) -> None:
+        with self._flush_lock:
+            with self._lock:
+                rows, self._buffer = self._buffer, []
+                contents, self._contents = self._contents, []
+            with self.store.tx() as db:
+                if rows:
+                    cols = list(asdict(rows[0]))
+                    db.executemany(f"INSERT OR REPLACE INTO calls ({', '.join(cols)}) VALUES "
+                                   f"({', '.join('?' * len(cols))})", [list(asdict(r).values()) for r in rows])
+                if contents:
+                    db.executemany("INSERT OR REPLACE INTO contents VALUES (?, ?, ?, ?)", contents)
+                if self._on_flush is not None:
+                    self._on_flush(db)
+
+    def query(self, sql: str, params: list[Any] | tuple = ()) -> list[dict]:
+        self.flush()
+        return self.store.query(sql, params)
+
+    def recent(self, limit: int = 50, since: float | None = None) -> list[dict]:
+        where = "WHERE ts >= ?" if since is not None else ""
+        params = [since] if since is not None else []
+        return self.query(f"SELECT * FROM calls {where} ORDER BY ts DESC LIMIT ?", [*params, limit])
+
+    def get(self, request_id: str) -> dict | None:
+        self.flush()
+        return self.store.one("SELECT * FROM calls WHERE request_id = ?", [request_id])
+
+    def content(self, request_id: str) -> dict | None:
+        self.flush()
+        row = self.store.one("SELECT * FROM contents WHERE request_id = ?", [request_id])
+        if row:
+            row["request"] = json.loads(row["request"])
+        return row
+
+    def grade(self, request_id: str, score: float) -> bool:
+        self.flush()
+        with self.store.tx() as db:
+            return db.execute("UPDATE calls SET quality = ? WHERE request_id = ?", [score, request_id]).rowcount > 0
+
+    def forget_user(self, uhash: str) -> int:
+        """Right to deletion: drop the user's stored content and unlink their rows (metrics stay)."""
+        self.flush()
+        with self.store.tx() as db:
+            removed = db.execute("DELETE FROM contents WHERE user_hash = ?", [uhash]).rowcount
+            db.execute("UPDATE calls SET user_hash = NULL WHERE user_hash = ?", [uhash])
+        return removed

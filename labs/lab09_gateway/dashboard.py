@@ -1,0 +1,77 @@
+"""The dashboard: one HTML page with no build step; it reads GET /dashboard/data every 5 seconds.
+
+    make lab-09, then open http://127.0.0.1:8009/dashboard (POST /traffic first to have something to see)
+
+Panels, in the order a runbook asks for them: golden signals per model and tenant, cost per tenant
+and per prompt version, latency percentiles and the TTFT / decode split, SLO burn rates with firing
+alerts, and the recent kept traces with their span trees.
+"""
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>lab-09 gateway dashboard</title>
+<style>
+ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+ h1{font-size:1.3em} h2{font-size:1.05em;margin:1.2em 0 .4em}
+ table{border-collapse:collapse;margin-bottom:.5em} td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+ th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
+ .firing{color:#b00;font-weight:bold} .ok{color:#070} .bar{display:inline-block;height:10px;background:#4a7}
+ pre{background:#f7f7f7;padding:6px;font-size:12px}
+</style></head>
+<body>
+<h1>lab-09 gateway <small id="updated"></small></h1>
+<h2>Golden signals (per model and tenant)</h2>
+<table id="golden"><thead><tr><th>model</th><th>tenant</th><th>calls</th><th>calls/s</th><th>error rate</th>
+<th>client / provider / gateway errors</th><th>p50 ms</th><th>p99 ms</th><th>provider 429s</th><th>cost $</th></tr></thead>
+<tbody></tbody></table>
+<div>in flight: <span id="inflight"></span></div>
+<h2>Cost per tenant <span id="total-cost"></span></h2>
+<table id="cost-tenant"><thead><tr><th>tenant</th><th>calls</th><th>cost $</th><th></th></tr></thead><tbody></tbody></table>
+<h2>Cost per prompt version</h2>
+<table id="cost-version"><thead><tr><th>prompt version</th><th>calls</th><th>cost $</th><th></th></tr></thead><tbody></tbody></table>
+<h2>Latency percentiles (ms) and breakdown</h2>
+<table id="latency"><thead><tr><th>model</th><th>n</th><th>p50</th><th>p90</th><th>p99</th><th>queue</th><th>TTFT</th>
+<th>decode</th></tr></thead><tbody></tbody></table>
+<h2>SLO burn rates</h2>
+<table id="slo"><thead><tr><th>SLO</th><th>target</th><th>SLI</th><th>budget left</th><th>burn 5m</th><th>1h</th>
+<th>6h</th><th>3d</th><th>alerts</th></tr></thead><tbody></tbody></table>
+<h2>Recent traces</h2>
+<div id="traces"></div>
+<script>
+const fmt = (v, d=3) => v === null || v === undefined ? "-" : (typeof v === "number" ? +v.toFixed(d) : v);
+const esc = s => String(s).replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
+function rows(id, items, cells) {
+  document.querySelector(`#${id} tbody`).innerHTML = items.map(
+    it => "<tr>" + cells(it).map(c => `<td>${c}</td>`).join("") + "</tr>").join("");
+}
+function tree(nodes, depth=0) {
+  return nodes.map(n => "  ".repeat(depth) + `${esc(n.name)}  ${fmt(n.duration_ms, 2)} ms` +
+    (n.attributes["error.type"] ? `  error.type=${esc(n.attributes["error.type"])}` : "") + "\\n" +
+    tree(n.children || [], depth + 1)).join("");
+}
+async function refresh() {
+  const d = await (await fetch("/dashboard/data")).json();
+  rows("golden", d.golden.rows, r => [esc(r.model), esc(r.tenant), r.calls, fmt(r.calls_per_s, 4),
+    fmt(r.error_rate, 4), `${r.errors.client} / ${r.errors.provider} / ${r.errors.gateway}`,
+    fmt(r.p50_ms, 1), fmt(r.p99_ms, 1), r.provider_429, fmt(r.cost_usd, 8)]);
+  document.getElementById("inflight").textContent = JSON.stringify(d.golden.inflight);
+  const max = Math.max(1e-12, ...d.cost.tenant.map(c => c.cost_usd));
+  const bar = c => `<span class="bar" style="width:${Math.round(200 * c.cost_usd / max)}px"></span>`;
+  rows("cost-tenant", d.cost.tenant, c => [esc(c.name), c.calls, fmt(c.cost_usd, 8), bar(c)]);
+  rows("cost-version", d.cost.prompt_version, c => [esc(c.name), c.calls, fmt(c.cost_usd, 8), bar(c)]);
+  document.getElementById("total-cost").textContent = `(total $${fmt(d.cost.total_usd, 8)})`;
+  rows("latency", Object.entries(d.latency), ([m, l]) => [esc(m), l.latency_ms.n, fmt(l.latency_ms.p50, 1),
+    fmt(l.latency_ms.p90, 1), fmt(l.latency_ms.p99, 1), fmt(l.median_stages_ms.queue, 2),
+    fmt(l.median_stages_ms.ttft, 1), fmt(l.median_stages_ms.decode, 1)]);
+  rows("slo", d.slo.slos, s => [esc(s.name), s.target, fmt(s.sli_value, 4), fmt(s.budget_remaining, 4),
+    fmt(s.burn_rates["5m"], 2), fmt(s.burn_rates["1h"], 2), fmt(s.burn_rates["6h"], 2), fmt(s.burn_rates["3d"], 2),
+    s.alerts.filter(a => a.firing).map(a => `<span class="firing">${esc(a.alert)}</span>`).join(" ") ||
+    '<span class="ok">none</span>']);
+  document.getElementById("traces").innerHTML = d.traces.map(t =>
+    `<div class="trace"><b>${esc(t.route)}</b> ${esc(t.tenant)} status ${t.status} ${fmt(t.latency_ms, 1)} ms ` +
+    `trace ${esc(t.trace_id || "-")}<pre>${tree(t.tree)}</pre></div>`).join("");
+  document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+  document.body.dataset.loaded = "1";
+}
+refresh(); setInterval(refresh, 5000);
+</script></body></html>
+"""

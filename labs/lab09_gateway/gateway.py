@@ -1,0 +1,546 @@
+"""The gateway: route a call to its upstream, retry and fall back, trace it, meter it, price it.
+
+    curl -s localhost:8009/v1/chat/completions -H 'authorization: Bearer sk-lab09-acme' \
+      -H 'content-type: application/json' -d '{"model": "assistant", "messages": [{"role": "user", "content": "6 * 7?"}]}'
+
+Two upstream paths (the README says which a request takes):
+- pass-through: a target with `upstream: http` (or an `openai/...` model when LLM_API_BASE or
+  OPENAI_API_KEY is set) is forwarded by one shared httpx.AsyncClient, the body as the client sent
+  it, SSE lines relayed as they arrive. LiteLLM's client path costs ~10 ms (non-streaming) and
+  ~30 ms (streaming) more here, which is most of a gateway's latency budget.
+- LiteLLM (`litellm.acompletion`): every other target, including the in-process `mock/...` default.
+
+Each upstream attempt is a GenAI CLIENT span (`chat {model}`), a child of the request's SERVER span,
+which is a child of the caller's trace when a `traceparent` header comes in. Failed attempts carry
+`error.type`; the request span carries `gateway.attempts` and `gateway.fallback`. A streamed call's
+span ends with the last chunk and carries `gen_ai.response.time_to_first_chunk`.
+
+Latency breakdown (ms):  total = queue + ttft + decode, where queue is the wait for an upstream
+slot (a semaphore per upstream), ttft runs from sending to the first chunk, decode from the first
+chunk to the last. Time per output chunk = decode / (chunks - 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from opentelemetry import metrics, trace
+
+from shared.config import FIXTURES, Settings
+from shared.pricing import Usage, cost, usage_from
+from shared.service import ServiceError
+from shared.telemetry import GenAIResult, genai_span, setup_telemetry
+
+ROUTES_FILE = FIXTURES / "lab09" / "routes.yaml"
+RETRYABLE = {408, 409, 429, 500, 502, 503, 504, 529}
+
+
+@dataclass
+class Target:
+    model: str
+    upstream: str = "litellm"  # litellm | http
+    mock: dict[str, Any] = field(default_factory=dict)
+    price_as: str | None = None
+
+    @property
+    def provider(self) -> str:
+        return self.model.split("/", 1)[0] if "/" in self.model else "openai"
+
+    @property
+    def wire_model(self) -> str:
+        """The name the upstream knows: `openai/gpt-4o-mini` -> `gpt-4o-mini` over HTTP."""
+        return self.model.split("/", 1)[1] if self.upstream == "http" and "/" in self.model else self.model
+
+
+@dataclass
+class Route:
+    name: str
+    targets: list[Target]
+    retries: int = 0
+
+
+class UpstreamError(Exception):
+    """A failed upstream attempt, with what the client should see if no fallback saves the call."""
+
+    def __init__(self, status: int, message: str, error_type: str, retry_after: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error_type = error_type
+        self.retry_after = retry_after
+        self.outcome = Outcome(error=self)
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in RETRYABLE
+
+    def to_service_error(self) -> ServiceError:
+        """Provider faults become 502/504 (not the gateway's own 500); a provider 429 stays a 429."""
+        headers = {"retry-after": self.retry_after} if self.retry_after else {}
+        if self.status == 429:
+            return ServiceError(429, f"upstream rate limited: {self.message}", "upstream_rate_limited", headers)
+        if self.status in (408, 504):
+            return ServiceError(504, f"upstream timed out: {self.message}", "upstream_timeout")
+        if 400 <= self.status < 500 and self.status not in (401, 403):
+            return ServiceError(self.status, self.message, self.error_type)
+        return ServiceError(502, f"upstream failed ({self.status}): {self.message}", "upstream_error",
+                            upstream_status=self.status)
+
+
+class Router:
+    """Model name -> Route. Named routes come from routes.yaml; `mock/<behaviour>` and
+    `<provider>/<model>` ids are routed directly."""
+
+    def __init__(self, settings: Settings, path: Path = ROUTES_FILE):
+        data = yaml.safe_load(path.read_text())
+        self.settings = settings
+        self.routes = {name: Route(name, [Target(**t) for t in spec["targets"]], int(spec.get("retries", 0)))
+                       for name, spec in data["routes"].items()}
+        self.concurrency = int(data.get("concurrency_per_upstream", 256))
+        self.timeout_s = float(data.get("timeout_s", 30))
+
+    def resolve(self, model: str) -> Route:
+        if model in self.routes:
+            return self.routes[model]
+        if model.startswith("mock/"):
+            from shared.mockllm.engine import BEHAVIOURS
+
+            if model.removeprefix("mock/") in set(BEHAVIOURS) | {"embedding"}:
+                return Route(model, [Target(model)])
+        elif "/" in model and model.split("/", 1)[1]:
+            upstream = "http" if model.startswith("openai/") and self.http_base(strict=True) else "litellm"
+            return Route(model, [Target(model, upstream=upstream)])
+        raise ServiceError(404, f"The model '{model}' does not exist on this gateway; GET /v1/models lists them",
+                           "model_not_found")
+
+    def http_base(self, strict: bool = False) -> str | None:
+        """LLM_API_BASE, or OpenAI's when its key is set, or (for named http routes) the local mock."""
+        import os
+
+        if self.settings.llm_api_base:
+            return self.settings.llm_api_base.rstrip("/")
+        if os.environ.get("OPENAI_API_KEY"):
+            return "https://api.openai.com/v1"
+        return None if strict else f"http://{self.settings.mock_host}:{self.settings.mock_port}/v1"
+
+    def http_key(self) -> str:
+        import os
+
+        return self.settings.llm_api_key or os.environ.get("OPENAI_API_KEY") or "mock"
+
+    def models(self) -> list[str]:
+        return list(self.routes)
+
+
+# --- metrics: golden signals per model and tenant, cost by tenant / feature / prompt version -------
+
+_instruments: dict[str, Any] = {}
+
+
+def instruments() -> dict[str, Any]:
+    if not _instruments:
+        setup_telemetry()
+        meter = metrics.get_meter("aieng.labs.lab09")
+        _instruments.update(
+            requests=meter.create_counter("gateway.requests", "{request}",
+                                          "Gateway calls by model, tenant, status class and error class"),
+            duration=meter.create_histogram("gateway.request.duration", "s", "Gateway call latency end to end"),
+            cost=meter.create_counter("gateway.cost", "USD", "Spend by tenant, feature, prompt version, model"),
+            inflight=meter.create_up_down_counter("gateway.inflight", "{request}",
+                                                  "Calls in flight per model (saturation)"),
+            ttfc=meter.create_histogram("gen_ai.client.operation.time_to_first_chunk", "s",
+                                        "Time from sending a streamed request to its first chunk"),
+            tpoc=meter.create_histogram("gen_ai.client.operation.time_per_output_chunk", "s",
+                                        "Time between output chunks of a streamed response"),
+        )
+    return _instruments
+
+
+# --- what an attempt returns ------------------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    """What the gateway learned from the call that answered (or from the last failed attempt)."""
+
+    target: Target | None = None
+    attempts: int = 0
+    fallback: bool = False
+    queue_s: float = 0.0
+    ttft_s: float | None = None
+    decode_s: float | None = None
+    chunks: int = 0
+    usage: Usage = field(default_factory=Usage)
+    text_parts: list[str] = field(default_factory=list)
+    finish_reason: str | None = None
+    response_id: str | None = None
+    response_model: str | None = None
+    cost_usd: float = 0.0
+    error: UpstreamError | None = None
+    disconnected: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+
+def price(target: Target, usage: Usage) -> float:
+    try:
+        return cost(target.price_as or target.model, usage).total
+    except KeyError:
+        return 0.0
+
+
+def _record_result(result: GenAIResult, out: Outcome, target: Target) -> None:
+    result.response_model = out.response_model or target.model
+    result.response_id = out.response_id
+    result.finish_reasons = [out.finish_reason or ("cancelled" if out.disconnected else "unknown")]
+    u = out.usage
+    result.input_tokens, result.output_tokens = u.input_tokens, u.output_tokens
+    result.cache_read_tokens, result.reasoning_tokens = u.cached_input_tokens, u.reasoning_tokens
+    result.cache_creation_tokens = u.cache_write_tokens or None
+    result.cost_usd = out.cost_usd
+    if out.ttft_s is not None and out.chunks:
+        result.time_to_first_chunk_s = out.ttft_s
+
+
+def _litellm_error(exc: Exception) -> UpstreamError:
+    status = int(getattr(exc, "status_code", 0) or 0)
+    name = type(exc).__name__
+    if "Timeout" in name:
+        status = 504
+    elif status == 0:
+        status = 502
+    headers = getattr(getattr(exc, "response", None), "headers", None) or getattr(exc, "headers", None) or {}
+    retry_after = headers.get("retry-after") if hasattr(headers, "get") else None
+    if status == 429 and not retry_after:
+        retry_after = "1"  # LiteLLM drops the provider's header on some paths; clients need one to back off
+    message = str(getattr(exc, "message", None) or exc)[:300]
+    return UpstreamError(status, message, name, retry_after)
+
+
+class ClientDisconnected(Exception):
+    """The caller went away mid-stream; the span closes with what was streamed so far."""
+
+    error_type = "client_disconnect"
+
+
+class Gateway:
+    """Holds the shared httpx client, the router and one semaphore per upstream."""
+
+    def __init__(self, settings: Settings, router: Router | None = None):
+        self.settings = settings
+        self.router = router or Router(settings)
+        self.client: httpx.AsyncClient | None = None
+        self._sems: dict[str, asyncio.Semaphore] = {}
+        self.inflight: dict[str, int] = {}
+
+    def http(self) -> httpx.AsyncClient:
+        if self.client is None:
+            limits = httpx.Limits(max_connections=512, max_keepalive_connections=256)
+            self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.router.timeout_s, connect=5.0),
+                                            limits=limits)
+        return self.client
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+            self.client = None
+
+    def _sem(self, target: Target) -> asyncio.Semaphore:
+        key = f"{target.upstream}:{target.provider}"
+        if key not in self._sems:
+            self._sems[key] = asyncio.Semaphore(self.router.concurrency)
+        return self._sems[key]
+
+    # --- one attempt, per path ----------------------------------------------------------------
+
+    def _body_for(self, target: Target, body: dict[str, Any], mock: dict[str, Any]) -> dict[str, Any]:
+        out = {**body, "model": target.wire_model}
+        merged = {**mock, **target.mock}
+        if merged:
+            out["mock"] = merged
+        else:
+            out.pop("mock", None)
+        return out
+
+    async def _http_json(self, path: str, target: Target, body: dict[str, Any]) -> dict[str, Any]:
+        base = self.router.http_base()
+        try:
+            resp = await self.http().post(f"{base}{path}", json=body,
+                                          headers={"authorization": f"Bearer {self.router.http_key()}"})
+        except httpx.TimeoutException as exc:
+            raise UpstreamError(504, f"no answer within {self.router.timeout_s:g}s", "timeout") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(502, f"cannot reach {base}: {type(exc).__name__}", "connection_error") from exc
+        if resp.status_code >= 400:
+            raise _http_error(resp.status_code, resp.content, resp.headers)
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise UpstreamError(502, "upstream sent a body that is not JSON", "invalid_response") from exc
+
+    async def _litellm_json(self, target: Target, body: dict[str, Any], embeddings: bool = False) -> dict[str, Any]:
+        from shared.llm import litellm_module
+
+        litellm = litellm_module()
+        kwargs = {k: v for k, v in body.items() if k not in ("model", "mock", "stream", "stream_options")}
+        if body.get("mock"):
+            kwargs["extra_body"] = {"mock": body["mock"]}
+        try:
+            if embeddings:
+                resp = await litellm.aembedding(model=target.model, timeout=self.router.timeout_s, **kwargs)
+            else:
+                resp = await litellm.acompletion(model=target.model, timeout=self.router.timeout_s, num_retries=0,
+                                                 **kwargs)
+        except Exception as exc:  # LiteLLM maps every provider failure onto its own exception classes
+            raise _litellm_error(exc) from exc
+        return resp.model_dump(exclude_none=True)
+
+    async def _chunks(self, target: Target, body: dict[str, Any]) -> AsyncIterator[tuple[str, dict | None]]:
+        """(SSE text to relay, parsed chunk) pairs; raises UpstreamError before the first on failure."""
+        if target.upstream == "http":
+            base = self.router.http_base()
+            request = self.http().build_request("POST", f"{base}/chat/completions", json=body,
+                                                headers={"authorization": f"Bearer {self.router.http_key()}"})
+            try:
+                resp = await self.http().send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                raise UpstreamError(504, f"no answer within {self.router.timeout_s:g}s", "timeout") from exc
+            except httpx.HTTPError as exc:
+                raise UpstreamError(502, f"cannot reach {base}: {type(exc).__name__}", "connection_error") from exc
+            try:
+                if resp.status_code >= 400:
+                    raise _http_error(resp.status_code, await resp.aread(), resp.headers)
+                saw_done = False
+                async for line in resp.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        saw_done = True
+                        yield "data: [DONE]\n\n", None
+                        continue
+                    try:
+                        parsed = json.loads(data)
+                    except ValueError:
+                        continue
+                    yield f"data: {data}\n\n", parsed
+                if not saw_done:
+                    raise UpstreamError(502, "stream ended before [DONE]", "stream_truncated")
+            except httpx.TimeoutException as exc:
+                raise UpstreamError(504, "stream stalled", "timeout") from exc
+            except httpx.HTTPError as exc:
+                raise UpstreamError(502, f"stream broke: {type(exc).__name__}", "stream_error") from exc
+            finally:
+                await resp.aclose()
+            return
+        from shared.llm import litellm_module
+
+        kwargs = {k: v for k, v in body.items() if k not in ("model", "mock", "stream", "stream_options")}
+        if body.get("mock"):
+            kwargs["extra_body"] = {"mock": body["mock"]}
+        try:
+            stream = await litellm_module().acompletion(model=target.model, stream=True, num_retries=0,
+                                                        stream_options={"include_usage": True},
+                                                        timeout=self.router.timeout_s, **kwargs)
+            async for chunk in stream:
+                parsed = chunk.model_dump(exclude_none=True)
+                yield f"data: {json.dumps(parsed)}\n\n", parsed
+        except UpstreamError:
+            raise
+        except Exception as exc:  # LiteLLM's exception classes, mapped once
+            raise _litellm_error(exc) from exc
+        yield "data: [DONE]\n\n", None
+
+    # --- the call: retries, fallbacks, spans ------------------------------------------------------
+
+    def _attempts(self, route: Route):
+        for i, target in enumerate(route.targets):
+            for retry in range(route.retries + 1):
+                yield i, retry, target
+
+    async def complete(self, operation: str, route: Route, body: dict[str, Any], mock: dict[str, Any],
+                       span_extra: dict[str, Any]) -> tuple[dict[str, Any], Outcome]:
+        """Non-streaming chat or embeddings; raises UpstreamError when every attempt failed."""
+        out = Outcome()
+        for i, retry, target in self._attempts(route):
+            out.attempts += 1
+            out.fallback = i > 0
+            wire = self._body_for(target, body, mock)
+            extra = {**span_extra, "gateway.attempt": out.attempts, "gateway.fallback": i > 0}
+            try:
+                with genai_span(operation, target.model, provider=target.provider, extra=extra,
+                                request=_request_attrs(body)) as (_span, result):
+                    start = time.perf_counter()
+                    async with self._slot(target, out):
+                        if target.upstream == "http":
+                            path = "/embeddings" if operation == "embeddings" else "/chat/completions"
+                            data = await self._http_json(path, target, wire)
+                        else:
+                            data = await self._litellm_json(target, wire, embeddings=operation == "embeddings")
+                    out.ttft_s = time.perf_counter() - start
+                    out.target = target
+                    _read_response(out, data, target)
+                    _record_result(result, out, target)
+                return data, out
+            except UpstreamError as exc:
+                out.error, exc.outcome = exc, out
+                if not exc.retryable:
+                    raise
+                await _backoff(retry, exc)
+        assert out.error is not None
+        raise out.error
+
+    def _slot(self, target: Target, out: Outcome):
+        gateway = self
+
+        class _Slot:
+            async def __aenter__(self):
+                waited = time.perf_counter()
+                await gateway._sem(target).acquire()
+                out.queue_s += time.perf_counter() - waited
+                key = target.model
+                gateway.inflight[key] = gateway.inflight.get(key, 0) + 1
+
+            async def __aexit__(self, *exc):
+                gateway.inflight[target.model] -= 1
+                gateway._sem(target).release()
+
+        return _Slot()
+
+    async def stream(self, route: Route, body: dict[str, Any], mock: dict[str, Any], span_extra: dict[str, Any],
+                     send_start, send_chunk, disconnected: asyncio.Event, include_usage: bool) -> Outcome:
+        """Relay a stream chunk by chunk. `send_start()` runs before the first chunk goes out; until
+        then a failed attempt can be retried or fall back, after it the stream is committed."""
+        out = Outcome()
+        for i, retry, target in self._attempts(route):
+            out.attempts += 1
+            out.fallback = i > 0
+            wire = self._body_for(target, {**body, "stream": True, "stream_options": {"include_usage": True}}, mock)
+            extra = {**span_extra, "gateway.attempt": out.attempts, "gateway.fallback": i > 0,
+                     "gen_ai.request.stream": True}
+            out.text_parts, out.chunks, out.usage, out.ttft_s = [], 0, Usage(), None
+            started = False
+            try:
+                with genai_span("chat", target.model, provider=target.provider, extra=extra,
+                                request=_request_attrs(body)) as (_span, result):
+                    try:
+                        async with self._slot(target, out):
+                            start = time.perf_counter()
+                            last = start
+                            async for sse, parsed in self._chunks(target, wire):
+                                now = time.perf_counter()
+                                if out.ttft_s is None:
+                                    out.ttft_s = now - start
+                                last = now
+                                if parsed is not None:
+                                    usage_only = _read_chunk(out, parsed)
+                                    if usage_only and not include_usage:
+                                        continue
+                                if not started:
+                                    await send_start()
+                                    started = True
+                                    out.target = target
+                                await send_chunk(sse)
+                                if disconnected.is_set():
+                                    raise ClientDisconnected("client closed the stream")
+                            out.decode_s = last - start - (out.ttft_s or 0.0)
+                    except (ClientDisconnected, asyncio.CancelledError, OSError):
+                        out.disconnected = True
+                        out.target = target
+                        _estimate_usage(out, body)
+                        out.cost_usd = price(target, out.usage)
+                        _record_result(result, out, target)
+                        raise ClientDisconnected("client closed the stream") from None
+                    out.cost_usd = price(target, out.usage)
+                    _record_result(result, out, target)
+                return out
+            except UpstreamError as exc:
+                out.error, exc.outcome = exc, out
+                if started or not exc.retryable:
+                    raise
+                await _backoff(retry, exc)
+            except ClientDisconnected:
+                return out
+        assert out.error is not None
+        raise out.error
+
+
+def _request_attrs(body: dict[str, Any]) -> dict[str, Any]:
+    keys = ("temperature", "top_p", "max_tokens", "seed", "frequency_penalty", "presence_penalty")
+    return {k: body[k] for k in keys if isinstance(body.get(k), int | float) and not isinstance(body.get(k), bool)}
+
+
+def _http_error(status: int, content: bytes, headers) -> UpstreamError:
+    try:
+        err = json.loads(content or b"{}").get("error") or {}
+        message = err.get("message") or content[:200].decode(errors="replace")
+        etype = err.get("code") or err.get("type") or f"http_{status}"
+    except (ValueError, AttributeError):
+        message, etype = content[:200].decode(errors="replace"), f"http_{status}"
+    return UpstreamError(status, str(message)[:300], str(etype), headers.get("retry-after"))
+
+
+async def _backoff(retry: int, exc: UpstreamError) -> None:
+    """Exponential backoff (25 ms * 2^retry), honouring a short retry-after (capped at 1 s)."""
+    delay = 0.025 * 2 ** retry
+    try:
+        delay = max(delay, min(float(exc.retry_after or 0), 1.0))
+    except ValueError:
+        pass
+    await asyncio.sleep(delay)
+
+
+def _read_response(out: Outcome, data: dict[str, Any], target: Target) -> None:
+    out.usage = usage_from(data.get("usage"))
+    out.response_id = data.get("id")
+    out.response_model = data.get("model")
+    choices = data.get("choices") or []
+    if choices:
+        msg = choices[0].get("message") or {}
+        out.text_parts = [msg.get("content") or ""]
+        out.finish_reason = choices[0].get("finish_reason")
+    out.chunks = 1
+    out.cost_usd = price(target, out.usage)
+
+
+def _read_chunk(out: Outcome, chunk: dict[str, Any]) -> bool:
+    """Fold one chunk into the outcome; True when it carries only usage (no choices)."""
+    out.response_id = out.response_id or chunk.get("id")
+    out.response_model = out.response_model or chunk.get("model")
+    if chunk.get("usage"):
+        out.usage = usage_from(chunk["usage"])
+    choices = chunk.get("choices") or []
+    for choice in choices:
+        delta = choice.get("delta") or {}
+        if delta.get("content"):
+            out.text_parts.append(delta["content"])
+        if choice.get("finish_reason"):
+            out.finish_reason = choice["finish_reason"]
+    if choices:
+        out.chunks += 1
+    return not choices and bool(chunk.get("usage"))
+
+
+def _estimate_usage(out: Outcome, body: dict[str, Any]) -> None:
+    """Usage so far for a stream cut short: the provider's final usage chunk never came."""
+    if out.usage.output_tokens:
+        return
+    from shared.mockllm.tokens import count
+
+    prompt = json.dumps(body.get("messages") or [])
+    out.usage = Usage(input_tokens=count(prompt), output_tokens=count(out.text) if out.text else 0)
+
+
+def current_span_set(attrs: dict[str, Any]) -> None:
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes({k: v for k, v in attrs.items() if v is not None})

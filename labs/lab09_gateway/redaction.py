@@ -1,0 +1,121 @@
+"""PII redaction before anything is stored or exported, and the span processor that enforces it.
+
+    python -c "from labs.lab09_gateway.redaction import redact; print(redact('mail ada@example.com, card 4111 1111 1111 1111'))"
+
+Three layers (the chapter's defence in depth): the gateway redacts message content before it writes
+the content store (`redact`), a span processor redacts every string attribute and event of every
+span before the exporters see it (`RedactingSpanProcessor`), and the collector can run the same
+patterns again (`deploy/`). Card numbers must also pass the Luhn check, so order ids stay intact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+PATTERNS: dict[str, re.Pattern[str]] = {
+    "KEY": re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}\b|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b"),
+    "EMAIL": re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
+    "CARD": re.compile(r"\b(?:\d[ -]?){12,18}\d\b"),
+    "PHONE": re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(?\d{2,4}\)?[ .-]?){1,3}\d{3,4}(?![\w])"),
+}
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def luhn_ok(digits: str) -> bool:
+    """The card checksum: double every second digit from the right, sum digits, total % 10 == 0."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+@dataclass
+class Redaction:
+    text: str
+    found: dict[str, int]
+
+
+def redact_with_counts(text: str) -> Redaction:
+    """Replace keys, emails, card numbers (Luhn-valid) and phone numbers by [KIND]; count each kind."""
+    found: dict[str, int] = {}
+
+    def sub(kind: str, pattern: re.Pattern[str], s: str) -> str:
+        def repl(m: re.Match[str]) -> str:
+            raw = m.group(0)
+            digits = re.sub(r"\D", "", raw)
+            if kind == "CARD" and not luhn_ok(digits):
+                return raw
+            if kind == "PHONE" and (not 7 <= len(digits) <= 15 or _DATE.fullmatch(raw)):
+                return raw
+            found[kind] = found.get(kind, 0) + 1
+            return f"[{kind}]"
+
+        return pattern.sub(repl, s)
+
+    for kind, pattern in PATTERNS.items():  # keys and cards before phones: a phone pattern eats card digits
+        text = sub(kind, pattern, text)
+    return Redaction(text, found)
+
+
+def redact(text: str) -> str:
+    return redact_with_counts(text).text
+
+
+def redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, tuple | list):
+        return type(value)(redact(v) if isinstance(v, str) else v for v in value)
+    return value
+
+
+class RedactingSpanProcessor(SpanProcessor):
+    """Rewrites each finished span's string attributes and event attributes through `redact`.
+
+    It must run before the exporting processors (the gateway adds it with `first=True`), because
+    exporters batch spans and read them later from another thread.
+    """
+
+    def __init__(self) -> None:
+        self.redacted_spans = 0
+
+    def on_end(self, span: ReadableSpan) -> None:
+        attrs = dict(span.attributes or {})
+        clean = {k: redact_value(v) for k, v in attrs.items()}
+        events_changed = False
+        for event in span.events:
+            event_attrs = dict(event.attributes or {})
+            cleaned = {k: redact_value(v) for k, v in event_attrs.items()}
+            if cleaned != event_attrs:
+                event._attributes = MappingProxyType(cleaned)  # the SDK's Event keeps them in this slot
+                events_changed = True
+        if clean != attrs:
+            span._attributes = MappingProxyType(clean)  # ReadableSpan.attributes reads this slot
+        if clean != attrs or events_changed:
+            self.redacted_spans += 1
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def content_attributes(messages: list[Mapping[str, Any]], output: str | None) -> dict[str, str]:
+    """The GenAI content attributes, already redacted (the span processor redacts them again)."""
+    import json
+
+    return {"gen_ai.input.messages": redact(json.dumps(messages, ensure_ascii=False)),
+            "gen_ai.output.messages": redact(json.dumps([{"role": "assistant", "content": output}],
+                                                        ensure_ascii=False))}
