@@ -38,7 +38,7 @@ def items() -> list[dict]:
 def timed(store: Store, concurrency: int, run_id: str) -> tuple[float, dict, dict]:
     config = RunConfig(dataset="bench", model="mock/noisy", scorers=["numeric", "judge"], concurrency=concurrency,
                        mock={"p": 0.8, "latency_ms": LATENCY_MS}, judge_mock={"latency_ms": LATENCY_MS},
-                       run_id=run_id)
+                       run_id=run_id, audit_judge=False)
     runner = Runner(store)
     start = time.perf_counter()
     result = asyncio.run(runner.run(config, items()))

@@ -64,9 +64,8 @@ def prompt(it: dict) -> str:
 
 
 def right(it: dict, variant: str) -> bool:
-    table = P_RIGHT["v2" if variant == "v2" else "v1"]
-    p = table[it["slices"][0]]
-    return u(it["id"]) + 0.1 * (u(f"{variant}|{it['id']}") - 0.5) < p
+    family = "v2" if variant == "v2" else "v1"  # verbose and other are v1 in other clothes
+    return u(it["id"]) + 0.1 * (u(f"{family}|{it['id']}") - 0.5) < P_RIGHT[family][it["slices"][0]]
 
 
 def _wrong_qa(it: dict) -> str:

@@ -75,7 +75,8 @@ def compare_scores(rows: list[tuple[str, list[str], float, float]], a: str, b: s
     else:
         verdict = "no significant change"
     trap = bool(regressed) and overall["delta"] > 0
-    explain = (f"B's mean {'rises' if overall['delta'] > 0 else 'falls'} by {overall['delta']:+.3f} "
+    moves = "rises" if overall["delta"] > 0 else "falls" if overall["delta"] < 0 else "moves"
+    explain = (f"B's mean {moves} by {overall['delta']:+.3f} "
                f"(95% CI {overall['low']:+.3f}..{overall['high']:+.3f}), McNemar p={mc.p_value:.3g}")
     if regressed:
         explain += f"; slice(s) {', '.join(regressed)} regress significantly (Holm-adjusted)"

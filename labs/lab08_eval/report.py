@@ -2,7 +2,7 @@
 
     python -m labs.lab08_eval report qa-<id> --out report.html
 
-Run report: score by slice with 95% CIs. Comparison report: the flip matrix and per-slice deltas with CIs.
+Run report: score by slice with 95% CIs, and, for runs graded by a judge, that judge's bias audit. Comparison report: the flip matrix and per-slice deltas with CIs.
 Judge report: each bias before and after its mitigation. Plots are PNGs embedded as base64, so the
 HTML file is one file you can attach to a ticket.
 """
@@ -70,6 +70,10 @@ def run_html(run: dict[str, Any]) -> str:
         ax.set_xlim(0, 1)
         ax.set_title(f"{name} by slice (95% CI)")
         parts += [f"<h2>{html.escape(name)} by slice</h2>", _png(fig)]
+    audit = summary.get("judge_bias")
+    if audit:
+        parts += ["<h2>The judge's biases (measured with this run's judge)</h2>",
+                  *_bias_parts(audit["rows"], audit["options"])]
     return _page(f"Eval run {run['id']}", parts, run)
 
 
@@ -97,7 +101,7 @@ def compare_html(result: dict[str, Any]) -> str:
     return _page(f"Compare {result['a']} → {result['b']}", parts, result)
 
 
-def bias_html(rows: list[dict[str, Any]], options: dict[str, Any]) -> str:
+def _bias_parts(rows: list[dict[str, Any]], options: dict[str, Any]) -> list[str]:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3))
     x = range(len(rows))
@@ -107,5 +111,8 @@ def bias_html(rows: list[dict[str, Any]], options: dict[str, Any]) -> str:
     ax.set_ylim(0, 1)
     ax.legend()
     ax.set_title("judge bias: symptom rate")
-    return _page("Judge bias", [f"<p>judge options {html.escape(json.dumps(options))}</p>", _png(fig), _table(rows)],
-                 {"options": options, "rows": rows})
+    return [f"<p>judge options {html.escape(json.dumps(options))}</p>", _png(fig), _table(rows)]
+
+
+def bias_html(rows: list[dict[str, Any]], options: dict[str, Any]) -> str:
+    return _page("Judge bias", _bias_parts(rows, options), {"options": options, "rows": rows})

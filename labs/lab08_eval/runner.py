@@ -61,9 +61,10 @@ class RunConfig:
     judge_model: str = judge.JUDGE_MODEL
     judge_mock: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+    audit_judge: bool = True  # runs graded by a judge also measure that judge's biases
 
     def key(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("concurrency", "run_id")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("concurrency", "run_id", "audit_judge")}
 
 
 def validate(config: RunConfig, ds: Dataset) -> list[str]:
@@ -202,6 +203,10 @@ class Runner:
 
         await asyncio.gather(*(one(i) for i in todo))
         summary = summarize(self.store, run_id)
+        if "judge" in chosen and config.audit_judge:
+            audit = await judge.measure_biases(self.judge_call(config), config.judge_mock, limit=20,
+                                               concurrency=config.concurrency)
+            summary["judge_bias"] = {"options": audit.options, "rows": audit.rows}
         self.store.execute("UPDATE runs SET status='finished', summary=?, finished_at=? WHERE id=?",
                            (dumps(summary), time.time(), run_id))
         return {"run_id": run_id, **summary}

@@ -56,3 +56,16 @@ def test_cli_gate_exits_nonzero_on_regression(tmp_path, monkeypatch, capsys):
 def test_reports_are_self_contained_html(store):
     page = report.compare_html(compare_runs(store, "tide-a", "tide-b"))
     assert page.startswith("<!doctype html>") and "data:image/png;base64," in page and "verdict" in page
+
+
+def test_a_length_biased_judge_calls_padding_an_improvement_that_references_do_not_see(tmp_path):
+    import asyncio
+
+    from labs.lab08_eval.runner import RunConfig, Runner
+
+    st = Store(tmp_path / "lb.db", migrations=[SCHEMA])
+    for variant in ("v1", "verbose"):
+        asyncio.run(Runner(st).run(RunConfig("qa", model=f"mock/assistant?variant={variant}", run_id=variant,
+                                             judge_mock={"length_bias": 0.8}, audit_judge=False, concurrency=16)))
+    assert compare_runs(st, "v1", "verbose", "judge")["verdict"] == "improvement"
+    assert compare_runs(st, "v1", "verbose", "includes")["verdict"] == "no significant change"

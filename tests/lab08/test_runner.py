@@ -98,3 +98,9 @@ def test_bad_configurations_are_refused(store):
     runner.start(RunConfig("classification", run_id="x"))
     with pytest.raises(RunError, match="another configuration"):
         runner.start(RunConfig("classification", model="mock/assistant?variant=v2", run_id="x"))
+
+
+def test_judged_runs_record_their_judges_bias_audit(store):
+    out = asyncio.run(Runner(store).run(RunConfig("qa", limit=4, judge_mock={"position_bias": 0.9})))
+    rows = {r["bias"]: r for r in out["judge_bias"]["rows"]}
+    assert rows["position"]["before"] > 0.5 and rows["position"]["after"] == 0.0
