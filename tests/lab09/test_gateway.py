@@ -1,0 +1,261 @@
+"""The gateway end to end: the official openai SDK on both upstream paths, spans, cost, keys and faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from labs.lab09_gateway.app import create_app
+from labs.lab09_gateway.decorator import trace_llm_call
+from shared.config import get_settings
+from shared.telemetry import query_spans
+
+ACME = {"authorization": "Bearer sk-lab09-acme"}
+MSG = [{"role": "user", "content": "What is 12 * 7?"}]
+
+
+@pytest.fixture
+def client(settings):
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def http_client(tmp_path, live_mock):
+    settings = get_settings(data_dir=tmp_path / "data", llm_api_base=f"{live_mock}/v1")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _sdk(c: TestClient) -> openai.OpenAI:
+    return openai.OpenAI(base_url="http://testserver/v1", api_key="sk-lab09-acme", http_client=c, max_retries=0)
+
+
+def _genai_spans(trace_id: str) -> list[dict]:
+    return [s for s in query_spans(trace_id=trace_id) if s["attributes"].get("gen_ai.operation.name")]
+
+
+@pytest.mark.parametrize("model", ["assistant", "assistant-http"])
+def test_openai_sdk_unchanged_on_both_paths(request, model):
+    c = request.getfixturevalue("client" if model == "assistant" else "http_client")
+    sdk = _sdk(c)
+    resp = sdk.chat.completions.create(model=model, messages=MSG, extra_headers={"x-feature": "faq"})
+    assert resp.choices[0].message.content == "84" and resp.usage.prompt_tokens > 0
+    parts = [ch.choices[0].delta.content for ch in sdk.chat.completions.create(
+        model=model, messages=MSG, stream=True) if ch.choices and ch.choices[0].delta.content]
+    assert "".join(parts) == "84"
+    rows = c.get("/calls?limit=2").json()
+    assert {r["path"] for r in rows} == {"http" if model.endswith("http") else "litellm"}
+    assert all(r["cost_usd"] > 0 and r["input_tokens"] > 0 for r in rows)
+
+
+def test_span_is_a_child_of_the_callers_trace_with_genai_attributes(client):
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {**ACME, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "x-prompt-version": "v7"}
+    r = client.post("/v1/chat/completions", headers=headers,
+                    json={"model": "reasoning", "reasoning_effort": "low", "messages": MSG})
+    assert r.status_code == 200
+    spans = query_spans(trace_id=trace_id)
+    server = [s for s in spans if s["kind"] == "SERVER"]
+    genai = _genai_spans(trace_id)
+    assert server and server[0]["parent_id"] == "00f067aa0ba902b7"
+    assert genai[0]["parent_id"] == server[0]["span_id"]
+    a = genai[0]["attributes"]
+    assert a["gen_ai.provider.name"] == "mock" and a["gen_ai.request.model"] == "mock/reasoning"
+    assert a["gen_ai.usage.reasoning.output_tokens"] > 0 and a["gen_ai.response.finish_reasons"] == ["stop"]
+    assert server[0]["attributes"]["gateway.prompt_version"] == "v7"
+
+
+def test_streaming_span_carries_time_to_first_chunk(client):
+    trace_id = "5bf92f3577b34da6a3ce929d0e0e4736"
+    with client.stream("POST", "/v1/chat/completions", headers={**ACME, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+                                                                 "x-mock-ttft-ms": "40", "x-mock-tpot-ms": "5"},
+                       json={"model": "assistant", "stream": True, "messages": MSG}) as r:
+        body = "".join(r.iter_text())
+    assert body.endswith("data: [DONE]\n\n") and '"usage"' not in body
+    a = _genai_spans(trace_id)[0]["attributes"]
+    assert a["gen_ai.response.time_to_first_chunk"] >= 0.04 and a["gen_ai.usage.output_tokens"] == 1
+    row = client.get("/calls?limit=1").json()[0]
+    assert row["stream"] == 1 and row["ttft_ms"] >= 40
+
+
+def test_fallback_attempts_are_visible_in_spans(client):
+    trace_id = "6bf92f3577b34da6a3ce929d0e0e4736"
+    r = client.post("/v1/chat/completions", headers={**ACME, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+                    json={"model": "resilient", "messages": MSG})
+    assert r.status_code == 200 and r.headers["x-gateway-attempts"] == "3"
+    spans = sorted(_genai_spans(trace_id), key=lambda s: s["start_ns"])
+    assert [s["attributes"].get("error.type") is not None for s in spans] == [True, True, False]
+    assert spans[-1]["attributes"]["gateway.fallback"] is True
+
+
+@pytest.mark.parametrize("status,expected", [(429, 429), (500, 502), (503, 502)])
+def test_upstream_faults_are_clear_errors_with_error_type(client, status, expected):
+    r = client.post("/v1/chat/completions", headers={**ACME, "x-mock-error-status": str(status)},
+                    json={"model": "assistant", "messages": MSG})
+    assert r.status_code == expected and "error" in r.json()
+    if status == 429:
+        assert int(r.headers["retry-after"]) >= 1
+    row = client.get("/calls?limit=1").json()[0]
+    assert row["error_class"] == "provider" and row["error_type"]
+    spans = _genai_spans(row["trace_id"])
+    assert spans and all(s["attributes"].get("error.type") for s in spans)
+
+
+def test_upstream_timeout_is_a_504_without_hanging(http_client):
+    http_client.app.state.lab09.gateway.router.timeout_s = 0.5
+    start = time.monotonic()
+    r = http_client.post("/v1/chat/completions", headers={**ACME, "x-mock-hang": "1"},
+                         json={"model": "assistant-http", "messages": MSG})
+    assert r.status_code == 504 and time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("body,headers,status", [
+    (b'{"model": ', {}, 400),
+    (json.dumps({"model": "assistant", "messages": []}).encode(), {}, 422),
+    (json.dumps({"model": "nope", "messages": MSG}).encode(), {}, 404),
+    (json.dumps({"model": "assistant", "messages": MSG}).encode(), {"authorization": "Bearer sk-wrong"}, 401),
+    (b'{"model": "assistant", "messages": [{"role": "user", "content": "' + b"x" * 1_100_000 + b'"}]}', {}, 413),
+])
+def test_bad_input_is_a_clear_4xx(client, body, headers, status):
+    r = client.post("/v1/chat/completions", content=body,
+                    headers={**ACME, "content-type": "application/json", **headers})
+    assert r.status_code == status, r.text[:200]
+    assert r.json()["error"]["message"]
+
+
+def test_budget_and_rate_limit(client):
+    ok = client.post("/v1/chat/completions", headers={"authorization": "Bearer sk-lab09-globex"},
+                     json={"model": "assistant", "messages": MSG})
+    refused = client.post("/v1/chat/completions", headers={"authorization": "Bearer sk-lab09-globex"},
+                          json={"model": "assistant", "messages": MSG})
+    assert ok.status_code == 200 and refused.status_code == 403
+    statuses = [client.post("/v1/chat/completions", headers={"authorization": "Bearer sk-lab09-initech"},
+                            json={"model": "assistant", "messages": MSG}) for _ in range(3)]
+    assert [r.status_code for r in statuses] == [200, 200, 429]
+    assert int(statuses[-1].headers["retry-after"]) >= 1
+
+
+def test_cost_attribution_and_bounded_labels(client):
+    for i in range(25):
+        client.post("/v1/chat/completions", headers={**ACME, "x-feature": f"f{i}", "x-user-id": f"user-{i}"},
+                    json={"model": "assistant", "messages": MSG})
+    groups = {g["name"]: g for g in client.get("/analysis/cost?by=feature").json()["groups"]}
+    assert len(groups) == 21 and groups["other"]["calls"] == 5
+    metrics = client.get("/metrics").text
+    assert "gateway_cost" in metrics and "user-3" not in metrics
+    spent = {k["key_id"]: k["spent_usd"] for k in client.get("/admin/keys").json()}
+    total = client.get("/analysis/cost?by=key_id").json()["groups"][0]["cost_usd"]
+    assert spent["key_acme_demo"] == pytest.approx(total, rel=1e-6)
+
+
+def test_capture_redacts_and_deletion_removes_content(client):
+    client.put("/admin/capture", json={"enabled": True})
+    secret = "mail ada@example.com card 4111 1111 1111 1111"
+    r = client.post("/v1/chat/completions", headers={**ACME, "x-user-id": "u-1"},
+                    json={"model": "assistant", "messages": [{"role": "user", "content": f"Summarize: {secret}"}]})
+    rid = r.headers["x-request-id"]
+    call = client.get(f"/calls/{rid}").json()
+    stored = json.dumps(call["content"])
+    assert "ada@example.com" not in stored and "[EMAIL]" in stored and "[CARD]" in stored
+    span_text = json.dumps(query_spans(trace_id=call["trace_id"]))
+    assert "ada@example.com" not in span_text and "4111 1111" not in span_text and "[EMAIL]" in span_text
+    out = client.delete("/users/u-1/content").json()
+    assert out["contents_removed"] == 1 and out["spans_scrubbed"] >= 1
+    assert client.get(f"/calls/{rid}").json()["content"] is None
+    assert "gen_ai.input.messages" not in json.dumps(query_spans(trace_id=call["trace_id"]))
+
+
+def test_replay_diffs_against_the_stored_answer(client):
+    client.put("/admin/capture", json={"enabled": True})
+    r = client.post("/v1/chat/completions", headers=ACME, json={"model": "assistant", "messages": MSG})
+    rid = r.headers["x-request-id"]
+    same = client.post(f"/replay/{rid}", json={}).json()
+    assert same["same"] and same["similarity"] == 1.0
+    changed = client.post(f"/replay/{rid}", json={"system": "Answer in uppercase words.", "prompt_version": "v2"}).json()
+    assert changed["prompt_version"] == "v2" and "stored" in changed
+    client.put("/admin/capture", json={"enabled": False})
+    r = client.post("/v1/chat/completions", headers=ACME, json={"model": "assistant", "messages": MSG})
+    assert client.post(f"/replay/{r.headers['x-request-id']}", json={}).status_code == 409
+
+
+def test_slo_burns_when_the_provider_fails(client):
+    client.post("/traffic", json={"n": 20, "error_rate": 0.5})
+    out = client.get("/slo").json()
+    avail = next(s for s in out["slos"] if s["name"] == "availability")
+    assert avail["bad"] > 0 and avail["burn_rates"]["5m"] > 14.4
+    assert {"slo": "availability", "alert": "page-fast", "severity": "page"} in out["firing"]
+
+
+def test_decorator_records_usage_and_errors():
+    from shared.llm import litellm_module
+
+    @trace_llm_call
+    def ask(model: str):
+        return litellm_module().completion(model=model, messages=MSG, mock={"error_status": 500}
+                                           if model.endswith("broken") else None)
+
+    @trace_llm_call
+    async def aask(model: str):
+        return await litellm_module().acompletion(model=model, messages=MSG)
+
+    ask(model="mock/assistant")
+    asyncio.run(aask(model="mock/reasoning"))
+    span = query_spans(name="chat mock/assistant", limit=1)[0]
+    assert span["attributes"]["gen_ai.usage.output_tokens"] == 1
+    with pytest.raises(Exception):
+        trace_llm_call(lambda model: (_ for _ in ()).throw(ValueError("boom")))(model="mock/broken")
+    failed = query_spans(name="chat mock/broken", limit=1)[0]
+    assert failed["attributes"]["error.type"] == "ValueError" and failed["status"] == "ERROR"
+
+
+@pytest.fixture
+def served_gateway(tmp_path):
+    """The gateway on a real socket (a client disconnect needs one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(get_settings(data_dir=tmp_path / "data"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    yield base, app
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+def test_client_disconnect_mid_stream_closes_the_span_with_usage_so_far(served_gateway):
+    base, app = served_gateway
+    trace_id = "7bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {**ACME, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "x-mock-tpot-ms": "200"}
+    body = {"model": "assistant", "stream": True,
+            "messages": [{"role": "user", "content": "Summarize: " + "the gateway relays every chunk. " * 20}]}
+    with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, headers=headers, timeout=10) as r:
+        assert r.status_code == 200
+        next(r.iter_lines())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        spans = _genai_spans(trace_id)
+        if spans:
+            break
+        time.sleep(0.1)
+    a = spans[0]["attributes"]
+    assert a["error.type"] == "client_disconnect" and a["gen_ai.usage.output_tokens"] >= 1
+    row = app.state.lab09.log.recent(1)[0]
+    assert row["disconnected"] == 1 and row["output_tokens"] >= 1

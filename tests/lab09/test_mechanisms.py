@@ -1,0 +1,121 @@
+"""The chapter's mechanisms against references: percentiles (numpy), KL (scipy), Luhn, buckets, SLO math."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.stats import entropy
+
+from labs.lab09_gateway import drift, latency, redaction, sampling, slo
+from labs.lab09_gateway.keys import TokenBucket
+from shared.config import REPO_ROOT
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_percentile_matches_numpy(seed):
+    rng = np.random.default_rng(seed)
+    x = list(rng.lognormal(3, 1, size=int(rng.integers(1, 300))))
+    for q in (0.0, 0.5, 0.9, 0.99, 1.0):
+        assert latency.percentile(x, q) == pytest.approx(np.percentile(x, q * 100))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_kl_matches_scipy(seed):
+    rng = np.random.default_rng(seed)
+    p, q = rng.dirichlet(np.ones(7)), rng.dirichlet(np.ones(7))
+    assert drift.kl(p, q) == pytest.approx(entropy(p, q))
+    assert drift.kl(p, p) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_drift_flags_a_topic_shift_and_not_a_stable_mix():
+    ref = [{"input_tokens": 20, "topic": "billing"}] * 50 + [{"input_tokens": 20, "topic": "code"}] * 50
+    same = drift.drift(ref, ref[:40] + ref[50:90])
+    shifted = drift.drift(ref, [{"input_tokens": 900, "topic": "travel"}] * 40)
+    assert not same["drifted"] and shifted["drifted"]
+    assert shifted["features"]["topic"]["kl"] > 1 and shifted["features"]["prompt_length"]["kl"] > 1
+
+
+def test_luhn_against_known_numbers():
+    assert redaction.luhn_ok("4111111111111111") and redaction.luhn_ok("79927398713")
+    assert not redaction.luhn_ok("1234567890123456")
+
+
+@pytest.mark.parametrize("text,kinds", [
+    ("write to a.b+c@example.co.uk today", {"EMAIL"}),
+    ("card 5555-5555-5555-4444 please", {"CARD"}),
+    ("call +1 (415) 555-0134", {"PHONE"}),
+    ("token sk-proj-ABCDEFGHIJKLMNOPQRSTUV", {"KEY"}),
+    ("order 1234 5678 9012 3456 on 2024-05-01, version 1.2.3", set()),
+])
+def test_redaction_finds_what_it_should(text, kinds):
+    r = redaction.redact_with_counts(text)
+    assert set(r.found) == kinds
+    for kind in kinds:
+        assert f"[{kind}]" in r.text
+
+
+def test_token_bucket_refills_at_its_rate():
+    b = TokenBucket(rate=2.0, capacity=2, last=0.0)
+    assert b.take(0.0) == 0 and b.take(0.0) == 0
+    assert b.take(0.0) == pytest.approx(0.5)
+    assert b.take(0.25) == pytest.approx(0.25)
+    assert b.take(0.5) == 0
+
+
+def _rows(now, minutes, error_rate):
+    rows = []
+    for m in range(minutes):
+        for i in range(100):
+            bad = i < error_rate * 100
+            rows.append({"ts": now - m * 60 - 1, "status": 500 if bad else 200,
+                         "error_class": "provider" if bad else None, "latency_ms": 10.0, "quality": None})
+    return rows
+
+
+def test_burn_rate_is_error_rate_over_budget_and_alerts_need_both_windows():
+    s = slo.SLO("availability", "availability", target=0.99)
+    alerts = [slo.Alert("fast", "page", "1h", "5m", 14.4)]
+    now = 1e9
+    out = slo.evaluate(_rows(now, 60, 0.2), [s], alerts, now=now)["slos"][0]
+    assert out["burn_rates"]["1h"] == pytest.approx(0.2 / 0.01)
+    assert out["alerts"][0]["firing"]
+    recovered = _rows(now, 10, 0.0) + [{**r, "ts": r["ts"] - 600} for r in _rows(now, 50, 0.2)]
+    out = slo.evaluate(recovered, [s], alerts, now=now)["slos"][0]
+    assert out["burn_rates"]["1h"] > 14.4 and out["burn_rates"]["5m"] == 0
+    assert not out["alerts"][0]["firing"], "the short window stops the page once the problem stops"
+
+
+def test_client_errors_do_not_spend_the_availability_budget():
+    s = slo.SLO("availability", "availability", target=0.99)
+    rows = [{"ts": 1.0, "status": 401, "error_class": "client", "latency_ms": 1.0, "quality": None},
+            {"ts": 1.0, "status": 200, "error_class": None, "latency_ms": 1.0, "quality": None}]
+    out = slo.evaluate(rows, [s], [], now=2.0)["slos"][0]
+    assert out["events"] == 1 and out["bad"] == 0
+
+
+def test_tail_sampling_keeps_every_error_and_slow_trace():
+    sampler = sampling.TailSampler(p=0.2, slow_ms=500)
+    rows = [{"trace_id": f"{i:032x}", "request_id": str(i), "status": 500 if i % 10 == 0 else 200,
+             "error_type": None, "latency_ms": 900 if i % 10 == 1 else 50} for i in range(2000)]
+    out = sampling.kept_fraction(rows, sampler)
+    assert out["by_reason"]["error"] == 200 and out["by_reason"]["slow"] == 200
+    rest = out["by_reason"]["sampled"] / (out["by_reason"]["sampled"] + out["by_reason"]["dropped"])
+    assert rest == pytest.approx(0.2, abs=0.03)
+
+
+def test_exercises_run_both_ways():
+    human = subprocess.run([sys.executable, "-m", "labs.lab09_gateway.exercises"], cwd=REPO_ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert human.returncode == 0, human.stderr[-1000:]
+    machine = subprocess.run([sys.executable, "-m", "labs.lab09_gateway.exercises", "--json"], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=120)
+    data = json.loads(machine.stdout)
+    assert len(data) == 6
+    assert data["burn_rate_alert"]["answer"]["firing"] == ["page-fast"]
+    assert data["sampling_policy"]["answer"]["kept_fraction"] == pytest.approx(0.0975, abs=0.01)
+    assert "[CARD]" in data["redaction_check"]["answer"]["redacted"]
+    assert "1234 5678 9012 3456" in data["redaction_check"]["answer"]["redacted"]
