@@ -1,0 +1,68 @@
+"""The dashboard in headless Chromium (the system browser): numbers from calls just made appear on it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from labs.lab09_gateway.app import create_app
+from shared.config import get_settings
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)")]
+
+
+def test_dashboard_shows_the_calls_just_made(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(get_settings(data_dir=tmp_path / "data"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        for i in range(7):
+            httpx.post(f"{base}/v1/chat/completions", timeout=30,
+                       headers={"authorization": "Bearer sk-lab09-acme", "x-prompt-version": "v9",
+                                **({"x-mock-error-status": "500"} if i == 0 else {})},
+                       json={"model": "assistant", "messages": [{"role": "user", "content": "What is 6 * 7?"}]})
+        data = httpx.get(f"{base}/dashboard/data", timeout=30).json()
+        row = data["golden"]["rows"][0]
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page()
+            page.goto(f"{base}/dashboard")
+            page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+            golden = page.inner_text("#golden tbody")
+            versions = page.inner_text("#cost-version tbody")
+            slo_text = page.inner_text("#slo tbody")
+            traces = page.inner_text("#traces")
+            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+    assert "assistant\tacme\t7\t" in golden and "0 / 1 / 0" in golden
+    assert f"{row['error_rate']}" in golden
+    assert "v9" in versions and "availability" in slo_text and "page-fast" in slo_text
+    assert "chat mock/assistant" in traces and "error.type=" in traces
+    assert (tmp_path / "dashboard.png").stat().st_size > 5000
