@@ -1,0 +1,183 @@
+"""The gateway's added latency over calling the mock directly, beside the LiteLLM proxy's, in one run.
+
+    .venv/bin/python bench/bench_lab09_overhead.py        # writes bench/results/lab09_overhead.json
+
+Three servers on loopback, each its own process: the mock (`python -m shared.mockllm`), the lab-09
+gateway (pass-through route `assistant-http`, LLM_API_BASE at the mock), and the LiteLLM proxy
+(`litellm --config`, pointing at the same mock) when it can start. For each of non-streaming /
+streaming x 1 / 32 concurrent clients x content capture off / on, the client measures end-to-end
+latency (streams: until [DONE]); added latency = percentile(via) - percentile(direct). The gateway's
+spans stored are counted against the requests made (no span lost under load).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "results" / "lab09_overhead.json"
+N = {1: 60, 32: 320}
+MASTER_KEY = "sk-bench-" + "0123456789abcdef" * 2  # the proxy refuses to start without a strong one
+BODY = {"messages": [{"role": "user", "content": "What is the capital of Japan?"}]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(cmd: list[str], env: dict, health: str, timeout: float = 90) -> subprocess.Popen | None:
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            print(f"{cmd[0]} exited: {proc.stderr.read().decode()[-800:]}")
+            return None
+        try:
+            if httpx.get(health, timeout=1).status_code < 500:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.terminate()
+    return None
+
+
+async def one(client: httpx.AsyncClient, url: str, model: str, stream: bool, headers: dict) -> float:
+    body = {**BODY, "model": model, "stream": stream}
+    t = time.perf_counter()
+    if stream:
+        async with client.stream("POST", url, json=body, headers=headers) as r:
+            async for line in r.aiter_lines():
+                if line.startswith("data: [DONE]"):
+                    break
+        assert r.status_code == 200
+    else:
+        r = await client.post(url, json=body, headers=headers)
+        assert r.status_code == 200, r.text[:200]
+    return (time.perf_counter() - t) * 1000
+
+
+async def load(url: str, model: str, stream: bool, concurrency: int, headers: dict) -> list[float]:
+    n = N[concurrency]
+    out: list[float] = []
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        for _ in range(min(10, n)):
+            await one(client, url, model, stream, headers)
+        queue = list(range(n))
+
+        async def worker():
+            while queue:
+                queue.pop()
+                out.append(await one(client, url, model, stream, headers))
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return out
+
+
+def pct(x: list[float], q: float) -> float:
+    xs = sorted(x)
+    h = (len(xs) - 1) * q
+    lo = int(h)
+    return xs[lo] + (h - lo) * (xs[min(lo + 1, len(xs) - 1)] - xs[lo])
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-lab09-"))
+    py = sys.executable
+    mock_port, gw_port, proxy_port = free_port(), free_port(), free_port()
+    procs = []
+    try:
+        mock = start([py, "-m", "shared.mockllm", "--port", str(mock_port)], {}, f"http://127.0.0.1:{mock_port}/healthz")
+        assert mock, "the mock did not start"
+        procs.append(mock)
+        gw_env = {"DATA_DIR": str(tmp / "gw"), "LLM_API_BASE": f"http://127.0.0.1:{mock_port}/v1", "LOG_LEVEL": "WARNING"}
+        gateway = start([py, "-m", "uvicorn", "labs.lab09_gateway.app:create_app", "--factory", "--port", str(gw_port),
+                         "--log-level", "warning", "--no-access-log"], gw_env, f"http://127.0.0.1:{gw_port}/healthz")
+        assert gateway, "the gateway did not start"
+        procs.append(gateway)
+        cfg = tmp / "litellm.yaml"
+        cfg.write_text(json.dumps({"model_list": [{"model_name": "assistant", "litellm_params": {
+            "model": "openai/assistant", "api_base": f"http://127.0.0.1:{mock_port}/v1", "api_key": "mock"}}],
+            "litellm_settings": {"telemetry": False, "drop_params": True}}))
+        litellm_bin = shutil.which("litellm", path=str(Path(py).parent))
+        proxy = None
+        proxy_note = "litellm CLI not found"
+        if litellm_bin:
+            proxy = start([litellm_bin, "--config", str(cfg), "--port", str(proxy_port), "--num_workers", "1"],
+                          {"LITELLM_LOG": "ERROR", "LITELLM_MASTER_KEY": MASTER_KEY},
+                          f"http://127.0.0.1:{proxy_port}/health/liveliness", timeout=120)
+            proxy_note = "running" if proxy else "did not start (see stderr above)"
+        if proxy:
+            procs.append(proxy)
+        bench_key = httpx.post(f"http://127.0.0.1:{gw_port}/admin/keys", json={
+            "tenant": "bench", "budget_usd": 1000, "rate_per_s": 1e5, "burst": 100000}).json()["key"]
+        targets = {"direct": (f"http://127.0.0.1:{mock_port}/v1/chat/completions", "assistant", {}),
+                   "gateway": (f"http://127.0.0.1:{gw_port}/v1/chat/completions", "assistant-http",
+                               {"authorization": f"Bearer {bench_key}"})}
+        if proxy:
+            targets["litellm_proxy"] = (f"http://127.0.0.1:{proxy_port}/v1/chat/completions", "assistant",
+                                        {"authorization": f"Bearer {MASTER_KEY}"})
+        results = []
+        gateway_requests = 0
+        for capture in (False, True):
+            httpx.put(f"http://127.0.0.1:{gw_port}/admin/capture", json={"enabled": capture})
+            for stream in (False, True):
+                for c in (1, 32):
+                    row = {"capture": capture, "stream": stream, "concurrency": c, "n": N[c]}
+                    for name, (url, model, headers) in targets.items():
+                        if capture and name != "gateway":
+                            continue
+                        lat = asyncio.run(load(url, model, stream, c, headers))
+                        if name == "gateway":
+                            gateway_requests += len(lat) + min(10, N[c])
+                        row[name] = {"p50_ms": round(pct(lat, 0.5), 3), "p99_ms": round(pct(lat, 0.99), 3)}
+                    results.append(row)
+                    print(json.dumps(row))
+        direct = {(r["stream"], r["concurrency"]): r["direct"] for r in results if "direct" in r}
+        for r in results:
+            d = direct[(r["stream"], r["concurrency"])]
+            for name in ("gateway", "litellm_proxy"):
+                if name in r:
+                    r[name]["added_p50_ms"] = round(r[name]["p50_ms"] - d["p50_ms"], 3)
+                    r[name]["added_p99_ms"] = round(r[name]["p99_ms"] - d["p99_ms"], 3)
+            if "gateway" in r and "litellm_proxy" in r:
+                r["proxy_over_gateway_added_p50"] = round(
+                    r["litellm_proxy"]["added_p50_ms"] / max(r["gateway"]["added_p50_ms"], 1e-3), 2)
+        httpx.get(f"http://127.0.0.1:{gw_port}/traces?limit=1", timeout=30)  # flushes the span batch
+        time.sleep(1.0)
+        db = sqlite3.connect(tmp / "gw" / "telemetry.db")
+        spans = db.execute("SELECT COUNT(*) FROM spans WHERE name = 'chat openai/assistant'").fetchone()[0]
+        summary = {"requests_through_gateway": gateway_requests, "genai_spans_stored": spans,
+                   "spans_lost": gateway_requests - spans, "litellm_proxy": proxy_note,
+                   "machine": f"{os.cpu_count()} CPUs, shared", "results": results}
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        OUT.write_text(json.dumps(summary, indent=2))
+        print(json.dumps({k: v for k, v in summary.items() if k != "results"}))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
