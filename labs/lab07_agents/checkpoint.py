@@ -29,6 +29,8 @@ class RunState:
     deadline_at: float
     mock: dict[str, Any] = field(default_factory=dict)
     auto_approve: bool = False
+    defenses: dict[str, bool] = field(default_factory=dict)  # injection.Defenses for this run
+    tool_faults: dict[str, float] = field(default_factory=dict)  # tools.ToolFaults for this run
     status: str = "queued"
     reason: str = ""
     answer: str = ""

@@ -54,6 +54,7 @@ class Runtime:
         self.registry = registry or Registry()
         self.defenses = defenses or injection.Defenses()
         self.approval_limit, self.attempts = approval_limit, attempts
+        self.undo_grace_s = 10.0
         self.rng = random.Random(7)
 
     # -- state -------------------------------------------------------------------------------------
@@ -137,18 +138,19 @@ class Runtime:
         The saga logs each call with its key BEFORE it runs, so a call whose reply was lost (or a
         process killed mid-call) is still found and undone; undo calls are keyed too.
         """
+        grace = Deadline(self.undo_grace_s)  # undo gets its own time: the run's deadline may be what ended it
         while st.saga:
             tool, args, key = st.saga[-1]
             done = self.toolbox.world.lookup(key)
             undo = TOOLS[tool].compensation(args, done) if done else None
             if undo and not (keep and set(map(str, undo[1].values())) & keep):
                 try:
-                    result = self._call_tool(st, TOOLS[undo[0]], undo[1], self._key(st, "undo", undo[1]))
+                    result = self._call_tool(st, TOOLS[undo[0]], undo[1], self._key(st, "undo", undo[1]), grace)
                 except (ToolError, BreakerOpen, BulkheadFull, DeadlineExceeded) as exc:
-                    if not isinstance(exc, ToolError):
+                    if (not isinstance(exc, ToolError) or exc.retryable) and not grace.expired:
                         time.sleep(0.05)  # an undo must happen: wait out the breaker or bulkhead, then retry
                         continue
-                    result = exc.as_result()
+                    result = {"error": str(exc)}  # left for a human: GET /ledger shows the violation
                 st.compensated.append({"tool": undo[0], "args": undo[1], "result": result})
             st.saga.pop()
             self.save(st)
@@ -193,11 +195,11 @@ class Runtime:
             if why := injection.blocked(self.defenses, st.task, name, args):
                 self._count(st, "blocked")
                 raise ToolError("blocked", why, tools=sorted(self.model_tools(st)))
+            if call.get("rejected"):
+                raise ToolError("rejected", "a human rejected this call")
             if self._sensitive(st, name, args) and not call.get("approved") and not st.auto_approve:
                 st.pending, st.status = {**call, "args": args}, "waiting_approval"
                 return {}
-            if call.get("rejected"):
-                raise ToolError("rejected", "a human rejected this call")
             key = self._key(st, name, args)
             if tool.compensation:
                 st.saga.append([name, args, key])
@@ -224,8 +226,9 @@ class Runtime:
             return True
         return name == "pay" and self.toolbox.world.quote(args["customer_id"], args["hold_ids"]) > self.approval_limit
 
-    def _call_tool(self, st: RunState, tool, args: dict[str, Any], key: str) -> dict[str, Any]:
-        deadline = Deadline(st.deadline_at - time.time())
+    def _call_tool(self, st: RunState, tool, args: dict[str, Any], key: str,
+                   deadline: Deadline | None = None) -> dict[str, Any]:
+        deadline = deadline or Deadline(st.deadline_at - time.time())
         breaker, bulkhead = self.registry.breaker(f"tool:{tool.name}"), self.registry.bulkhead(tool.name)
 
         def once() -> dict[str, Any]:
