@@ -127,13 +127,19 @@ _state_lock = threading.Lock()
 
 
 def setup_telemetry(settings: Settings | None = None, service_name: str | None = None) -> TracerProvider:
-    """Install the tracer and meter providers once; later calls only re-point the SQLite file."""
+    """Install the tracer and meter providers once; later calls with settings only re-point the SQLite file.
+
+    A call without settings (tracer(), query_spans()) keeps the current file: re-pointing it to the
+    environment's DATA_DIR there would send a test's spans away from its temp DATA_DIR.
+    """
     global _state
+    explicit = settings is not None
     settings = settings or get_settings()
     db_path = Path(settings.data_dir) / "telemetry.db"
     with _state_lock:
         if _state is not None:
-            _state.sqlite.repoint(db_path)
+            if explicit:
+                _state.sqlite.repoint(db_path)
             return _state.provider
         name = service_name or settings.otel_service_name or "aieng-labs"
         resource = Resource.create({"service.name": name})

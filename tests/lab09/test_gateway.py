@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 
 import httpx
 import openai
@@ -59,7 +60,7 @@ def test_openai_sdk_unchanged_on_both_paths(request, model):
 
 
 def test_span_is_a_child_of_the_callers_trace_with_genai_attributes(client):
-    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    trace_id = uuid.uuid4().hex
     headers = {**ACME, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "x-prompt-version": "v7"}
     r = client.post("/v1/chat/completions", headers=headers,
                     json={"model": "reasoning", "reasoning_effort": "low", "messages": MSG})
@@ -76,7 +77,7 @@ def test_span_is_a_child_of_the_callers_trace_with_genai_attributes(client):
 
 
 def test_streaming_span_carries_time_to_first_chunk(client):
-    trace_id = "5bf92f3577b34da6a3ce929d0e0e4736"
+    trace_id = uuid.uuid4().hex
     with client.stream("POST", "/v1/chat/completions", headers={**ACME, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
                                                                  "x-mock-ttft-ms": "40", "x-mock-tpot-ms": "5"},
                        json={"model": "assistant", "stream": True, "messages": MSG}) as r:
@@ -89,7 +90,7 @@ def test_streaming_span_carries_time_to_first_chunk(client):
 
 
 def test_fallback_attempts_are_visible_in_spans(client):
-    trace_id = "6bf92f3577b34da6a3ce929d0e0e4736"
+    trace_id = uuid.uuid4().hex
     r = client.post("/v1/chat/completions", headers={**ACME, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
                     json={"model": "resilient", "messages": MSG})
     assert r.status_code == 200 and r.headers["x-gateway-attempts"] == "3"
@@ -241,7 +242,7 @@ def served_gateway(tmp_path):
 
 def test_client_disconnect_mid_stream_closes_the_span_with_usage_so_far(served_gateway):
     base, app = served_gateway
-    trace_id = "7bf92f3577b34da6a3ce929d0e0e4736"
+    trace_id = uuid.uuid4().hex
     headers = {**ACME, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "x-mock-tpot-ms": "200"}
     body = {"model": "assistant", "stream": True,
             "messages": [{"role": "user", "content": "Summarize: " + "the gateway relays every chunk. " * 20}]}
