@@ -61,15 +61,21 @@ def run_task(task: dict[str, Any], pattern: str, workdir: Path, *, model: str = 
              mock: dict[str, Any] | None = None, faults: ToolFaults | None = None,
              registry: Registry | None = None, defenses: Defenses | None = None,
              injections: dict[str, str] | None = None, budget: Budget | None = None,
-             deadline_s: float = 30.0) -> dict[str, Any]:
-    """One run of one task on a fresh world; returns the run's numbers and the judge's verdict."""
+             deadline_s: float = 30.0, reviewer=None) -> dict[str, Any]:
+    """One run of one task on a fresh world; returns the run's numbers and the judge's verdict.
+
+    Sensitive calls are approved automatically, or put to `reviewer(task, call) -> bool` if given.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     world = World(workdir / "world.db")
     rt = Runtime(Store(workdir / "runs.db", migrations=[RUNS_SCHEMA]), ToolBox(world, faults, injections),
                  registry, defenses)
     start = time.perf_counter()
-    st = rt.create(task, pattern, model, budget or Budget(), deadline_s, mock, auto_approve=True)
+    st = rt.create(task, pattern, model, budget or Budget(), deadline_s, mock, auto_approve=reviewer is None)
     st = rt.run(st.id)
+    while st.status == "waiting_approval":
+        rt.decide_pending(st.id, reviewer(task, st.pending))
+        st = rt.run(st.id)
     verdict = judge(world, task)
     return {"task": task["id"], "pattern": pattern, "status": st.status, "reason": st.reason,
             "success": verdict["success"], "violations": verdict["violations"], "steps": st.step,

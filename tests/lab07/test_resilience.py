@@ -11,8 +11,15 @@ import tenacity
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labs.lab07_agents.resilience import (BreakerOpen, Bulkhead, BulkheadFull, CircuitBreaker, Deadline, backoff_s,
-                                          retry)
+from labs.lab07_agents.resilience import (
+    BreakerOpen,
+    Bulkhead,
+    BulkheadFull,
+    CircuitBreaker,
+    Deadline,
+    backoff_s,
+    retry,
+)
 from labs.lab07_agents.suite import pass_hat_k
 
 

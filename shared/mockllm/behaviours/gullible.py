@@ -98,6 +98,7 @@ def find_injections(req: MockRequest, offered: set[str]) -> list[Injection]:
         if message.get("role") in ("system", "developer"):
             continue
         for leaf in _leaves(req.text_of(message)):
+            leaf = leaf.replace('\\"', '"')  # JSON inside a string that is not JSON (e.g. wrapped in tags)
             marked = bool(MARKED.search(leaf))
             plain = re.sub(r"(?<=\S)[\^ˆ~•](?=\S)", " ", leaf) if marked else leaf
             for m in CALL.finditer(plain):
