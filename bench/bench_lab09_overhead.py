@@ -96,6 +96,29 @@ def pct(x: list[float], q: float) -> float:
     return xs[lo] + (h - lo) * (xs[min(lo + 1, len(xs) - 1)] - xs[lo])
 
 
+def plot(results: list[dict]) -> None:
+    """Added p50 and p99 per scenario, gateway beside the LiteLLM proxy (capture off)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results if not r["capture"]]
+    labels = [f"{'stream' if r['stream'] else 'json'}\nc={r['concurrency']}" for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key in zip(axes, ("added_p50_ms", "added_p99_ms"), strict=True):
+        xs = range(len(rows))
+        ax.bar([x - 0.2 for x in xs], [r["gateway"][key] for r in rows], 0.4, label="lab-09 gateway")
+        if all("litellm_proxy" in r for r in rows):
+            ax.bar([x + 0.2 for x in xs], [r["litellm_proxy"][key] for r in rows], 0.4, label="LiteLLM proxy")
+        ax.set_xticks(list(xs), labels)
+        ax.set_ylabel("ms over calling the mock directly")
+        ax.set_title(key.replace("_", " "))
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(OUT.with_suffix(".png"), dpi=100)
+
+
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-lab09-"))
     py = sys.executable
@@ -167,6 +190,7 @@ def main() -> None:
                    "machine": f"{os.cpu_count()} CPUs, shared", "results": results}
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps(summary, indent=2))
+        plot(results)
         print(json.dumps({k: v for k, v in summary.items() if k != "results"}))
     finally:
         for p in procs:

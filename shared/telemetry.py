@@ -133,6 +133,8 @@ def setup_telemetry(settings: Settings | None = None, service_name: str | None =
     environment's DATA_DIR there would send a test's spans away from its temp DATA_DIR.
     """
     global _state
+    if _state is not None and settings is None:  # the hot path: every span asks (get_settings costs ~2 ms)
+        return _state.provider
     explicit = settings is not None
     settings = settings or get_settings()
     db_path = Path(settings.data_dir) / "telemetry.db"
