@@ -294,6 +294,8 @@ class Gateway:
         kwargs = {k: v for k, v in body.items() if k not in ("model", "mock", "stream", "stream_options")}
         if body.get("mock"):
             kwargs["extra_body"] = {"mock": body["mock"]}
+        if embeddings and "dimensions" in kwargs and target.model.startswith("mock/"):
+            kwargs["extra_body"] = {**kwargs.get("extra_body", {}), "dimensions": kwargs.pop("dimensions")}
         try:
             if embeddings:
                 resp = await litellm.aembedding(model=target.model, timeout=self.router.timeout_s, **kwargs)

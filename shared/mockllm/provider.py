@@ -146,7 +146,10 @@ class MockLLM(CustomLLM):
     def embedding(self, model, input, model_response, print_verbose, logging_obj, optional_params, api_key=None,
                   api_base=None, timeout=None, litellm_params=None) -> EmbeddingResponse:
         try:
-            body = self.engine.embed(model, list(input), (optional_params or {}).get("dimensions"))
+            params = optional_params or {}
+            # LiteLLM drops `dimensions` for custom providers; it survives inside extra_body
+            dimensions = params.get("dimensions") or (params.get("extra_body") or {}).get("dimensions")
+            body = self.engine.embed(model, list(input), dimensions)
         except MockError as exc:
             raise MockProviderError(exc) from exc
         return EmbeddingResponse(**body)
