@@ -85,7 +85,9 @@ def trace_llm_call(fn=None, *, operation: str = "chat", provider: str | None = N
 def demo() -> dict:
     """Call the in-process mock through the decorator and return the span it recorded."""
     from shared.llm import litellm_module
-    from shared.telemetry import query_spans
+    from shared.telemetry import query_spans, setup_telemetry
+
+    setup_telemetry()  # the decorator uses the global tracer provider: install ours before the first span
 
     @trace_llm_call
     def ask(prompt: str, model: str = "mock/assistant") -> Any:
