@@ -25,7 +25,8 @@ from shared.config import Settings, get_settings
 from shared.service import ServiceError, create_service, not_found
 from shared.store import Store
 
-RunId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$", description="a run id from POST /runs")]
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,39}$"
+RunId = Annotated[str, Path(pattern=ID_PATTERN, description="a run id from POST /runs")]
 
 
 class BudgetIn(BaseModel):
@@ -58,6 +59,8 @@ class DefensesIn(BaseModel):
 
 
 class RunIn(BaseModel):
+    id: str | None = Field(None, pattern=ID_PATTERN, description="your id for the run (default: generated); "
+                           "reusing one is a 409, so a retried POST never starts a second run")
     task: str = Field(min_length=1, max_length=400, description="a task id from GET /tasks, or the task's text")
     pattern: Literal["tool_loop", "react", "plan_execute", "rewoo", "reflexion"] = "tool_loop"
     budget: BudgetIn = Field(default_factory=BudgetIn)
@@ -102,10 +105,12 @@ def runs_router(manager: RunManager, settings: Settings) -> APIRouter:
         mock = {k: v for k, v in {"error_rate": f.model_error_rate, "latency_ms": f.model_latency_ms,
                                   "bad_tool_rate": f.bad_tool_rate}.items() if v}
         tool_faults = {"error_rate": f.tool_error_rate, "latency_ms": f.tool_latency_ms, "seed": f.seed}
+        if body.id and manager.runtime().load(body.id) is not None:
+            raise ServiceError(409, f"run {body.id} already exists", "run_exists")
         try:
             st = manager.submit(_task(body.task), body.pattern, model, Budget(**body.budget.model_dump()),
                                 body.deadline_s, mock, tool_faults, Defenses(**body.defenses.model_dump()),
-                                body.auto_approve)
+                                body.auto_approve, body.id)
         except QueueFull as exc:
             raise ServiceError(429, str(exc), "queue_full", headers={"retry-after": "1"}) from exc
         if body.wait:

@@ -59,11 +59,11 @@ class RunManager:
 
     def submit(self, task: dict[str, Any], pattern: str, model: str, budget: Budget, deadline_s: float,
                mock: dict[str, Any], tool_faults: dict[str, float], defenses: Defenses,
-               auto_approve: bool) -> RunState:
+               auto_approve: bool, run_id: str | None = None) -> RunState:
         if self.queue.full():
             raise QueueFull(f"{self.queue.maxsize} runs are already waiting")
         rt = self.runtime(defenses=defenses, tool_faults=tool_faults)
-        st = rt.create(task, pattern, model, budget, deadline_s, mock, auto_approve)
+        st = rt.create(task, pattern, model, budget, deadline_s, mock, auto_approve, run_id)
         st.defenses, st.tool_faults = defenses.as_dict(), dict(tool_faults)
         rt.save(st)
         self.enqueue(st.id)

@@ -59,9 +59,10 @@ class Runtime:
 
     # -- state -------------------------------------------------------------------------------------
     def create(self, task: dict[str, Any], pattern: str, model: str, budget: guards.Budget,
-               deadline_s: float, mock: dict[str, Any] | None = None, auto_approve: bool = False) -> RunState:
+               deadline_s: float, mock: dict[str, Any] | None = None, auto_approve: bool = False,
+               run_id: str | None = None) -> RunState:
         deadline_s = min(deadline_s, budget.max_wall_s)  # the wall-time guard is the run's deadline
-        st = RunState(uuid.uuid4().hex[:12], task, pattern, model, budget.as_dict(), time.time() + deadline_s,
+        st = RunState(run_id or uuid.uuid4().hex[:12], task, pattern, model, budget.as_dict(), time.time() + deadline_s,
                       dict(mock or {}), auto_approve)
         self.save(st)
         return st
@@ -188,10 +189,10 @@ class Runtime:
     # -- tool calls ----------------------------------------------------------------------------------
     def act(self, st: RunState, call: dict[str, Any]) -> dict[str, Any]:
         """Execute one call the model asked for; every failure becomes a structured error result."""
-        name, start = call["tool"], time.perf_counter()
-        st.actions.append(guards.action_key(name, call["args"]))
+        name, start, args = call["tool"], time.perf_counter(), call["args"]
+        st.actions.append(guards.action_key(name, args))
         try:
-            tool, args = self.toolbox.validate(name, call["args"])
+            tool, args = self.toolbox.validate(name, args)
             if why := injection.blocked(self.defenses, st.task, name, args):
                 self._count(st, "blocked")
                 raise ToolError("blocked", why, tools=sorted(self.model_tools(st)))
@@ -215,7 +216,7 @@ class Runtime:
             result = ToolError(type(exc).__name__, str(exc), retryable=not isinstance(exc, DeadlineExceeded)).as_result()
         st.counts["tool_calls"] += 1
         st.trajectory.append({"step": st.step, "kind": "tool", "thought": call.get("thought", ""), "tool": name,
-                              "args": call["args"], "result": result,
+                              "args": args, "result": result,
                               "latency_s": round(time.perf_counter() - start, 4), "cost_usd": 0.0})
         return result
 

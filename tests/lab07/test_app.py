@@ -55,7 +55,13 @@ def test_unknown_things_are_404(client):
     assert client.post("/runs", json={"task": "book-99"}).status_code == 404
     assert client.get("/runs/0123456789ab").status_code == 404
     assert client.post("/runs/0123456789ab/approve").status_code == 404
-    assert client.get("/runs/not-an-id").status_code == 422
+    assert client.get("/runs/Not An Id").status_code == 422
+
+
+def test_client_chosen_id_is_used_once(client):
+    assert client.post("/runs", json={"id": "my-run", "task": "policy-01", "wait": True}).json()["id"] == "my-run"
+    again = client.post("/runs", json={"id": "my-run", "task": "policy-01"})
+    assert again.status_code == 409 and again.json()["error"]["type"] == "run_exists"
 
 
 def test_queue_full_is_429_with_retry_after(client):
