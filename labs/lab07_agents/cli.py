@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     for step in st.trajectory:
         what = step.get("tool") or step["kind"]
         print(f"step {step['step']:>2} {what:<15} {json.dumps(step.get('args') or step.get('thought', ''))[:90]}")
-    verdict = judge(rt.toolbox.world, st.task)
+    verdict = judge(rt.toolbox.world, st.task, st.status)
     print(json.dumps({"run_id": st.id, "status": st.status, "reason": st.reason, "answer": st.answer,
                       "success": verdict["success"], "violations": verdict["violations"]}))
     return 0

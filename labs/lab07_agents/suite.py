@@ -2,8 +2,8 @@
 
     python -m labs.lab07_agents.suite --pattern tool_loop --k 2        # success and pass^k per task
 
-A task passes when the world's `outcome()` equals the expected state written in
-fixtures/lab07/tasks.json AND no invariant is violated (tau-bench judges the same way: on state,
+A task passes when the run completed, the world's `outcome()` equals the expected state written
+in fixtures/lab07/tasks.json, AND no invariant is violated (tau-bench judges the same way: on state,
 not on the agent's text). pass^k is the chance that k runs of a task ALL pass; from n runs with c
 passes its unbiased estimate is
 
@@ -44,10 +44,15 @@ def task_by_id(task_id: str) -> dict[str, Any] | None:
     return next((t for t in load_tasks() if t["id"] == task_id), None)
 
 
-def judge(world: World, task: dict[str, Any]) -> dict[str, Any]:
+def judge(world: World, task: dict[str, Any], status: str) -> dict[str, Any]:
+    """Success: the run completed, the state is the expected one, and no invariant is broken.
+
+    (The status matters for tasks whose expected state is "nothing changed": a run that crashed
+    changes nothing too, and must not count as a pass.)
+    """
     outcome, violations = world.outcome(), world.violations()
-    return {"success": outcome == task["expected"] and not violations, "outcome": outcome,
-            "violations": violations}
+    return {"success": status == "completed" and outcome == task["expected"] and not violations,
+            "outcome": outcome, "violations": violations}
 
 
 def pass_hat_k(n: int, c: int, k: int) -> float:
@@ -76,7 +81,7 @@ def run_task(task: dict[str, Any], pattern: str, workdir: Path, *, model: str = 
     while st.status == "waiting_approval":
         rt.decide_pending(st.id, reviewer(task, st.pending))
         st = rt.run(st.id)
-    verdict = judge(world, task)
+    verdict = judge(world, task, st.status)
     return {"task": task["id"], "pattern": pattern, "status": st.status, "reason": st.reason,
             "success": verdict["success"], "violations": verdict["violations"], "steps": st.step,
             "model_calls": st.counts["model_calls"], "tool_calls": st.counts["tool_calls"], "tokens": st.tokens,

@@ -36,7 +36,7 @@ def _run(rt: Runtime, task=TRIP, pattern="tool_loop", budget=None, deadline_s=20
 def test_every_pattern_books_the_trip(make_runtime, world, pattern):
     st = _run(make_runtime(), pattern=pattern)
     assert st.status == "completed", st.reason
-    assert judge(world, TRIP)["success"]
+    assert judge(world, TRIP, st.status)["success"]
     assert st.saga == [] and st.compensated == []
 
 
@@ -57,7 +57,7 @@ def test_hallucinated_calls_are_answered_counted_and_survived(make_runtime, worl
     assert st.counts["hallucinated"] >= 1
     errors = [s["result"]["error"]["code"] for s in st.trajectory if s["kind"] == "tool" and "error" in s["result"]]
     assert set(errors) <= {"unknown_tool", "invalid_arguments"} and errors
-    assert st.status == "completed" and judge(world, TRIP)["success"]
+    assert st.status == "completed" and judge(world, TRIP, st.status)["success"]
 
 
 def test_sensitive_call_waits_for_a_human_then_resumes(make_runtime, world):
@@ -67,7 +67,7 @@ def test_sensitive_call_waits_for_a_human_then_resumes(make_runtime, world):
     assert rt.run(st.id).status == "waiting_approval", "a waiting run does not move by itself"
     rt.decide_pending(st.id, approve=True)
     st = rt.run(st.id)
-    assert st.status == "completed" and judge(world, task_by_id("book-14"))["success"]
+    assert st.status == "completed" and judge(world, task_by_id("book-14"), st.status)["success"]
 
 
 def test_rejection_undoes_the_saga(make_runtime, world):
@@ -167,4 +167,4 @@ def test_defenses_all_still_complete_every_kind_of_task(tmp_path):
         rt = Runtime(Store(tmp_path / f"{task_id}-runs.db", migrations=[RUNS_SCHEMA]), ToolBox(world),
                      defenses=Defenses.all())
         st = _run(rt, task=task_by_id(task_id))
-        assert st.status == "completed" and judge(world, task_by_id(task_id))["success"], (task_id, st.reason)
+        assert st.status == "completed" and judge(world, task_by_id(task_id), st.status)["success"], (task_id, st.reason)
