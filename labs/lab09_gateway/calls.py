@@ -51,7 +51,6 @@ CREATE TABLE calls (
     cached_tokens INTEGER NOT NULL,
     reasoning_tokens INTEGER NOT NULL,
     cost_usd REAL NOT NULL,
-    prompt_tokens_est INTEGER NOT NULL,
     topic TEXT NOT NULL,
     kept INTEGER NOT NULL,
     disconnected INTEGER NOT NULL,
@@ -100,7 +99,6 @@ class CallRecord:
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     cost_usd: float = 0.0
-    prompt_tokens_est: int = 0
     topic: str = "other"
     kept: bool = True
     disconnected: bool = False

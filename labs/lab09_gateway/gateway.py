@@ -402,18 +402,21 @@ class Gateway:
         raise out.error
 
     def _slot(self, target: Target, out: Outcome):
+        """Wait for an upstream slot (the wait is the queue stage) and count the call in flight."""
         gateway = self
+        labels = {"gen_ai.request.model": target.model}
 
         class _Slot:
             async def __aenter__(self):
                 waited = time.perf_counter()
                 await gateway._sem(target).acquire()
                 out.queue_s += time.perf_counter() - waited
-                key = target.model
-                gateway.inflight[key] = gateway.inflight.get(key, 0) + 1
+                gateway.inflight[target.model] = gateway.inflight.get(target.model, 0) + 1
+                instruments()["inflight"].add(1, labels)
 
             async def __aexit__(self, *exc):
                 gateway.inflight[target.model] -= 1
+                instruments()["inflight"].add(-1, labels)
                 gateway._sem(target).release()
 
         return _Slot()
