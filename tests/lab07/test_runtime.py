@@ -168,3 +168,20 @@ def test_defenses_all_still_complete_every_kind_of_task(tmp_path):
                      defenses=Defenses.all())
         st = _run(rt, task=task_by_id(task_id))
         assert st.status == "completed" and judge(world, task_by_id(task_id), st.status)["success"], (task_id, st.reason)
+
+
+def test_only_keyed_or_read_only_calls_are_retried(make_runtime, world):
+    import dataclasses
+
+    from labs.lab07_agents.tools import TOOLS
+    from labs.lab07_agents.world import ToolError
+
+    rt = make_runtime(ToolFaults(error_rate=1.0))
+    st = rt.create(TRIP, "tool_loop", AGENT_MODEL, Budget(), 10)
+    args = {"customer_id": "C05", "flight_id": "F008"}
+    for keyed, expected_calls in ((True, rt.attempts), (False, 1)):
+        rt.toolbox.counts["calls"] = 0
+        tool = dataclasses.replace(TOOLS["hold_flight"], keyed=keyed)
+        with pytest.raises(ToolError):
+            rt._call_tool(st, tool, args, f"k-{keyed}")
+        assert rt.toolbox.counts["calls"] == expected_calls, keyed
