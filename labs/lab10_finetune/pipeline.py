@@ -1,0 +1,55 @@
+"""The whole path in one process: `python -m labs.lab10_finetune pipeline` (build → SFT → DPO → merge → generate).
+
+What the CI smoke test runs and asserts on: held-out addition exact match before/after SFT, the
+successor skill before/after (forgetting) with and without replay, DPO held-out reward accuracy
+and margin before/after, the from-scratch DPO loss against trl's, and the merged model's answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from labs.lab10_finetune import model as M
+from labs.lab10_finetune import train as T
+
+Stage = Callable[[str], Callable[[int, int, dict[str, Any]], None] | None]
+
+
+def run(out_dir: str | Path, stage_progress: Stage | None = None, dpo_hp: dict[str, Any] | None = None
+        ) -> dict[str, Any]:
+    out = Path(out_dir)
+    hook = stage_progress or (lambda name: None)
+    report: dict[str, Any] = {"stages": {}}
+    evals = {"addition": M.fixture("addition_test"), "successor": M.fixture("successor_test")}
+
+    t0 = time.perf_counter()
+    base = M.base_path(out)
+    report["stages"]["build"] = {"wall_s": round(time.perf_counter() - t0, 2)}
+
+    sft = T.sft(base, M.fixture("addition_train"), out / "sft", on_progress=hook("sft"), eval_sets=evals)
+    replay = T.sft(base, M.fixture("addition_train"), out / "sft-replay", {"replay": 30},
+                   on_progress=hook("sft+replay"), eval_sets=evals)
+    for name, r in (("sft", sft), ("sft+replay", replay)):
+        report["stages"][name] = {"wall_s": r["wall_s"], "tokens_per_s": r["history"][-1].get("tokens_per_s"),
+                                  "before": r["exact_match_before"], "after": r["exact_match_after"]}
+
+    t0 = time.perf_counter()
+    merged = T.merge(base, replay["adapter"], out / "sft-merged")
+    report["stages"]["merge"] = {"wall_s": round(time.perf_counter() - t0, 2)}
+
+    dpo = T.dpo(merged, M.fixture("prefs_train"), out / "dpo", dpo_hp, on_progress=hook("dpo"),
+                eval_rows=M.fixture("prefs_test"), eval_sets={"addition": evals["addition"]})
+    report["stages"]["dpo"] = {"wall_s": dpo["wall_s"], "tokens_per_s": dpo["history"][-1].get("tokens_per_s"),
+                               "heldout_before": dpo["heldout_before"], "heldout_after": dpo["heldout_after"],
+                               "exact_match_before": dpo["exact_match_before"],
+                               "exact_match_after": dpo["exact_match_after"], "loss_check": dpo["loss_check"]}
+
+    t0 = time.perf_counter()
+    model, tok = M.load(merged, dpo["adapter"])
+    prompts = [r["prompt"] for r in evals["addition"][:5]]
+    report["samples"] = dict(zip(prompts, M.generate(model, tok, prompts), strict=True))
+    report["stages"]["generate"] = {"wall_s": round(time.perf_counter() - t0, 2)}
+    return report

@@ -1,0 +1,216 @@
+"""SFT and DPO with trl + peft, and LoRA merge: `python -m labs.lab10_finetune pipeline`.
+
+Every stage takes a base checkpoint, a dataset (rows of dicts) and hyper-parameters, reports
+progress through `on_progress(step, total, metrics)`, saves a LoRA adapter (or a reward model)
+under out_dir, and returns its measured metrics. CPU-safe settings are forced because trl's
+configs default to bf16 and activation checkpointing: bf16=False, use_cpu=True on a machine
+without a GPU, report_to="none".
+
+SFT loss on completions only (prompt masking):  L = -Σ_t m_t log π(y_t | y_<t, x) / Σ_t m_t,
+m_t = 1 on completion tokens.  LoRA: W' = W + (α/r)·B·A, B initialised to 0, so W' = W at step 0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from labs.lab10_finetune import model as M
+
+Progress = Callable[[int, int, dict[str, Any]], None]
+
+COLUMNS = {"sft": {"prompt", "completion"}, "dpo": {"prompt", "chosen", "rejected"}}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "sft": {"epochs": 30, "lr": 5e-3, "rank": 16, "alpha": 32, "dropout": 0.0, "batch_size": 16,
+            "target_modules": "all-linear", "replay": 0, "method": "lora"},
+    "dpo": {"epochs": 4, "lr": 5e-4, "rank": 8, "alpha": 16, "dropout": 0.0, "batch_size": 16, "beta": 0.1,
+            "target_modules": "all-linear"},
+}
+
+
+def check_rows(kind: str, rows: list[dict[str, Any]]) -> None:
+    """ValueError unless every row carries the columns the kind needs, as non-empty strings."""
+    if not rows:
+        raise ValueError("the dataset is empty")
+    need = COLUMNS[kind]
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ValueError(f"row {i} is not an object")
+        missing = need - set(row)
+        if missing:
+            raise ValueError(f"row {i} lacks column(s) {sorted(missing)}; {kind} needs {sorted(need)}")
+        for col in need:
+            if not isinstance(row[col], str) or not row[col]:
+                raise ValueError(f"row {i}: {col!r} must be a non-empty string")
+
+
+def _common(out: Path, lr: float, batch_size: int, epochs: float | None = None) -> dict[str, Any]:
+    device = M.pick_device()
+    kw = dict(output_dir=str(out / "trainer"), learning_rate=lr, per_device_train_batch_size=batch_size,
+              logging_steps=1, save_strategy="no", report_to="none", bf16=M.use_bf16(device),
+              use_cpu=device == "cpu", activation_checkpointing=False, seed=0, disable_tqdm=True,
+              lr_scheduler_type="constant", warmup_steps=0)
+    if epochs is not None:
+        kw["num_train_epochs"] = epochs
+    return kw
+
+
+def _lora(hp: dict[str, Any]):
+    from peft import LoraConfig
+
+    return LoraConfig(r=int(hp["rank"]), lora_alpha=int(hp["alpha"]), lora_dropout=float(hp["dropout"]),
+                      target_modules=hp["target_modules"], task_type="CAUSAL_LM")
+
+
+def _callback(on_progress: Progress | None, n_tokens: int = 0):
+    from transformers import TrainerCallback
+
+    class Report(TrainerCallback):
+        def __init__(self):
+            self.t0 = time.perf_counter()
+            self.history: list[dict[str, Any]] = []
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not logs or "loss" not in logs:
+                return
+            elapsed = time.perf_counter() - self.t0
+            row = {k: round(float(v), 6) for k, v in logs.items() if isinstance(v, int | float)}
+            row["step"] = state.global_step
+            if n_tokens and state.max_steps:
+                row["tokens_per_s"] = round(n_tokens * state.global_step / state.max_steps / elapsed, 1)
+            row["peak_memory_mb"] = _peak_mb()
+            self.history.append(row)
+            if on_progress:
+                on_progress(state.global_step, state.max_steps, row)
+
+    return Report()
+
+
+def _quiet(trainer) -> None:
+    """The job reports its own progress; trainer's printed log dicts would only be noise."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
+def _peak_mb() -> float:
+    if torch.cuda.is_available():
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _tokens(tok, rows: list[dict[str, Any]], cols: tuple[str, ...]) -> int:
+    return sum(len(tok(" ".join(r[c] for c in cols))["input_ids"]) for r in rows)
+
+
+def sft(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[str, Any] | None = None,
+        on_progress: Progress | None = None, eval_sets: dict[str, list[dict[str, Any]]] | None = None
+        ) -> dict[str, Any]:
+    """LoRA SFT on prompt/completion rows, loss on completions only; exact match before and after."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    hp = {**DEFAULTS["sft"], **(hp or {})}
+    check_rows("sft", rows)
+    out = Path(out_dir)
+    model, tok = M.load(base)
+    train = list(rows)
+    if hp["replay"]:
+        train += M.fixture("successor_train")[: int(hp["replay"])]
+    before = {name: M.exact_match(model, tok, s) for name, s in (eval_sets or {}).items()}
+    report = _callback(on_progress, _tokens(tok, train, ("prompt", "completion")) * int(hp["epochs"]))
+    config = SFTConfig(**_common(out, hp["lr"], hp["batch_size"], hp["epochs"]), max_length=32,
+                       completion_only_loss=True, packing=False)
+    trainer = SFTTrainer(model=model, args=config, processing_class=tok, callbacks=[report],
+                         peft_config=_lora(hp) if hp["method"] == "lora" else None,
+                         train_dataset=Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]}
+                                                          for r in train]))
+    _quiet(trainer)
+    t0 = time.perf_counter()
+    trainer.train()
+    wall = time.perf_counter() - t0
+    trained = trainer.model.eval()
+    after = {name: M.exact_match(trained, tok, s) for name, s in (eval_sets or {}).items()}
+    trained.save_pretrained(out / "adapter")
+    tok.save_pretrained(out / "adapter")
+    return {"kind": "sft", "base": base, "adapter": str(out / "adapter"), "method": hp["method"], "wall_s": round(wall, 2),
+            "trainable_params": sum(p.numel() for p in trained.parameters() if p.requires_grad),
+            "exact_match_before": before, "exact_match_after": after, "history": report.history}
+
+
+def merge(base: str, adapter: str | Path, out_dir: str | Path) -> str:
+    """W ← W + (α/r)·B·A folded into the base weights (merge_and_unload), saved as a plain checkpoint."""
+    model, tok = M.load(base, adapter, device="cpu")
+    merged = model.merge_and_unload()
+    merged.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    return str(out_dir)
+
+
+def dpo(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[str, Any] | None = None,
+        on_progress: Progress | None = None, eval_rows: list[dict[str, Any]] | None = None,
+        eval_sets: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """DPO with a fresh LoRA on `base` (an SFT model merged into its base): the reference is the
+    adapter-disabled model. Held-out rewards/margins/accuracies before and after; the from-scratch
+    loss checked against trl's on one held-out batch."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    hp = {**DEFAULTS["dpo"], **(hp or {})}
+    check_rows("dpo", rows)
+    out = Path(out_dir)
+    model, tok = M.load(base)
+    cols = ("prompt", "chosen", "rejected")
+    held = Dataset.from_list([{c: r[c] for c in cols} for r in (eval_rows or rows)])
+    report = _callback(on_progress, _tokens(tok, rows, cols) * int(hp["epochs"]))
+    config = DPOConfig(**_common(out, hp["lr"], hp["batch_size"], hp["epochs"]), beta=float(hp["beta"]),
+                       max_length=32, per_device_eval_batch_size=64)
+    trainer = DPOTrainer(model=model, args=config, processing_class=tok, peft_config=_lora(hp), callbacks=[report],
+                         train_dataset=Dataset.from_list([{c: r[c] for c in cols} for r in rows]), eval_dataset=held)
+    _quiet(trainer)
+    em_before = {name: M.exact_match(trainer.model, tok, s) for name, s in (eval_sets or {}).items()}
+    before = _eval_rewards(trainer)
+    t0 = time.perf_counter()
+    trainer.train()
+    wall = time.perf_counter() - t0
+    after = _eval_rewards(trainer)
+    trainer.model.eval()
+    em_after = {name: M.exact_match(trainer.model, tok, s) for name, s in (eval_sets or {}).items()}
+    check = loss_check(trainer)
+    trainer.model.save_pretrained(out / "adapter")
+    tok.save_pretrained(out / "adapter")
+    return {"kind": "dpo", "base": base, "adapter": str(out / "adapter"), "wall_s": round(wall, 2),
+            "heldout_before": before, "heldout_after": after, "exact_match_before": em_before,
+            "exact_match_after": em_after, "loss_check": check, "history": report.history}
+
+
+def _eval_rewards(trainer) -> dict[str, float]:
+    got = trainer.evaluate()
+    keys = ("eval_loss", "eval_rewards/chosen", "eval_rewards/rejected", "eval_rewards/margins",
+            "eval_rewards/accuracies")
+    return {k.removeprefix("eval_"): round(float(got[k]), 6) for k in keys if k in got}
+
+
+@torch.no_grad()
+def loss_check(trainer) -> dict[str, float]:
+    """trl's DPO loss and ours (objectives.dpo_loss) on the same collated held-out batch."""
+    from labs.lab10_finetune.objectives import dpo_loss, sequence_logps
+
+    model = trainer.model.eval()
+    batch = next(iter(trainer.get_eval_dataloader()))
+    batch = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in batch.items()}
+    theirs = float(trainer.compute_loss(model, batch))
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    pi = sequence_logps(model(input_ids=ids, attention_mask=mask).logits, ids, batch["completion_mask"])
+    with model.disable_adapter():
+        ref = sequence_logps(model(input_ids=ids, attention_mask=mask).logits, ids, batch["completion_mask"])
+    pi_w, pi_l = pi.chunk(2)
+    ref_w, ref_l = ref.chunk(2)
+    ours = float(dpo_loss(pi_w, pi_l, ref_w, ref_l, trainer.beta)["loss"])
+    return {"trl": round(theirs, 6), "ours": round(ours, 6), "abs_diff": abs(theirs - ours)}
