@@ -10,7 +10,7 @@ accuracy = share with margin > 0.
 Bradley-Terry reward model:  L_RM = −E[ log σ(r_φ(x, y_w) − r_φ(x, y_l)) ].
 
 GRPO advantages, per group of G completions of one prompt:  A_i = (r_i − mean(r)) / (std(r) + ε),
-std the population one (ddof 0) as trl computes it.
+std the sample one (Bessel, G − 1) as trl's GRPOTrainer computes it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def grpo_advantages(rewards: list[float], eps: float = 1e-4) -> list[float]:
     """Group-normalised advantages for one prompt's completions."""
     G = len(rewards)
     mean = sum(rewards) / G
-    std = math.sqrt(sum((r - mean) ** 2 for r in rewards) / G)
+    std = math.sqrt(sum((r - mean) ** 2 for r in rewards) / (G - 1))
     return [(r - mean) / (std + eps) for r in rewards]
 
 

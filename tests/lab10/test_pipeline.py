@@ -1,0 +1,48 @@
+"""The CI smoke run: build → SFT → DPO → merge → generate in one process, asserting the measured gains."""
+
+import datasets
+import pytest
+from transformers.utils import logging
+
+from labs.lab10_finetune import pipeline
+
+datasets.disable_progress_bars()
+logging.disable_progress_bar()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    return pipeline.run(tmp_path_factory.mktemp("lab10"))
+
+
+def test_sft_teaches_the_held_out_task(report):
+    sft = report["stages"]["sft"]
+    assert sft["before"]["addition"] <= 0.1
+    assert sft["after"]["addition"] >= 0.7
+
+
+def test_sft_forgets_the_other_skill_and_replay_prevents_it(report):
+    sft, replay = report["stages"]["sft"], report["stages"]["sft+replay"]
+    assert sft["before"]["successor"] == 1.0
+    assert sft["after"]["successor"] <= 0.8
+    assert replay["after"]["successor"] == 1.0
+    assert replay["after"]["addition"] >= 0.6
+
+
+def test_dpo_moves_held_out_preferences_the_right_way(report):
+    dpo = report["stages"]["dpo"]
+    assert dpo["heldout_before"]["rewards/accuracies"] == 0.0
+    assert dpo["heldout_after"]["rewards/accuracies"] >= 0.6
+    assert dpo["heldout_after"]["rewards/margins"] > 0
+    assert dpo["heldout_after"]["loss"] < dpo["heldout_before"]["loss"]
+    assert dpo["exact_match_after"]["addition"] >= dpo["exact_match_before"]["addition"] - 0.1
+
+
+def test_from_scratch_dpo_loss_equals_trl_on_the_same_batch(report):
+    check = report["stages"]["dpo"]["loss_check"]
+    assert check["abs_diff"] < 1e-5
+
+
+def test_merged_and_dpo_model_generates_sums(report):
+    right = sum(int(p[0]) + int(p[2]) == int(c) for p, c in report["samples"].items() if c.isdigit())
+    assert right >= 4
