@@ -10,3 +10,4 @@ from shared.mockllm.behaviours import reasoning  # noqa: F401
 from shared.mockllm.behaviours import judge  # noqa: F401
 from shared.mockllm.behaviours import agent  # noqa: F401
 from shared.mockllm.behaviours import gullible  # noqa: F401
+from shared.mockllm.behaviours import rag  # noqa: F401
