@@ -171,8 +171,8 @@ class VectorIndex:
             fetch = min(fetch, self.size)
             if fetch == 0 or want <= 0:
                 return []
-            D, I = self.index.search(np.ascontiguousarray(q.reshape(1, -1), dtype=np.float32), fetch)
-            hits = [(int(i), float(d)) for i, d in zip(I[0], D[0], strict=True)
+            sims, ids = self.index.search(np.ascontiguousarray(q.reshape(1, -1), dtype=np.float32), fetch)
+            hits = [(int(i), float(d)) for i, d in zip(ids[0], sims[0], strict=True)
                     if i >= 0 and i not in self.dead and (allowed is None or i in allowed)]
             if len(hits) >= want or fetch >= self.size:
                 return hits[:k]

@@ -1,0 +1,213 @@
+"""The lab-06 service: documents in, hybrid search, cited answers, index versions, evals.
+
+    make lab-06        # serves on 127.0.0.1:8006; README.md has a curl example for every route
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, FastAPI, Path
+from pydantic import BaseModel, Field, field_validator
+
+from labs.lab06_rag import answer as answer_mod
+from labs.lab06_rag.dense import INDEX_KINDS
+from labs.lab06_rag.evaluate import CONFIGS, evaluate, fixture_kb
+from labs.lab06_rag.kb import CHUNKERS, FilterError, KnowledgeBase, NoReranker, UnknownTenant
+from labs.lab06_rag.rewrite import PROMPTS
+from shared.config import Settings, get_settings
+from shared.jobs import JobStore, jobs_router
+from shared.service import ServiceError, create_service, not_found
+
+MAX_TEXT = 20_000  # characters; a support article, not a book
+DocId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class Document(BaseModel):
+    id: DocId
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    title: str = Field("", max_length=300)
+    tenant: Name = "public"
+    product: str = Field("Tessera", max_length=64)
+    version: str = Field("all", max_length=32)
+    section: str = Field("General", max_length=64)
+    updated: str = Field("2025-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class DocumentsIn(BaseModel):
+    documents: list[Document] = Field(min_length=1, max_length=500)
+
+    @field_validator("documents")
+    @classmethod
+    def _unique(cls, v: list[Document]) -> list[Document]:
+        if len({d.id for d in v}) != len(v):
+            raise ValueError("document ids must be unique within a batch")
+        return v
+
+
+class SearchIn(BaseModel):
+    query: str = Field(min_length=1, max_length=2000)
+    k: int = Field(5, ge=1, le=100)
+    mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rerank: bool = False
+    rewrite: Literal["none", "hyde", "multi_query", "step_back"] = "none"
+    filters: dict[str, str | list[str]] = Field(default_factory=dict)
+    tenant: Name = "public"
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("query must not be blank")
+        return v
+
+
+class AnswerIn(SearchIn):
+    reorder: bool = Field(False, description="best sources at both ends of the prompt (lost-in-the-middle fix)")
+    middle_attention: float | None = Field(None, ge=0, le=1, description="mock answerer only")
+
+
+class RebuildIn(BaseModel):
+    index: Literal["flat", "hnsw", "ivf", "ivfpq"] | None = None
+    chunker: Literal["fixed", "semantic", "hierarchical", "late"] | None = None
+    chunk_tokens: int | None = Field(None, ge=8, le=512)
+    overlap: int | None = Field(None, ge=0, le=256)
+    contextual: bool | None = None
+    dim: int | None = Field(None, ge=16, le=384, description="Matryoshka-style truncation")
+    wait: bool = False
+
+
+class EvalIn(BaseModel):
+    config: Literal[tuple(CONFIGS)] = "hybrid"  # type: ignore[valid-type]
+    limit: int | None = Field(None, ge=1, le=500, description="first N questions only")
+    answers: bool = True
+
+
+def _search_args(body: SearchIn) -> dict[str, Any]:
+    return {"k": body.k, "mode": body.mode, "tenant": body.tenant, "filters": body.filters, "rerank": body.rerank,
+            "fusion": body.fusion, "rewrite_kind": body.rewrite}
+
+
+def _run_search(kb: KnowledgeBase, body: SearchIn) -> list[dict]:
+    try:
+        return kb.search(body.query, **_search_args(body))
+    except FilterError as exc:
+        raise ServiceError(422, str(exc), type="invalid_filters") from exc
+    except UnknownTenant as exc:
+        raise ServiceError(404, f"unknown tenant {exc.args[0]!r}", type="unknown_tenant") from exc
+    except NoReranker as exc:
+        raise ServiceError(409, str(exc), type="no_reranker") from exc
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    lab_dir = settings.lab_dir("lab06")
+    state: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def kb() -> KnowledgeBase:
+        with lock:
+            if "kb" not in state:
+                from labs.lab06_rag.rerank import load_reranker
+
+                state["kb"] = KnowledgeBase(lab_dir / "service", llm_model=answer_mod.rag_model(settings.llm_model),
+                                            reranker=load_reranker(lab_dir))
+            return state["kb"]
+
+    jobs = JobStore(lab_dir / "jobs.sqlite")
+    app = create_service("lab-06 retrieval and RAG", lab="lab06", settings=settings,
+                         readiness={"index": lambda: kb().snap is not None})
+    app.state.fuzz_skip = {"POST /eval", "POST /index/rebuild"}
+
+    docs = APIRouter(prefix="/documents", tags=["documents"])
+
+    @docs.post("")
+    def upsert(body: DocumentsIn) -> dict[str, Any]:
+        """Add or replace documents (batch); they are searchable on return."""
+        return kb().upsert([d.model_dump() for d in body.documents]) | {"version": kb().snap.version}
+
+    @docs.get("/{doc_id}")
+    def get_document(doc_id: Annotated[str, Path(max_length=80)]) -> dict[str, Any]:
+        """One stored document."""
+        doc = kb().document(doc_id)
+        if not doc:
+            raise not_found("document", doc_id)
+        return doc
+
+    @docs.delete("/{doc_id}")
+    def delete(doc_id: Annotated[str, Path(max_length=80)]) -> dict[str, Any]:
+        """Delete a document; its chunks stop matching at once (tombstoned until the next rebuild)."""
+        if not kb().delete(doc_id):
+            raise not_found("document", doc_id)
+        return {"deleted": doc_id}
+
+    index = APIRouter(prefix="/index", tags=["index"])
+
+    @index.get("/stats")
+    def stats() -> dict[str, Any]:
+        """The serving version: config, documents, chunks, tombstones, tenants."""
+        return kb().stats()
+
+    @index.post("/rebuild")
+    def rebuild(body: RebuildIn | None = None) -> dict[str, Any]:
+        """Build the next index version as a job; the current one serves until the swap."""
+        body = body or RebuildIn()
+        changes = {k: v for k, v in body.model_dump(exclude={"wait"}).items() if v is not None}
+        try:
+            config = kb().with_config(**changes)
+        except ValueError as exc:
+            raise ServiceError(422, str(exc), type="invalid_config") from exc
+
+        def run(ctx) -> dict[str, Any]:
+            version = kb().rebuild(config, progress=lambda s, t, m: ctx.progress(s, t, m))
+            return {"version": version, "config": asdict(config)}
+
+        job_id = jobs.submit("rebuild", asdict(config), run)
+        return jobs.wait(job_id, timeout_s=600) if body.wait else jobs.get(job_id)
+
+    search = APIRouter(tags=["retrieval"])
+
+    @search.post("/search")
+    def do_search(body: SearchIn) -> dict[str, Any]:
+        """Retrieve the top k chunks (bm25 | dense | hybrid, optional rerank, filters, tenant)."""
+        return {"query": body.query, "mode": body.mode, "version": kb().snap.version,
+                "results": _run_search(kb(), body)}
+
+    @search.post("/answer")
+    def do_answer(body: AnswerIn) -> dict[str, Any]:
+        """Retrieve, then answer from numbered sources with [doc-id] citations (or say it doesn't know)."""
+        hits = _run_search(kb(), body)
+        mock = {"middle_attention": body.middle_attention} if body.middle_attention is not None else None
+        return answer_mod.answer(body.query, hits, settings.llm_model, body.reorder, mock) | {"query": body.query}
+
+    @search.post("/eval")
+    def do_eval(body: EvalIn) -> dict[str, Any]:
+        """Run the fixture eval set over a named configuration; metrics per slice."""
+        from labs.lab06_rag.corpus import load
+        from labs.lab06_rag.dense import Embedder
+        from labs.lab06_rag.rerank import load_reranker
+
+        spec = CONFIGS[body.config]
+        reranker = load_reranker(lab_dir) if spec.get("rerank") else None
+        if spec.get("rerank") and reranker is None:
+            raise ServiceError(409, "no cross-encoder: train one with `python -m labs.lab06_rag.rerank`",
+                               type="no_reranker")
+        eval_kb = fixture_kb(lab_dir / "eval", spec.get("contextual", False), reranker, settings.llm_model)
+        questions = load("eval")[:body.limit] if body.limit else None
+        embed = Embedder(lab_dir / "eval" / "embeddings.sqlite").embed if body.answers else None
+        return evaluate(eval_kb, body.config, questions, with_answers=body.answers, embed=embed,
+                        llm_model=settings.llm_model, progress=lambda *_: None)
+
+    @search.get("/configs")
+    def configs() -> dict[str, Any]:
+        """What can be chosen: eval configurations, index kinds, chunkers, rewrites."""
+        return {"eval_configs": CONFIGS, "index_kinds": list(INDEX_KINDS), "chunkers": list(CHUNKERS),
+                "rewrites": ["none", *PROMPTS]}
+
+    for router in (docs, index, search, jobs_router(jobs)):
+        app.include_router(router)
+    return app

@@ -1,0 +1,127 @@
+"""The eval set over a named retrieval configuration: ranking metrics and RAGAS-style answer metrics per slice.
+
+    python -m labs.lab06_rag.evaluate --config hybrid
+    python -m bench.bench_lab06_quality            # every configuration; writes the README table
+
+Ranking metrics count documents (a document's chunks collapse to its first rank) at k = 5 and skip the
+unanswerable slice. `answer_ok`: an answerable question's answer contains every value of its
+reference, with a citation; an unanswerable one's answer says it does not know.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from labs.lab06_rag import ragas
+from labs.lab06_rag.answer import answer, rag_model
+from labs.lab06_rag.corpus import load
+from labs.lab06_rag.kb import KnowledgeBase, RetrievalConfig
+from labs.lab06_rag.metrics import ranking_metrics
+
+CONFIGS = {
+    "bm25": {"mode": "bm25"},
+    "dense": {"mode": "dense"},
+    "hybrid": {"mode": "hybrid"},
+    "hybrid+rerank": {"mode": "hybrid", "rerank": True},
+    "bm25+contextual": {"mode": "bm25", "contextual": True},
+    "hybrid+contextual": {"mode": "hybrid", "contextual": True},
+    "hybrid+contextual+rerank": {"mode": "hybrid", "contextual": True, "rerank": True},
+}
+K = 5
+
+
+def fixture_kb(folder: Path, contextual: bool = False, reranker=None, llm_model: str | None = None) -> KnowledgeBase:
+    """The fixture corpus indexed once per variant under `folder` (embeddings cached there too)."""
+    kb = KnowledgeBase(folder / ("contextual" if contextual else "plain"),
+                       RetrievalConfig(index="flat", contextual=contextual), llm_model=rag_model(llm_model),
+                       reranker=reranker)
+    if kb.stats()["documents"] == 0:
+        kb.upsert(load("corpus"))
+    return kb
+
+
+def values_of(reference: str) -> list[str]:
+    """The facts an answer must state: each sentence's plan name, or what follows its last " is "."""
+    out = []
+    for sentence in ragas.statements(reference):
+        plan = re.search(r"from the (\w+) plan", sentence)
+        out.append(plan.group(1) if plan else sentence.rsplit(" is ", 1)[-1].rstrip("."))
+    return out
+
+
+def answer_ok(q: dict, result: dict) -> bool:
+    text = result["answer"]
+    if q["slice"] == "unanswerable":
+        return "don't know" in text.lower()
+    return bool(result["citations"]) and all(v in text for v in values_of(q["answer"]))
+
+
+def evaluate(kb: KnowledgeBase, config: str, questions: list[dict] | None = None, with_answers: bool = True,
+             embed=None, llm_model: str | None = None, progress=None) -> dict:
+    if config not in CONFIGS:
+        raise KeyError(config)
+    spec = CONFIGS[config]
+    questions = questions if questions is not None else load("eval")
+    model = rag_model(llm_model)
+    rows = []
+    for i, q in enumerate(tqdm(questions, desc=config, disable=progress is not None, leave=False)):
+        hits = kb.search(q["question"], K * 2, spec["mode"], tenant=q["tenant"], rerank=spec.get("rerank", False))
+        ranked = list(dict.fromkeys(h["doc_id"] for h in hits))
+        row = {"id": q["id"], "slice": q["slice"]}
+        if q["relevant"]:
+            row.update(ranking_metrics(ranked, q["relevant"], K))
+        if with_answers:
+            top = hits[:K]
+            result = answer(q["question"], top, model)
+            contexts = [h["text"] for h in top]
+            row["answer_ok"] = float(answer_ok(q, result))
+            row["faithfulness"] = ragas.faithfulness(result["answer"], contexts, model)
+            if embed is not None and q["relevant"]:
+                row["answer_relevancy"] = ragas.answer_relevancy(q["question"], result["answer"], embed, model)
+            if q["relevant"]:
+                row["context_precision"] = ragas.context_precision(contexts, q["answer"], model)
+                row["context_recall"] = ragas.context_recall(contexts, q["answer"], model)
+        rows.append(row)
+        if progress:
+            progress(i + 1, len(questions), q["id"])
+    return {"config": config, "k": K, "questions": len(rows), "slices": summarise(rows), "overall": summarise(
+        [r | {"slice": "all"} for r in rows])["all"]}
+
+
+def summarise(rows: list[dict]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for name in sorted({r["slice"] for r in rows}):
+        mine = [r for r in rows if r["slice"] == name]
+        keys = sorted({k for r in mine for k in r} - {"id", "slice"})
+        out[name] = {"n": len(mine)}
+        for key in keys:
+            vals = [r[key] for r in mine if r.get(key) is not None]
+            if vals:
+                out[name][key] = round(float(np.mean(vals)), 4)
+    return out
+
+
+def main() -> None:
+    from labs.lab06_rag.dense import Embedder
+    from labs.lab06_rag.rerank import load_reranker
+    from shared.config import get_settings
+
+    parser = argparse.ArgumentParser(description="run the lab-06 eval set over one configuration")
+    parser.add_argument("--config", default="hybrid", choices=sorted(CONFIGS))
+    args = parser.parse_args()
+    folder = get_settings().lab_dir("lab06") / "eval"
+    spec = CONFIGS[args.config]
+    reranker = load_reranker(get_settings().lab_dir("lab06"), train_if_missing=True) if spec.get("rerank") else None
+    kb = fixture_kb(folder, spec.get("contextual", False), reranker)
+    embed = Embedder(folder / "embeddings.sqlite").embed
+    print(json.dumps(evaluate(kb, args.config, embed=embed), indent=2))
+
+
+if __name__ == "__main__":
+    main()
