@@ -26,17 +26,19 @@ NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
 class JobRequest(BaseModel):
-    kind: Literal["sft", "dpo"]
+    kind: Literal["sft", "dpo", "reward", "grpo"]
     base: str = Field(M.BASE_NAME, pattern=NAME, description="a name from GET /models (bases)")
     dataset: str | None = Field(None, pattern=NAME, description=" | ".join(DATASETS))
     rows: list[dict[str, Any]] | None = Field(None, min_length=1, max_length=5000, description="inline data")
-    epochs: int | None = Field(None, ge=1, le=200)
+    epochs: int | None = Field(None, ge=1, le=200, description="sft, dpo, reward")
+    steps: int | None = Field(None, ge=1, le=2000, description="grpo only")
+    num_generations: int | None = Field(None, ge=2, le=64, description="grpo: completions per prompt (G)")
     lr: float | None = Field(None, gt=0, le=1)
     rank: int | None = Field(None, ge=1, le=256)
     alpha: int | None = Field(None, ge=1, le=1024)
     dropout: float | None = Field(None, ge=0, lt=1)
     batch_size: int | None = Field(None, ge=1, le=512)
-    beta: float | None = Field(None, gt=0, le=10, description="dpo only")
+    beta: float | None = Field(None, gt=0, le=10, description="dpo: β of the loss; grpo: KL weight")
     replay: int | None = Field(None, ge=0, le=30, description="sft: successor rows mixed in against forgetting")
     method: Literal["lora", "full"] | None = Field(None, description="sft only")
     wait: bool = Field(False, description="block until the job is finished")
@@ -218,11 +220,14 @@ def _start(req: JobRequest, runner: Runner, jobs: JobStore, models_dir) -> dict[
         T.check_rows(req.kind, rows)
     except ValueError as exc:
         raise ServiceError(422, f"dataset does not fit kind {req.kind!r}: {exc}", "validation_error") from exc
-    hp = {k: v for k, v in req.model_dump(include=set(T.DEFAULTS[req.kind])).items() if v is not None}
-    wrong = [k for k in ("beta", "replay", "method") if getattr(req, k) is not None and k not in T.DEFAULTS[req.kind]]
+    given = req.model_dump(include=set().union(*(set(d) for d in T.DEFAULTS.values())), exclude_none=True)
+    wrong = sorted(set(given) - set(T.DEFAULTS[req.kind]))
     if wrong:
         raise ServiceError(422, f"{', '.join(wrong)} do(es) not apply to kind {req.kind!r}", "validation_error")
-    params = {"base": req.base, "dataset": req.dataset, "rows": req.rows, "hp": hp}
+    if req.kind == "grpo" and (req.batch_size or T.DEFAULTS["grpo"]["batch_size"]) % (
+            req.num_generations or T.DEFAULTS["grpo"]["num_generations"]):
+        raise ServiceError(422, "grpo: batch_size must be a multiple of num_generations", "validation_error")
+    params = {"base": req.base, "dataset": req.dataset, "rows": req.rows, "hp": given}
     job_id = runner.start(req.kind, params)
     job = jobs.wait(job_id, req.timeout_s) if req.wait else jobs.get(job_id)
     return _brief(job)

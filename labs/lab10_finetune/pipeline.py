@@ -1,8 +1,10 @@
-"""The whole path in one process: `python -m labs.lab10_finetune pipeline` (build → SFT → DPO → merge → generate).
+"""The whole path in one process: `python -m labs.lab10_finetune pipeline` (build → SFT → merge → DPO → generate,
+plus a reward model and a few GRPO steps on the merged SFT model).
 
 What the CI smoke test runs and asserts on: held-out addition exact match before/after SFT, the
 successor skill before/after (forgetting) with and without replay, DPO held-out reward accuracy
-and margin before/after, the from-scratch DPO loss against trl's, and the merged model's answers.
+and margin before/after, the from-scratch DPO loss against trl's, the merged model's answers, reward-model
+pairwise accuracy, and GRPO reward (first vs last quarter of steps), its std, KL and completion length.
 """
 
 from __future__ import annotations
@@ -46,6 +48,15 @@ def run(out_dir: str | Path, stage_progress: Stage | None = None, dpo_hp: dict[s
                                "heldout_before": dpo["heldout_before"], "heldout_after": dpo["heldout_after"],
                                "exact_match_before": dpo["exact_match_before"],
                                "exact_match_after": dpo["exact_match_after"], "loss_check": dpo["loss_check"]}
+
+    rm = T.reward(merged, M.fixture("rm_train"), out / "reward", on_progress=hook("reward"),
+                  eval_rows=M.fixture("prefs_test"))
+    report["stages"]["reward"] = {"wall_s": rm["wall_s"], "tokens_per_s": rm["history"][-1].get("tokens_per_s"),
+                                  "train_accuracy": rm["history"][-1].get("accuracy"),
+                                  "heldout_before": rm["pairwise_accuracy_before"],
+                                  "heldout_after": rm["pairwise_accuracy_after"]}
+    grpo = T.grpo(merged, M.fixture("addition_train"), out / "grpo", on_progress=hook("grpo"))
+    report["stages"]["grpo"] = {k: v for k, v in grpo.items() if k not in ("history", "adapter", "base", "kind")}
 
     t0 = time.perf_counter()
     model, tok = M.load(merged, dpo["adapter"])

@@ -18,7 +18,7 @@ from typing import Any
 from shared.config import get_settings
 from shared.jobs import TERMINAL, JobStore
 
-DATASETS = {"addition_train": "sft", "successor_train": "sft", "prefs_train": "dpo"}
+DATASETS = ("addition_train", "successor_train", "prefs_train", "rm_train")
 EVAL = {"sft": {"addition": "addition_test", "successor": "successor_test"}, "dpo": {"addition": "addition_test"}}
 
 
@@ -92,12 +92,16 @@ def run_job(job_id: str) -> None:
         base = resolve_model(folder / "models", params["base"])
         rows = params.get("rows") or M.fixture(params["dataset"])
         out = folder / "models" / job_id
-        evals = {name: M.fixture(f) for name, f in EVAL[job["kind"]].items()}
-        if job["kind"] == "sft":
-            result = T.sft(base, rows, out, params["hp"], progress, eval_sets=evals)
+        evals = {name: M.fixture(f) for name, f in EVAL.get(job["kind"], {}).items()}
+        kind, hp = job["kind"], params["hp"]
+        if kind == "sft":
+            result = T.sft(base, rows, out, hp, progress, eval_sets=evals)
+        elif kind == "dpo":
+            result = T.dpo(base, rows, out, hp, progress, eval_rows=M.fixture("prefs_test"), eval_sets=evals)
+        elif kind == "reward":
+            result = T.reward(base, rows, out, hp, progress, eval_rows=M.fixture("prefs_test"))
         else:
-            result = T.dpo(base, rows, out, params["hp"], progress, eval_rows=M.fixture("prefs_test"),
-                           eval_sets=evals)
+            result = T.grpo(base, rows, out, hp, progress)
         result.pop("history")
         if jobs.get(job_id)["status"] == "running":
             jobs.update(job_id, status="succeeded", message="done", result=result)

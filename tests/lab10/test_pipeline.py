@@ -46,3 +46,24 @@ def test_from_scratch_dpo_loss_equals_trl_on_the_same_batch(report):
 def test_merged_and_dpo_model_generates_sums(report):
     right = sum(int(p[0]) + int(p[2]) == int(c) for p, c in report["samples"].items() if c.isdigit())
     assert right >= 4
+
+
+def test_reward_model_fits_bradley_terry_and_ranks_held_out_pairs(report):
+    rm = report["stages"]["reward"]
+    assert rm["train_accuracy"] >= 0.9
+    assert rm["heldout_after"] >= 0.65
+
+
+def test_grpo_reports_reward_std_kl_and_length(report):
+    g = report["stages"]["grpo"]
+    assert g["steps"] == 20
+    assert 0 <= g["reward_first_quarter"] <= 1 and 0 <= g["reward_last_quarter"] <= 1
+    assert g["reward_last_quarter"] >= 0.7
+    assert g["reward_std_mean"] > 0
+    assert g["kl_max"] > 0
+    assert 1 <= g["completion_length_mean"] <= 4
+
+
+def test_every_stage_records_wall_time(report):
+    assert set(report["stages"]) == {"build", "sft", "sft+replay", "merge", "dpo", "reward", "grpo", "generate"}
+    assert all(s["wall_s"] >= 0 for s in report["stages"].values())
