@@ -62,24 +62,25 @@ class BM25:
         return np.array([self.vocab[t] for t in query if t in self.vocab], dtype=np.int64)
 
     def scores(self, query: list[str]) -> np.ndarray:
-        ids = self.query_vector(query)
-        if len(ids) == 0:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        uniq, counts = np.unique(ids, return_counts=True)
-        cols = self.W[:, uniq]
-        if (counts == 1).all():
-            return np.asarray(cols.sum(axis=1)).ravel()
-        return cols @ counts.astype(np.float32)
+        """Σ over query terms of W's column: each column is a slice of the CSC arrays (its postings)."""
+        s = np.zeros(self.n_docs, dtype=np.float32)
+        ptr, rows, data = self.W.indptr, self.W.indices, self.W.data
+        for t in self.query_vector(query):
+            a, b = ptr[t], ptr[t + 1]
+            s[rows[a:b]] += data[a:b]
+        return s
 
     def top_k(self, query: list[str], k: int = 10, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(doc indices, scores) of the k best matches; `mask` (bool per doc) keeps only allowed documents."""
+        """(doc indices, scores) of the k best matches; `mask` (bool per doc) keeps only allowed documents.
+
+        Only documents holding a query term can score > 0, so the partial sort runs over those."""
         s = self.scores(query)
+        cand = np.flatnonzero(s > 0)  # a document that shares no query term is not a match
         if mask is not None:
-            s = np.where(mask, s, -np.inf)
-        k = min(k, self.n_docs)
-        if k <= 0:
+            cand = cand[mask[cand]]
+        if k <= 0 or len(cand) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        part = np.argpartition(-s, k - 1)[:k]
-        order = part[np.lexsort((part, -s[part]))]
-        keep = s[order] > 0  # a document that shares no query term is not a match
-        return order[keep], s[order][keep]
+        if len(cand) > k:
+            cand = cand[np.argpartition(-s[cand], k - 1)[:k]]
+        order = cand[np.lexsort((cand, -s[cand]))]
+        return order, s[order]

@@ -94,6 +94,15 @@ def evaluate(kb: KnowledgeBase, config: str, questions: list[dict] | None = None
         [r | {"slice": "all"} for r in rows])["all"]}
 
 
+README = Path(__file__).resolve().parent / "README.md"
+
+
+def readme_block(name: str, body: str) -> None:
+    """Replace the text between `<!-- name:start -->` and `<!-- name:end -->` in this lab's README."""
+    pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.DOTALL)
+    README.write_text(pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), README.read_text()))
+
+
 def summarise(rows: list[dict]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name in sorted({r["slice"] for r in rows}):
