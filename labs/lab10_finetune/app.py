@@ -28,6 +28,7 @@ NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 class JobRequest(BaseModel):
     kind: Literal["sft", "dpo", "reward", "grpo"]
     base: str = Field(M.BASE_NAME, pattern=NAME, description="a name from GET /models (bases)")
+    name: str | None = Field(None, pattern=NAME, description="what to call the adapter (default: the job id)")
     dataset: str | None = Field(None, pattern=NAME, description=" | ".join(DATASETS))
     rows: list[dict[str, Any]] | None = Field(None, min_length=1, max_length=5000, description="inline data")
     epochs: int | None = Field(None, ge=1, le=200, description="sft, dpo, reward")
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @job_routes.get("/{job_id}")
     def get_job(job_id: str) -> dict[str, Any]:
-        """Status, progress (step / total / ETA), latest metrics and the result."""
+        """Status, progress (step / total / ETA), latest metrics and the result (by id or adapter name)."""
         return _brief(_job(jobs, job_id))
 
     @job_routes.get("/{job_id}/curve.png")
@@ -104,8 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         job = _job(jobs, job_id)
         if job["status"] in TERMINAL:
             raise ServiceError(409, f"job {job_id} is already {job['status']}", "conflict")
-        runner.cancel(job_id)
-        return _brief(_job(jobs, job_id))
+        runner.cancel(job["id"])
+        return _brief(_job(jobs, job["id"]))
 
     models = APIRouter(prefix="/models", tags=["models"])
 
@@ -195,7 +196,8 @@ def _resolve(models_dir, name: str) -> str:
 
 
 def _job(jobs: JobStore, job_id: str) -> dict[str, Any]:
-    job = jobs.get(job_id)
+    """A job by id, or by the adapter name it was started with (newest first)."""
+    job = jobs.get(job_id) or next((j for j in jobs.list(1000) if j["params"].get("name") == job_id), None)
     if job is None:
         raise not_found("job", job_id)
     return job
@@ -227,7 +229,9 @@ def _start(req: JobRequest, runner: Runner, jobs: JobStore, models_dir) -> dict[
     if req.kind == "grpo" and (req.batch_size or T.DEFAULTS["grpo"]["batch_size"]) % (
             req.num_generations or T.DEFAULTS["grpo"]["num_generations"]):
         raise ServiceError(422, "grpo: batch_size must be a multiple of num_generations", "validation_error")
-    params = {"base": req.base, "dataset": req.dataset, "rows": req.rows, "hp": given}
+    if req.name is not None and (req.name == M.BASE_NAME or (models_dir / req.name).exists()):
+        raise ServiceError(409, f"a model or adapter named {req.name!r} already exists", "conflict")
+    params = {"base": req.base, "name": req.name, "dataset": req.dataset, "rows": req.rows, "hp": given}
     job_id = runner.start(req.kind, params)
     job = jobs.wait(job_id, req.timeout_s) if req.wait else jobs.get(job_id)
     return _brief(job)

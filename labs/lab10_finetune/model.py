@@ -79,6 +79,7 @@ def build_base(out_dir: str | Path, *, pretrain_epochs: int = 30, seed: int = 0)
                          tie_word_embeddings=True, initializer_range=0.1,
                          pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=None)
     model = LlamaForCausalLM(config)
+    _threads_for(model, "cpu")
     rows = fixture("successor_train") + fixture("successor_test")
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     batch = tok([r["prompt"] + r["completion"] + tok.eos_token for r in rows], return_tensors="pt", padding=True)
@@ -118,11 +119,15 @@ def load(path: str | Path, adapter: str | Path | None = None, device: str | None
 
         model = PeftModel.from_pretrained(model, str(adapter))
     device = device or pick_device()
-    if device == "cpu" and model.num_parameters() < SMALL:
-        # matmuls this small finish before a second thread pays off; under a loaded CPU the extra
-        # threads spin and the 2-core smoke run took 23.5 s instead of 13.5 s
-        torch.set_num_threads(1)
+    _threads_for(model, device)
     return model.to(device).eval(), tok
+
+
+def _threads_for(model, device: str) -> None:
+    """One torch thread for a tiny model on CPU: its matmuls finish before a second thread pays off,
+    and on a loaded CPU the extra threads spin (the 2-core smoke run took 23.5 s instead of 13.5 s)."""
+    if device == "cpu" and model.num_parameters() < SMALL:
+        torch.set_num_threads(1)
 
 
 @torch.no_grad()

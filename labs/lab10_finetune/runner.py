@@ -2,7 +2,7 @@
 
 The API process validates a request, creates the job row (shared.jobs table) and starts
 `python -m labs.lab10_finetune.runner <job_id>`; the child trains, writes progress and metrics to
-the same row, and leaves its adapter under DATA_DIR/lab10/models/<job_id>. Cancel terminates the
+the same row, and leaves its adapter under DATA_DIR/lab10/models/<name or job_id>. Cancel terminates the
 child. A job left running when the service restarts is marked failed by JobStore on start.
 """
 
@@ -91,7 +91,7 @@ def run_job(job_id: str) -> None:
     try:
         base = resolve_model(folder / "models", params["base"])
         rows = params.get("rows") or M.fixture(params["dataset"])
-        out = folder / "models" / job_id
+        out = folder / "models" / (params.get("name") or job_id)
         evals = {name: M.fixture(f) for name, f in EVAL.get(job["kind"], {}).items()}
         kind, hp = job["kind"], params["hp"]
         if kind == "sft":

@@ -18,17 +18,19 @@ from labs.lab10_finetune import model as M
 
 def list_models(models_dir: Path) -> dict[str, list[dict[str, Any]]]:
     bases = [{"name": M.BASE_NAME, "built": (models_dir / M.BASE_NAME / "config.json").is_file()}]
-    adapters = []
+    adapters, reward_models = [], []
     if models_dir.is_dir():
         for path in sorted(models_dir.iterdir()):
             if path.name != M.BASE_NAME and (path / "config.json").is_file():
                 bases.append({"name": path.name, "built": True})
+            if (path / "reward" / "config.json").is_file():
+                reward_models.append({"name": path.name})
             cfg = path / "adapter" / "adapter_config.json"
             if cfg.is_file():
                 meta = json.loads(cfg.read_text())
                 adapters.append({"name": path.name, "base": Path(meta.get("base_model_name_or_path", "")).name,
                                  "r": meta.get("r"), "lora_alpha": meta.get("lora_alpha")})
-    return {"bases": bases, "adapters": adapters}
+    return {"bases": bases, "adapters": adapters, "reward_models": reward_models}
 
 
 class Server:
