@@ -11,6 +11,7 @@ and reloaded through `from_pretrained`. BASE_MODEL=<path or hub id> replaces it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -103,8 +104,12 @@ def base_path(models_dir: str | Path) -> str:
     if chosen:
         return chosen
     path = Path(models_dir) / BASE_NAME
-    if not (path / "config.json").is_file():
-        build_base(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # two jobs started together must not both write the base; the second waits and reuses it
+    with open(path.parent / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path / "config.json").is_file():
+            build_base(path)
     return str(path)
 
 

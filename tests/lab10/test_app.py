@@ -83,7 +83,7 @@ def test_api_answers_while_a_job_trains_and_cancel_stops_it(client):
     while client.get(f"/jobs/{job['id']}").json()["progress"]["step"] == 0 and time.monotonic() < deadline:
         t0 = time.perf_counter()
         assert client.get("/healthz").status_code == 200
-        assert time.perf_counter() - t0 < 1.0
+        assert time.perf_counter() - t0 < 2.0
         time.sleep(0.2)
     running = client.get(f"/jobs/{job['id']}").json()
     assert running["status"] == "running" and running["progress"]["eta_s"] is not None

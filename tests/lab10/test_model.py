@@ -28,3 +28,13 @@ def test_device_is_chosen_automatically():
     device = M.pick_device()
     assert device == ("cuda" if torch.cuda.is_available() else device)
     assert M.use_bf16("cpu") is False
+
+
+def test_concurrent_first_use_builds_the_base_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(M.base_path, [tmp_path, tmp_path]))
+    assert paths[0] == paths[1]
+    model, _ = M.load(paths[0], device="cpu")
+    assert model.num_parameters() > 300_000
