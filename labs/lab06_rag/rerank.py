@@ -54,7 +54,7 @@ def held_in(q: dict) -> bool:
     return int(q["id"].rsplit("-", 1)[1]) % 2 == 0
 
 
-def train(out: Path, epochs: int = 1, seed: int = 0):
+def train(out: Path, epochs: int = 3, seed: int = 0, lr: float = 1e-4):
     from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
@@ -67,7 +67,7 @@ def train(out: Path, epochs: int = 1, seed: int = 0):
     data = Dataset.from_dict({"query": [p[0] for p in pairs], "doc": [p[1] for p in pairs],
                               "label": [p[2] for p in pairs]})
     args = CrossEncoderTrainingArguments(output_dir=str(out / "checkpoints"), num_train_epochs=epochs,
-                                         per_device_train_batch_size=16, learning_rate=4e-5, warmup_ratio=0.1,
+                                         per_device_train_batch_size=16, learning_rate=lr, warmup_steps=0.1,
                                          seed=seed, save_strategy="no", logging_steps=5, report_to=[],
                                          disable_tqdm=False, use_cpu=True)
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=data, loss=BinaryCrossEntropyLoss(model))
