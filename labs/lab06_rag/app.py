@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 from labs.lab06_rag import answer as answer_mod
 from labs.lab06_rag.dense import INDEX_KINDS
 from labs.lab06_rag.evaluate import CONFIGS, evaluate, fixture_kb
-from labs.lab06_rag.kb import CHUNKERS, FilterError, KnowledgeBase, NoReranker, UnknownTenant
+from labs.lab06_rag.kb import CHUNKERS, FilterError, KnowledgeBase, NoReranker, TenantConflict, UnknownTenant
 from labs.lab06_rag.rewrite import PROMPTS
 from shared.config import Settings, get_settings
 from shared.jobs import JobStore, jobs_router
@@ -128,7 +128,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @docs.post("")
     def upsert(body: DocumentsIn) -> dict[str, Any]:
         """Add or replace documents (batch); they are searchable on return."""
-        return kb().upsert([d.model_dump() for d in body.documents]) | {"version": kb().snap.version}
+        try:
+            return kb().upsert([d.model_dump() for d in body.documents]) | {"version": kb().snap.version}
+        except TenantConflict as exc:
+            raise ServiceError(409, str(exc), type="tenant_conflict") from exc
 
     @docs.get("/{doc_id}")
     def get_document(doc_id: Annotated[str, Path(max_length=80)]) -> dict[str, Any]:

@@ -51,6 +51,10 @@ class UnknownTenant(LookupError):
     """A tenant with no documents and not `public`."""
 
 
+class TenantConflict(ValueError):
+    """An upsert would move a document id into another tenant (it would overwrite their document)."""
+
+
 class NoReranker(RuntimeError):
     """rerank asked for before a cross-encoder was trained or configured."""
 
@@ -154,6 +158,10 @@ class KnowledgeBase:
     def upsert(self, docs: list[dict]) -> dict[str, int]:
         """Store and index documents; an existing id is replaced (old chunks tombstoned)."""
         with self._write:
+            for d in docs:
+                old = self.document(d["id"])
+                if old and old["tenant"] != d["tenant"]:
+                    raise TenantConflict(f"document {d['id']!r} belongs to another tenant")
             snap = self.snap
             new_chunks = [c for d in docs for c in self._chunk(d, snap.config)]
             vectors = self._vectors(new_chunks, snap.config, docs)

