@@ -15,7 +15,15 @@ from pydantic import BaseModel, Field, field_validator
 from labs.lab06_rag import answer as answer_mod
 from labs.lab06_rag.dense import INDEX_KINDS
 from labs.lab06_rag.evaluate import CONFIGS, evaluate, fixture_kb
-from labs.lab06_rag.kb import CHUNKERS, FilterError, KnowledgeBase, NoReranker, TenantConflict, UnknownTenant
+from labs.lab06_rag.kb import (
+    CHUNKERS,
+    MIN_PQ_CHUNKS,
+    FilterError,
+    KnowledgeBase,
+    NoReranker,
+    TenantConflict,
+    UnknownTenant,
+)
 from labs.lab06_rag.rewrite import PROMPTS
 from shared.config import Settings, get_settings
 from shared.jobs import JobStore, jobs_router
@@ -164,6 +172,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             config = kb().with_config(**changes)
         except ValueError as exc:
             raise ServiceError(422, str(exc), type="invalid_config") from exc
+        if config.index == "ivfpq" and kb().stats()["chunks"] < MIN_PQ_CHUNKS:
+            raise ServiceError(422, f"ivfpq needs at least {MIN_PQ_CHUNKS} chunks to train its codebooks",
+                               type="invalid_config")
 
         def run(ctx) -> dict[str, Any]:
             version = kb().rebuild(config, progress=lambda s, t, m: ctx.progress(s, t, m))

@@ -39,6 +39,7 @@ CHUNKERS = ("fixed", "semantic", "hierarchical", "late")
 MODES = ("bm25", "dense", "hybrid")
 FILTER_KEYS = {"product", "version", "section", "doc_id", "updated_after", "updated_before"}
 PUBLIC = "public"
+MIN_PQ_CHUNKS = 64  # product quantisation trains 16+ centroids per sub-space: too few vectors cannot
 MIGRATIONS = ["CREATE TABLE documents (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, body TEXT NOT NULL, "
               "stored_at REAL NOT NULL)"]
 
@@ -209,6 +210,8 @@ class KnowledgeBase:
             chunks.extend(self._chunk(d, config))
             if progress and (i % 50 == 0 or i == len(docs) - 1):
                 progress(i + 1, len(docs) * 2, "chunking")
+        if config.index == "ivfpq" and len(chunks) < MIN_PQ_CHUNKS:
+            raise ValueError(f"ivfpq needs at least {MIN_PQ_CHUNKS} chunks to train; this corpus has {len(chunks)}")
         vectors = self._vectors(chunks, config, docs, progress=progress, offset=len(docs), total=len(docs) * 2)
         snap = Snapshot(version, config, chunks, VectorIndex(config.index, vectors.shape[1], vectors))
         snap.refresh_bm25()

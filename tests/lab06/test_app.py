@@ -97,6 +97,15 @@ def test_rebuild_swaps_version_compacts_and_survives_restart(client):
     assert reopened.search("refund window", 1, "bm25")[0]["doc_id"] in {"refund", "old-refund"}
 
 
+@pytest.mark.parametrize("config", [{"chunker": "late", "contextual": True}, {"chunker": "semantic", "dim": 128}])
+def test_rebuild_with_other_chunkers_and_indexes_still_finds(client, config):
+    job = client.post("/index/rebuild", json=config | {"wait": True}).json()
+    assert job["status"] == "succeeded", job
+    for rewrite in ("none", "hyde", "multi_query", "step_back"):
+        r = client.post("/search", json={"query": "Single sign-on SAML support", "k": 3, "rewrite": rewrite})
+        assert r.status_code == 200 and "sso" in ids(r)
+
+
 def test_failed_rebuild_keeps_the_previous_version_serving(client, monkeypatch):
     before = client.get("/index/stats").json()
 
@@ -136,6 +145,7 @@ def test_bad_documents_are_rejected_without_touching_the_store(client, body):
 
 def test_bad_rebuild_and_eval_inputs(client):
     assert client.post("/index/rebuild", json={"index": "annoy"}).status_code == 422
+    assert client.post("/index/rebuild", json={"index": "ivfpq"}).json()["error"]["type"] == "invalid_config"
     assert client.post("/index/rebuild", json={"chunk_tokens": 32, "overlap": 32}).status_code == 422
     assert client.post("/eval", json={"config": "nope"}).status_code == 422
     assert client.post("/eval", json={"config": "hybrid+rerank"}).status_code == 409
