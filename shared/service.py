@@ -137,7 +137,12 @@ def create_service(title: str, *, lab: str, description: str = "", version: str 
     """A FastAPI app with the project's health, readiness, metrics, errors and tracing."""
     settings = settings or get_settings()
     setup_telemetry(settings, service_name=lab)
-    app = FastAPI(title=title, description=description, version=version)
+    # FastAPI >= 0.16x has its own OpenTelemetry hooks that switch on as soon as a global provider
+    # exists. We instrument with the OpenTelemetry contrib instrumentor instead (one server span per
+    # request, the same attributes as any other ASGI app), so the native hooks stay off: otherwise
+    # an app built with instrument=False (the mock provider, built for throughput) still traces.
+    app = FastAPI(title=title, description=description, version=version,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings = settings
     app.state.lab = lab
     app.state.readiness = dict(readiness or {})

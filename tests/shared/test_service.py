@@ -65,3 +65,31 @@ def test_http_metrics_use_route_templates(settings):
     client.post("/items", json={"name": "a", "qty": 1})
     text = client.get("/metrics").text
     assert 'route="/items"' in text and 'service="labtest"' in text
+
+
+def _server_spans_for(path: str) -> list[dict]:
+    from shared.telemetry import query_spans
+
+    return [s for s in query_spans(limit=500)
+            if s["name"].startswith(f"GET {path}") or (s.get("attributes") or {}).get("http.route") == path]
+
+
+def test_one_server_span_per_request_and_none_when_instrumentation_is_off(settings):
+    traced = create_service("traced", lab="labtraced", settings=settings)
+    quiet = create_service("quiet", lab="labquiet", settings=settings, instrument=False)
+
+    @traced.get("/traced-route")
+    def traced_route():
+        return {"ok": True}
+
+    @quiet.get("/quiet-route")
+    def quiet_route():
+        return {"ok": True}
+
+    assert TestClient(traced).get("/traced-route").status_code == 200
+    assert TestClient(quiet).get("/quiet-route").status_code == 200
+    traced_spans = _server_spans_for("/traced-route")
+    assert [s["kind"] for s in traced_spans].count("SERVER") == 1
+    # FastAPI's own hooks would add fastapi.endpoint/fastapi.dependencies spans: they stay off.
+    assert not any(s["name"].startswith("fastapi.") for s in traced_spans)
+    assert _server_spans_for("/quiet-route") == []
