@@ -13,6 +13,7 @@ help: ## list the targets
 	@echo "Targets (each sets up .venv on first use):"
 	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
 	@for k in $(LAB_KEYS); do printf "  make lab-%-12s serve lab %s on 127.0.0.1:80%s\n" $$k $$k $$k; done
+	@for k in $(LAB_KEYS); do printf "  make exercises-%-6s print lab %s's worked exercises\n" $$k $$k; done
 
 setup: $(STAMP) ## create .venv and install pinned dependencies (reinstalls only when they change)
 
@@ -22,10 +23,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
-lab-%: $(STAMP) ## serve lab NN on 127.0.0.1:80NN (e.g. make lab-06)
-	$(PY) -m labs serve $*
+# Static pattern rules, not plain `lab-%:`: make skips implicit-rule search for .PHONY targets,
+# so a plain pattern rule would never run for a phony lab-05.
+# `make lab-06 PORT=9006` serves on another port.
+$(addprefix lab-,$(LAB_KEYS)): lab-%: $(STAMP)
+	$(PY) -m labs serve $* $(if $(PORT),--port $(PORT))
 
-exercises-%: $(STAMP) ## print lab NN's worked exercises (e.g. make exercises-08)
+$(addprefix exercises-,$(LAB_KEYS)): exercises-%: $(STAMP)
 	$(PY) -m $$(ls -d labs/lab$*_* | head -1 | tr / .).exercises
 
 mock: $(STAMP) ## serve the mock LLM provider on 127.0.0.1:8000

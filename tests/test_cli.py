@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,3 +75,42 @@ def test_up_serves_everything_reports_a_crash_and_stops_on_ctrl_c(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_every_lab_and_exercise_target_runs_its_command():
+    """`make -n` shows what each target would run; a .PHONY target with only a pattern rule shows nothing."""
+    for lab in discover():
+        serve = subprocess.run(["make", "-n", f"lab-{lab.key}"], cwd=REPO_ROOT, capture_output=True, text=True,
+                               check=True).stdout
+        assert f"-m labs serve {lab.key}" in serve, serve
+        exercises = subprocess.run(["make", "-n", f"exercises-{lab.key}"], cwd=REPO_ROOT, capture_output=True,
+                                   text=True, check=True).stdout
+        assert "exercises" in exercises and f"labs/lab{lab.key}_" in exercises, exercises
+
+
+@pytest.mark.slow
+def test_make_lab_serves_and_prints_a_curl_that_works(tmp_path):
+    lab = discover()[0]
+    port = 20000 + os.getpid() % 5000
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "LOG_LEVEL": "warning"}
+    proc = subprocess.Popen(["make", "-s", f"lab-{lab.key}", f"PORT={port}"], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        assert _wait_healthy(port, time.monotonic() + 120), "make lab-NN did not serve"
+        printed = ""
+        while "curl" not in printed:
+            printed += proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in printed
+        curl = re.search(r"(curl .+)$", printed, re.M).group(1)
+        if shutil.which("curl"):
+            done = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=30)
+            assert done.returncode == 0 and '"status"' in done.stdout, done
+        else:  # a machine without curl: fetch the URL the printed command names
+            url = re.search(r"(http://\S+)", curl).group(1)
+            assert '"status"' in httpx.get(url, timeout=30).text
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
