@@ -232,6 +232,14 @@ def _stream_kwargs(settings, model, system, prompt, mock, kwargs):
     return call
 
 
+def _finish_stream(acc: _StreamAccumulator, result) -> Completion:
+    """The accumulated completion, recorded on the open span's result (usage, cost, time to first chunk)."""
+    completion = acc.completion()
+    _record(result, completion)
+    result.time_to_first_chunk_s = acc.ttfc
+    return completion
+
+
 def stream(prompt: Messages, *, model: str | None = None, system: str | None = None,
            settings: Settings | None = None, mock: dict[str, Any] | None = None,
            **kwargs: Any) -> Iterator[StreamEvent]:
@@ -245,9 +253,7 @@ def stream(prompt: Messages, *, model: str | None = None, system: str | None = N
             text = acc.add(chunk)
             if text:
                 yield StreamEvent(delta=text)
-        completion = acc.completion()
-        _record(result, completion)
-        result.time_to_first_chunk_s = acc.ttfc
+        completion = _finish_stream(acc, result)
     yield StreamEvent(done=True, completion=completion, time_to_first_chunk_s=acc.ttfc)
 
 
@@ -264,9 +270,7 @@ async def astream(prompt: Messages, *, model: str | None = None, system: str | N
             text = acc.add(chunk)
             if text:
                 yield StreamEvent(delta=text)
-        completion = acc.completion()
-        _record(result, completion)
-        result.time_to_first_chunk_s = acc.ttfc
+        completion = _finish_stream(acc, result)
     yield StreamEvent(done=True, completion=completion, time_to_first_chunk_s=acc.ttfc)
 
 
