@@ -38,18 +38,29 @@ def fixture(name: str) -> list[dict[str, Any]]:
     return read_jsonl(FIXTURES / f"{name}.jsonl")
 
 
-def pick_device() -> str:
-    """cuda when there is one, then Apple mps, else cpu."""
+def device_plan() -> dict[str, Any]:
+    """Where to train and the trainer flags that follow, decided in one place.
+
+    cuda when there is one (the local rank's GPU under `accelerate launch`), with bf16 mixed precision
+    where the GPU supports it and fp32 where it does not; Apple mps in fp32; else the CPU in fp32.
+    Weights stay fp32 (the master copy); bf16 is autocast compute. trl's configs default to bf16=True
+    and activation checkpointing even on a CPU, where bf16 made DPO ~5x slower here, so every flag
+    is set explicitly.
+    """
     if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        bf16 = bool(torch.cuda.is_bf16_supported())
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        device, bf16 = "mps", False
+    else:
+        device, bf16 = "cpu", False
+    return {"device": device, "precision": "bf16" if bf16 else "fp32",
+            "trainer_flags": {"bf16": bf16, "fp16": False, "use_cpu": device == "cpu",
+                              "activation_checkpointing": False, "report_to": "none"}}
 
 
-def use_bf16(device: str) -> bool:
-    """bf16 only on a GPU that supports it; on CPU it made DPO ~5x slower here."""
-    return device == "cuda" and torch.cuda.is_bf16_supported()
+def pick_device() -> str:
+    return device_plan()["device"]
 
 
 def build_tokenizer(texts: list[str], vocab_size: int = 512):
@@ -118,6 +129,8 @@ def load(path: str | Path, adapter: str | Path | None = None, device: str | None
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(path))
+    if tok.pad_token is None:  # released base checkpoints (Llama 3, Mistral) often ship without one
+        tok.pad_token = tok.eos_token
     model = AutoModelForCausalLM.from_pretrained(str(path))
     if adapter:
         from peft import PeftModel

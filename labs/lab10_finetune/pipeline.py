@@ -4,7 +4,8 @@ plus a reward model and a few GRPO steps on the merged SFT model).
 What the CI smoke test runs and asserts on: held-out addition exact match before/after SFT, the
 successor skill before/after (forgetting) with and without replay, DPO held-out reward accuracy
 and margin before/after, the from-scratch DPO loss against trl's, the merged model's answers, reward-model
-pairwise accuracy, and GRPO reward (first vs last quarter of steps), its std, KL and completion length.
+pairwise accuracy, and GRPO reward (first vs last quarter of steps), its std, KL and completion length,
+with the from-scratch group advantages checked against trl's on every group GRPO scored.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def run(out_dir: str | Path, stage_progress: Stage | None = None, dpo_hp: dict[s
                                   "heldout_before": rm["pairwise_accuracy_before"],
                                   "heldout_after": rm["pairwise_accuracy_after"]}
     grpo = T.grpo(merged, M.fixture("addition_train"), out / "grpo", on_progress=hook("grpo"))
-    report["stages"]["grpo"] = {k: v for k, v in grpo.items() if k not in ("history", "adapter", "base", "kind")}
+    report["stages"]["grpo"] = {"tokens_per_s": grpo["history"][-1].get("tokens_per_s"),
+                                **{k: v for k, v in grpo.items() if k not in ("history", "adapter", "base", "kind")}}
 
     t0 = time.perf_counter()
     model, tok = M.load(merged, dpo["adapter"])

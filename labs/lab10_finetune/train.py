@@ -2,9 +2,9 @@
 
 Every stage takes a base checkpoint, a dataset (rows of dicts) and hyper-parameters, reports
 progress through `on_progress(step, total, metrics)`, saves a LoRA adapter (or a reward model)
-under out_dir, and returns its measured metrics. CPU-safe settings are forced because trl's
-configs default to bf16 and activation checkpointing: bf16=False, use_cpu=True on a machine
-without a GPU, report_to="none".
+under out_dir, and returns its measured metrics. Device and precision flags
+come from model.device_plan() (trl's configs default to bf16 and activation checkpointing, even on
+a CPU).
 
 SFT loss on completions only (prompt masking):  L = -Σ_t m_t log π(y_t | y_<t, x) / Σ_t m_t,
 m_t = 1 on completion tokens.  LoRA: W' = W + (α/r)·B·A, B initialised to 0, so W' = W at step 0.
@@ -53,11 +53,10 @@ def check_rows(kind: str, rows: list[dict[str, Any]]) -> None:
 
 
 def _common(out: Path, lr: float, batch_size: int, epochs: float | None = None) -> dict[str, Any]:
-    device = M.pick_device()
+    """Arguments every stage's trl config shares; device and precision flags from model.device_plan()."""
     kw = dict(output_dir=str(out / "trainer"), learning_rate=lr, per_device_train_batch_size=batch_size,
-              logging_steps=1, save_strategy="no", report_to="none", bf16=M.use_bf16(device),
-              use_cpu=device == "cpu", activation_checkpointing=False, seed=0, disable_tqdm=True,
-              lr_scheduler_type="constant", warmup_steps=0)
+              logging_steps=1, save_strategy="no", seed=0, disable_tqdm=True,
+              lr_scheduler_type="constant", warmup_steps=0, **M.device_plan()["trainer_flags"])
     if epochs is not None:
         kw["num_train_epochs"] = epochs
     return kw
@@ -71,6 +70,10 @@ def _lora(hp: dict[str, Any]):
 
 
 def _callback(on_progress: Progress | None, n_tokens: int = 0):
+    """A TrainerCallback that turns trainer logs into progress rows: the logged loss, grad_norm, lr and
+    the kind's own metrics, plus tokens/s and peak memory. tokens/s uses trl's cumulative `num_tokens`
+    where the trainer logs it (SFT, GRPO: prompts and generated completions), else `n_tokens`, the
+    tokens of one pass over the data times the passes, spread evenly over the steps."""
     from transformers import TrainerCallback
 
     class Report(TrainerCallback):
@@ -78,13 +81,18 @@ def _callback(on_progress: Progress | None, n_tokens: int = 0):
             self.t0 = time.perf_counter()
             self.history: list[dict[str, Any]] = []
 
+        def on_train_begin(self, args, state, control, **kw):
+            self.t0 = time.perf_counter()
+
         def on_log(self, args, state, control, logs=None, **kw):
             if not logs or "loss" not in logs:
                 return
-            elapsed = time.perf_counter() - self.t0
+            elapsed = max(time.perf_counter() - self.t0, 1e-9)
             row = {k: round(float(v), 6) for k, v in logs.items() if isinstance(v, int | float)}
             row["step"] = state.global_step
-            if n_tokens and state.max_steps:
+            if "num_tokens" in logs:
+                row["tokens_per_s"] = round(float(logs["num_tokens"]) / elapsed, 1)
+            elif n_tokens and state.max_steps:
                 row["tokens_per_s"] = round(n_tokens * state.global_step / state.max_steps / elapsed, 1)
             row["peak_memory_mb"] = _peak_mb()
             self.history.append(row)
@@ -99,6 +107,13 @@ def _quiet(trainer) -> None:
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)
+
+
+def _save(trainer, path: Path) -> None:
+    """Model (or adapter) and tokenizer, written once: under `accelerate launch` every process runs
+    this code, Trainer.save_model writes from the main one, and the others wait until it has."""
+    trainer.save_model(str(path))
+    trainer.accelerator.wait_for_everyone()
 
 
 def _peak_mb() -> float:
@@ -117,9 +132,6 @@ def sft(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[str
         on_progress: Progress | None = None, eval_sets: dict[str, list[dict[str, Any]]] | None = None
         ) -> dict[str, Any]:
     """LoRA SFT on prompt/completion rows, loss on completions only; exact match before and after."""
-    from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
-
     hp = {**DEFAULTS["sft"], **(hp or {})}
     check_rows("sft", rows)
     out = Path(out_dir)
@@ -129,23 +141,33 @@ def sft(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[str
         train += M.fixture("successor_train")[: int(hp["replay"])]
     before = {name: M.exact_match(model, tok, s) for name, s in (eval_sets or {}).items()}
     report = _callback(on_progress, _tokens(tok, train, ("prompt", "completion")) * int(hp["epochs"]))
-    config = SFTConfig(**_common(out, hp["lr"], hp["batch_size"], hp["epochs"]), max_length=32,
-                       completion_only_loss=True, packing=False)
-    trainer = SFTTrainer(model=model, args=config, processing_class=tok, callbacks=[report],
-                         peft_config=_lora(hp) if hp["method"] == "lora" else None,
-                         train_dataset=Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]}
-                                                          for r in train]))
-    _quiet(trainer)
+    trainer = sft_trainer(model, tok, train, out, hp, [report])
     t0 = time.perf_counter()
     trainer.train()
     wall = time.perf_counter() - t0
     trained = trainer.model.eval()
     after = {name: M.exact_match(trained, tok, s) for name, s in (eval_sets or {}).items()}
-    trained.save_pretrained(out / "adapter")
-    tok.save_pretrained(out / "adapter")
+    _save(trainer, out / "adapter")
     return {"kind": "sft", "base": base, "adapter": str(out / "adapter"), "method": hp["method"], "wall_s": round(wall, 2),
             "trainable_params": sum(p.numel() for p in trained.parameters() if p.requires_grad),
             "exact_match_before": before, "exact_match_after": after, "history": report.history}
+
+
+def sft_trainer(model, tok, rows: list[dict[str, Any]], out: Path, hp: dict[str, Any], callbacks=()):
+    """trl's SFTTrainer on prompt/completion rows: completion_only_loss masks the prompt tokens'
+    labels to -100, and a peft LoraConfig wraps the model unless hp["method"] is "full"."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    hp = {**DEFAULTS["sft"], **hp}
+    config = SFTConfig(**_common(out, hp["lr"], hp["batch_size"], hp["epochs"]), max_length=32,
+                       completion_only_loss=True, packing=False)
+    trainer = SFTTrainer(model=model, args=config, processing_class=tok, callbacks=list(callbacks),
+                         peft_config=_lora(hp) if hp["method"] == "lora" else None,
+                         train_dataset=Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]}
+                                                          for r in rows]))
+    _quiet(trainer)
+    return trainer
 
 
 def merge(base: str, adapter: str | Path, out_dir: str | Path) -> str:
@@ -187,8 +209,7 @@ def dpo(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[str
     trainer.model.eval()
     em_after = {name: M.exact_match(trainer.model, tok, s) for name, s in (eval_sets or {}).items()}
     check = loss_check(trainer)
-    trainer.model.save_pretrained(out / "adapter")
-    tok.save_pretrained(out / "adapter")
+    _save(trainer, out / "adapter")
     return {"kind": "dpo", "base": base, "adapter": str(out / "adapter"), "wall_s": round(wall, 2),
             "heldout_before": before, "heldout_after": after, "exact_match_before": em_before,
             "exact_match_after": em_after, "loss_check": check, "history": report.history}
@@ -247,8 +268,7 @@ def reward(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[
     trainer.train()
     wall = time.perf_counter() - t0
     after = pairwise_accuracy(trainer.model, tok, held)
-    trainer.model.save_pretrained(out / "reward")
-    tok.save_pretrained(out / "reward")
+    _save(trainer, out / "reward")
     return {"kind": "reward", "base": base, "path": str(out / "reward"), "wall_s": round(wall, 2),
             "pairwise_accuracy_before": before, "pairwise_accuracy_after": after, "history": report.history}
 
@@ -286,14 +306,32 @@ def grpo(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[st
     out = Path(out_dir)
     model, tok = M.load(base)
     report = _callback(on_progress)
+    G = int(hp["num_generations"])
     kw = _common(out, hp["lr"], hp["batch_size"])
-    config = GRPOConfig(**kw, max_steps=int(hp["steps"]), num_generations=int(hp["num_generations"]),
+    config = GRPOConfig(**kw, max_steps=int(hp["steps"]), num_generations=G, scale_rewards="group",
                         max_completion_length=4, beta=float(hp["beta"]), temperature=1.0)
-    trainer = GRPOTrainer(model=model, args=config, processing_class=tok, reward_funcs=[sum_reward],
+    seen: list[tuple[list[float], list[float]]] = []  # (rewards, trl's advantages) per generation batch
+    rewarded: list[list[float]] = []
+
+    def reward_rule(completions: list[str], answer: list[str], **_: Any) -> list[float]:
+        got = sum_reward(completions, answer)
+        rewarded.append(got)
+        return got
+
+    reward_rule.__name__ = "sum_reward"
+    trainer = GRPOTrainer(model=model, args=config, processing_class=tok, reward_funcs=[reward_rule],
                           peft_config=_lora(hp), callbacks=[report],
                           train_dataset=Dataset.from_list([{"prompt": r["prompt"], "answer": r["completion"]}
                                                            for r in rows]))
     _quiet(trainer)
+    score = trainer._generate_and_score_completions
+
+    def recorded(inputs):
+        batch = score(inputs)
+        seen.append((rewarded[-1], batch["advantages"].detach().float().cpu().tolist()))
+        return batch
+
+    trainer._generate_and_score_completions = recorded
     t0 = time.perf_counter()
     trainer.train()
     wall = time.perf_counter() - t0
@@ -304,10 +342,26 @@ def grpo(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[st
                "reward_std_mean": _mean(r["reward_std"] for r in h), "kl_mean": _mean(r["kl"] for r in h),
                "kl_max": max(r["kl"] for r in h),
                "completion_length_mean": _mean(r["completions/mean_length"] for r in h)}
-    trainer.model.save_pretrained(out / "adapter")
-    tok.save_pretrained(out / "adapter")
+    _save(trainer, out / "adapter")
     return {"kind": "grpo", "base": base, "adapter": str(out / "adapter"), "wall_s": round(wall, 2),
-            "steps": len(h), **summary, "history": h}
+            "steps": len(h), **summary, "advantage_check": advantage_check(seen, G, trainer.accelerator.num_processes),
+            "history": h}
+
+
+def advantage_check(seen: list[tuple[list[float], list[float]]], G: int, processes: int = 1) -> dict[str, Any]:
+    """objectives.grpo_advantages on each group of G rewards the trainer scored, against the advantages
+    trl computed from the same rewards. One process only: with several, each sees a slice of the groups."""
+    if processes != 1:
+        return {"groups": 0, "max_abs_diff": None, "skipped": f"{processes} processes"}
+    from labs.lab10_finetune.objectives import grpo_advantages
+
+    diff, groups = 0.0, 0
+    for rewards, theirs in seen:
+        for i in range(0, len(rewards), G):
+            ours = grpo_advantages(rewards[i:i + G])
+            diff = max(diff, max(abs(a - b) for a, b in zip(ours, theirs[i:i + G], strict=True)))
+            groups += 1
+    return {"groups": groups, "max_abs_diff": diff}
 
 
 def _mean(values) -> float:

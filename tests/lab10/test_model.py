@@ -24,10 +24,69 @@ def test_base_is_saved_and_reloaded_through_from_pretrained(tmp_path):
     assert len(M.generate(model, tok, ["1+1=", "next 3:"])) == 2
 
 
-def test_device_is_chosen_automatically():
-    device = M.pick_device()
-    assert device == ("cuda" if torch.cuda.is_available() else device)
-    assert M.use_bf16("cpu") is False
+def _machine(monkeypatch, cuda: bool, bf16: bool = False, mps: bool = False) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+
+def test_device_plan_on_a_gpu_with_bf16(monkeypatch):
+    _machine(monkeypatch, cuda=True, bf16=True)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    plan = M.device_plan()
+    assert plan["device"] == "cuda:0" and plan["precision"] == "bf16"
+    assert plan["trainer_flags"] == {"bf16": True, "fp16": False, "use_cpu": False,
+                                     "activation_checkpointing": False, "report_to": "none"}
+
+
+def test_device_plan_under_accelerate_launch_uses_the_local_rank(monkeypatch):
+    _machine(monkeypatch, cuda=True, bf16=True)
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert M.device_plan()["device"] == "cuda:3"
+
+
+def test_device_plan_on_a_gpu_without_bf16_stays_fp32(monkeypatch):
+    _machine(monkeypatch, cuda=True, bf16=False)
+    plan = M.device_plan()
+    assert plan["device"].startswith("cuda") and plan["precision"] == "fp32"
+    assert plan["trainer_flags"]["bf16"] is False and plan["trainer_flags"]["use_cpu"] is False
+
+
+def test_device_plan_on_mps_and_on_cpu(monkeypatch):
+    _machine(monkeypatch, cuda=False, mps=True)
+    assert M.device_plan()["device"] == "mps" and M.device_plan()["trainer_flags"]["use_cpu"] is False
+    _machine(monkeypatch, cuda=False, mps=False)
+    plan = M.device_plan()
+    assert plan["device"] == "cpu" and plan["precision"] == "fp32"
+    assert plan["trainer_flags"]["bf16"] is False and plan["trainer_flags"]["use_cpu"] is True
+
+
+def test_every_trl_config_gets_the_plans_flags(monkeypatch, tmp_path):
+    from trl import DPOConfig, GRPOConfig, RewardConfig, SFTConfig
+
+    from labs.lab10_finetune import train as T
+
+    _machine(monkeypatch, cuda=True, bf16=True)
+    gpu = T._common(tmp_path, 1e-3, 4, 1)
+    assert gpu["bf16"] is True and gpu["use_cpu"] is False and gpu["activation_checkpointing"] is False
+    _machine(monkeypatch, cuda=False)
+    cpu = T._common(tmp_path, 1e-3, 4, 1)
+    for cls in (SFTConfig, DPOConfig, RewardConfig, GRPOConfig):
+        cfg = cls(**cpu, **({"num_generations": 2} if cls is GRPOConfig else {}))
+        assert cfg.bf16 is False and cfg.use_cpu is True and cfg.activation_checkpointing is False, cls.__name__
+
+
+def test_base_model_env_selects_another_checkpoint_and_a_missing_pad_falls_back_to_eos(tmp_path, monkeypatch):
+    other = M.build_base(tmp_path / "other", pretrain_epochs=1)
+    cfg = json.loads((other / "tokenizer_config.json").read_text())
+    cfg["pad_token"] = None  # as in a released base checkpoint without a pad token
+    (other / "tokenizer_config.json").write_text(json.dumps(cfg))
+    monkeypatch.setenv("BASE_MODEL", str(other))
+    assert M.base_path(tmp_path / "models") == str(other)
+    assert not (tmp_path / "models" / M.BASE_NAME).exists()
+    model, tok = M.load(M.base_path(tmp_path / "models"), device="cpu")
+    assert tok.pad_token == tok.eos_token == "<|eos|>"
+    assert len(M.generate(model, tok, ["1+1=", "next 12:"])) == 2
 
 
 def test_concurrent_first_use_builds_the_base_once(tmp_path):

@@ -64,6 +64,14 @@ def test_grpo_reports_reward_std_kl_and_length(report):
     assert 1 <= g["completion_length_mean"] <= 4
 
 
+def test_from_scratch_grpo_advantages_equal_trls_on_every_scored_group(report):
+    check = report["stages"]["grpo"]["advantage_check"]
+    assert check["groups"] == 20 * 16 // 8
+    assert check["max_abs_diff"] < 1e-4
+
+
 def test_every_stage_records_wall_time(report):
     assert set(report["stages"]) == {"build", "sft", "sft+replay", "merge", "dpo", "reward", "grpo", "generate"}
     assert all(s["wall_s"] >= 0 for s in report["stages"].values())
+    for name in ("sft", "sft+replay", "dpo", "reward", "grpo"):
+        assert report["stages"][name]["tokens_per_s"] > 0, name

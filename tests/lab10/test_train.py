@@ -27,3 +27,38 @@ def test_sum_reward_rule():
 def test_every_kind_has_defaults_and_columns():
     assert set(T.DEFAULTS) == set(T.COLUMNS) == {"sft", "dpo", "reward", "grpo"}
     assert all(T.DEFAULTS[k]["rank"] >= 1 for k in ("sft", "dpo", "grpo"))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from labs.lab10_finetune import model as M
+
+    return M.load(M.build_base(tmp_path_factory.mktemp("base"), pretrain_epochs=1), device="cpu")
+
+
+def test_sft_labels_only_the_completion_tokens(tiny, tmp_path):
+    model, tok = tiny
+    rows = [{"prompt": "12+7=", "completion": "19"}, {"prompt": "next 3:", "completion": "4"}]
+    trainer = T.sft_trainer(model, tok, rows, tmp_path, {"batch_size": 2})
+    batch = next(iter(trainer.get_train_dataloader()))
+    seen = set()
+    for ids, labels in zip(batch["input_ids"], batch["labels"], strict=True):
+        learned = tok.decode(ids[labels != -100])
+        masked = tok.decode(ids[(labels == -100) & (ids != tok.pad_token_id)])
+        seen.add((masked, learned))
+    assert seen == {("12+7=", "19<|eos|>"), ("next 3:", "4<|eos|>")}
+    assert sum(p.numel() for p in trainer.model.parameters() if p.requires_grad) > 0
+    assert any("lora_A" in n for n, _ in trainer.model.named_parameters())
+
+
+def test_advantage_check_compares_group_by_group():
+    rewards = [1.0, 0.1, 0.0, 1.0, 0.1, 0.1, 0.1, 0.1]
+    from labs.lab10_finetune.objectives import grpo_advantages
+
+    theirs = grpo_advantages(rewards[:4]) + grpo_advantages(rewards[4:])
+    assert T.advantage_check([(rewards, theirs)], 4) == {"groups": 2, "max_abs_diff": 0.0}
+    theirs[5] += 0.5
+    assert T.advantage_check([(rewards, theirs)], 4)["max_abs_diff"] == pytest.approx(0.5)
+    # normalising over all 8 at once is not what GRPO does: the check notices
+    whole = grpo_advantages(rewards)
+    assert T.advantage_check([(rewards, whole)], 4)["max_abs_diff"] > 0.1
