@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from labs.lab05_patterns import cost as cost_mod
 from labs.lab05_patterns import production, resilience, sampling, structured
@@ -48,19 +48,13 @@ class ChatRequest(BaseModel):
 
 class SamplingRequest(BaseModel):
     logits: list[float] = Field(min_length=1, max_length=4096)
-    counts: list[int] | None = Field(None, description="times each token was already generated")
+    counts: list[Annotated[int, Field(ge=0, le=10**9)]] | None = Field(
+        None, description="times each token was already generated")
     temperature: float = Field(1.0, ge=0, le=100)
     top_k: int | None = Field(None, ge=1)
     top_p: float = Field(1.0, gt=0, le=1)
     frequency_penalty: float = Field(0.0, ge=-2, le=2)
     presence_penalty: float = Field(0.0, ge=-2, le=2)
-
-    @field_validator("counts")
-    @classmethod
-    def _counts(cls, v: list[int] | None) -> list[int] | None:
-        if v is not None and any(c < 0 for c in v):
-            raise ValueError("counts must be >= 0")
-        return v
 
 
 class Faults(BaseModel):
@@ -74,6 +68,7 @@ class Faults(BaseModel):
     fail_rate_prompt: float | None = Field(None, ge=0, le=1)
     fail_rate_json_mode: float | None = Field(None, ge=0, le=1)
     fail_rate_tools: float | None = Field(None, ge=0, le=1)
+    fail_rate_json_schema: float | None = Field(None, ge=0, le=1, description="json_schema without strict")
     fail_rate_strict: float | None = Field(None, ge=0, le=1)
     p: float | None = Field(None, ge=0, le=1, description="noisy solver: probability an answer is right")
     seed: int | None = Field(None, ge=0, le=2**31)
@@ -173,8 +168,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     tenants = production.Tenants(store)
     idempotency = production.IdempotencyStore(store)
     breakers = resilience.Breakers(threshold=3, window_s=30.0, reset_timeout_s=10.0)
+
+    def model_layer() -> str:
+        """Ready means LiteLLM is loaded: importing it takes seconds, which the first chat should not pay."""
+        llm.litellm_module()
+        return settings.llm_model
+
     app = create_service("lab-05 LLM application patterns", lab="lab05", settings=settings,
-                         readiness={"store": store.ping, "tenants": lambda: f"{len(tenants.tenants)} tenants"})
+                         readiness={"store": store.ping, "tenants": lambda: f"{len(tenants.tenants)} tenants",
+                                    "model": model_layer})
     app.state.breakers = breakers
     mock_apps: list[FastAPI] = []
 

@@ -93,7 +93,10 @@ def distribution(logits, params: SamplingParams = SamplingParams(), counts=None)
         greedy = np.zeros_like(z)
         greedy[int(np.argmax(z))] = 1.0
         return greedy
-    z = z / params.temperature
+    # shift by the max first: softmax, top-k and top-p are unchanged by it, and z / T can no longer
+    # overflow to +inf when T is tiny or the logits huge (the max becomes 0, the rest at most -inf)
+    with np.errstate(over="ignore"):
+        z = (z - z.max()) / params.temperature
     if params.top_k is not None:
         z = top_k_mask(z, params.top_k)
     if params.top_p < 1:

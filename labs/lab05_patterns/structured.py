@@ -26,8 +26,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from labs.lab05_patterns.resilience import status_of
 from shared import llm
-from shared.pricing import Usage
+from shared.config import get_settings
+from shared.pricing import Usage, cost
 
 LEVELS = ("prompt", "json", "tools", "json_schema", "grammar")
 Level = Literal["prompt", "json", "tools", "json_schema", "grammar"]
@@ -114,10 +116,16 @@ def extract_instructor(text: str, level: str, *, max_retries: int = 2, model: st
         out = llm.structured(text, Person, system=SYSTEM, mode=level, max_retries=max_retries,
                              model=model, mock=mock)
     except InstructorRetryException as exc:
+        failed = [f.exception for f in (getattr(exc, "failed_attempts", None) or [])]
+        last = failed[-1] if failed else exc.__cause__
+        if last is not None and status_of(last) is not None:
+            # the provider failed (429, 5xx), not the model's output: that is the caller's error to see
+            raise last from exc
         usage = llm.usage_from(getattr(exc, "total_usage", None))
-        errors = [str(e)[:300] for e in (getattr(exc, "failed_attempts", None) or [])] or [str(exc)[:300]]
+        errors = [" ".join(str(e).split())[:300] for e in failed] or [str(exc)[:300]]
+        spent = cost(model or get_settings().llm_model, usage).total
         return Extraction(level, False, None, int(getattr(exc, "n_attempts", max_retries + 1)),
-                          errors, asdict(usage), 0.0)
+                          errors, asdict(usage), spent)
     return Extraction(level, True, out.value.model_dump(), out.attempts, out.errors, asdict(out.usage),
                       out.cost_usd)
 

@@ -27,6 +27,36 @@ def test_chat_masks_pii_and_passes_sampling_params(client):
     assert "4111" not in body["sent"][0]["content"]
 
 
+def test_chat_hands_every_sampling_param_to_the_model(client, monkeypatch):
+    seen = {}
+    real = llm.acomplete
+
+    async def spy(messages, **kwargs):
+        seen.update(kwargs)
+        return await real(messages, **kwargs)
+
+    monkeypatch.setattr(llm, "acomplete", spy)
+    params = {"temperature": 0.3, "top_p": 0.9, "frequency_penalty": 0.4, "presence_penalty": 0.5,
+              "max_tokens": 20, "seed": 7}
+    assert chat(client, **params).status_code == 200
+    assert {k: seen[k] for k in params} == params
+
+
+def test_temperature_reaches_the_mock(client):
+    def text(**extra):
+        return chat(client, "What is 6 * 7?", **extra).json()["text"]
+
+    greedy = {text(temperature=0, seed=s) for s in range(4)}
+    sampled = {text(temperature=1.0, seed=s) for s in range(4)}
+    assert greedy == {"42"} and len(sampled) > 1 and all("42" in t for t in sampled)
+
+
+def test_readiness_loads_the_model_layer(client):
+    body = client.get("/readyz").json()
+    assert body["checks"]["model"] == {"ok": True, "detail": "mock/assistant"}
+    assert llm._litellm is not None
+
+
 def test_idempotent_retry_makes_no_second_call(client):
     first = chat(client, headers={"idempotency-key": "abc"}).json()
     again = chat(client, headers={"idempotency-key": "abc"}).json()
@@ -99,6 +129,10 @@ def test_sampling_route_validates(client):
     assert client.post("/sampling", json={"logits": [1, 2], "counts": [1]}).status_code == 422
     assert client.post("/sampling", json={"logits": []}).status_code == 422
     assert client.post("/sampling", json={"logits": [1, 2], "counts": [-1, 0]}).status_code == 422
+    assert client.post("/sampling", json={"logits": [1, 2], "counts": [10**400, 0]}).status_code == 422
+    for extreme in ({"logits": [1e308, -1e308], "temperature": 0.5}, {"logits": [1, 2], "temperature": 5e-324}):
+        r = client.post("/sampling", json=extreme)
+        assert r.status_code == 200 and r.json()["kept"] == 1, r.text
     ok = client.post("/sampling", json={"logits": [1, 2, 3], "counts": [0, 0, 5], "frequency_penalty": 1}).json()
     assert ok["argmax"] == 1 and abs(sum(ok["probs"]) - 1) < 1e-5
 
@@ -109,6 +143,15 @@ def test_extract_orchestrate_and_tools_reject_unknown_names(client):
     assert client.post("/orchestrate/sequential", json={"inputs": []}).status_code == 422
     assert client.post("/tools/run", json={"question": "x", "tools": ["rm_rf"]}).status_code == 422
     assert client.post("/tools/run", json={"question": "x", "tools": []}).status_code == 422
+
+
+@pytest.mark.parametrize("level", ["prompt", "json", "tools"])
+def test_extract_maps_provider_faults_to_4xx_5xx_not_a_bad_answer(client, level):
+    text = "Ada Lovelace is 36, an engineer, ada@example.com"
+    limited = client.post("/extract", json={"text": text, "level": level, "mock": {"error_status": 429}})
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
+    down = client.post("/extract", json={"text": text, "level": level, "mock": {"error_status": 503}})
+    assert down.status_code == 502 and down.json()["error"]["type"] == "upstream_error"
 
 
 def test_orchestrate_self_consistency_route(client):

@@ -22,8 +22,12 @@ from labs.lab05_patterns.sampling import (
 )
 
 
-def reference(z: np.ndarray, temperature: float, top_k: int | None, top_p: float) -> np.ndarray:
+def reference(z: np.ndarray, temperature: float, top_k: int | None, top_p: float,
+              counts: np.ndarray | None = None, alpha_freq: float = 0.0, alpha_pres: float = 0.0) -> np.ndarray:
     scores = torch.tensor(z, dtype=torch.float64)[None, :]
+    if counts is not None:  # the OpenAI penalties, written in torch (transformers has only the multiplicative one)
+        c = torch.tensor(counts, dtype=torch.float64)[None, :]
+        scores = scores - alpha_freq * c - alpha_pres * (c > 0).to(torch.float64)
     ids = torch.zeros((1, 1), dtype=torch.long)
     scores = TemperatureLogitsWarper(temperature)(ids, scores)
     if top_k is not None:
@@ -43,6 +47,27 @@ def test_matches_transformers_warpers(seed):
     top_p = float(rng.uniform(0.05, 1.0)) if rng.random() < 0.7 else 1.0
     ours = distribution(z, SamplingParams(temperature, top_k, top_p))
     np.testing.assert_allclose(ours, reference(z, temperature, top_k, top_p), atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_penalties_then_warpers_match_the_torch_reference(seed):
+    rng = np.random.default_rng(100 + seed)
+    v = int(rng.integers(2, 40))
+    z, counts = rng.normal(0, 2, v), rng.integers(0, 5, v) * (rng.random(v) < 0.4)
+    freq, pres = float(rng.uniform(-2, 2)), float(rng.uniform(-2, 2))
+    temperature, top_p = float(rng.uniform(0.2, 2.0)), float(rng.uniform(0.1, 1.0))
+    top_k = int(rng.integers(1, v + 1))
+    ours = distribution(z, SamplingParams(temperature, top_k, top_p, freq, pres), counts)
+    np.testing.assert_allclose(ours, reference(z, temperature, top_k, top_p, counts, freq, pres), atol=1e-9)
+
+
+@pytest.mark.parametrize("logits, temperature", [([1e308, -1e308], 0.5), ([1e308, 1e308, 0.0], 0.01),
+                                                 ([1.0, 2.0], 5e-324), ([3.0, 3.0, 1.0], 1e-300)])
+def test_tiny_temperatures_and_huge_logits_tend_to_greedy_without_overflow(logits, temperature):
+    probs = distribution(logits, SamplingParams(temperature))
+    best = np.flatnonzero(np.asarray(logits) == max(logits))
+    np.testing.assert_allclose(probs[best], 1 / len(best))
+    assert probs.sum() == pytest.approx(1.0)
 
 
 def test_softmax_matches_torch_and_survives_huge_logits():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labs.lab05_patterns.structured import LEVELS, extract, parse_person
+from labs.lab05_patterns.structured import LEVELS, extract, parse_person, strict_format
 
 TEXT = "Ada Lovelace is 36, works as an engineer and can be reached at ada@example.com"
 EXPECTED = {"name": "Ada Lovelace", "age": 36, "role": "engineer", "email": "ada@example.com"}
@@ -31,8 +31,29 @@ def test_without_reasks_a_failure_is_reported_not_raised(level, option):
 
 
 def test_strict_schema_sends_strict_true_and_never_fails():
-    out = extract(TEXT, "json_schema", model="mock/fallible", mock={"fail_rate_json_mode": 1.0, "fail_rate_prompt": 1.0})
-    assert out.ok and out.attempts == 1
+    # the mock fails every non-strict json_schema answer here, so only strict: true gets through first time
+    out = extract(TEXT, "json_schema", model="mock/fallible",
+                  mock={"fail_rate_json_schema": 1.0, "fail_rate_json_mode": 1.0, "fail_rate_prompt": 1.0})
+    assert out.ok and out.attempts == 1 and out.value == EXPECTED
+
+
+def test_strict_format_is_the_openai_shape():
+    fmt = strict_format()
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+    assert fmt["json_schema"]["schema"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("level", ["json", "tools", "prompt"])
+def test_a_provider_failure_is_raised_not_reported_as_a_bad_answer(level):
+    with pytest.raises(Exception) as info:
+        extract(TEXT, level, mock={"error_status": 429})
+    assert getattr(info.value, "status_code", None) == 429
+
+
+def test_a_failed_instructor_level_reports_clean_errors_and_its_cost():
+    out = extract(TEXT, "json", model="mock/fallible", mock={"malformed_rate": 1.0}, max_retries=1)
+    assert not out.ok and out.attempts == 2 and len(out.errors) == 2
+    assert not out.errors[0].startswith("FailedAttempt") and out.cost_usd > 0
 
 
 def test_grammar_level_is_valid_even_when_every_draft_is_broken():
