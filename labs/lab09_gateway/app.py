@@ -16,7 +16,7 @@ import secrets
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,7 +27,7 @@ from labs.lab09_gateway.calls import BoundedLabel, CallLog, CallRecord, user_has
 from labs.lab09_gateway.gateway import ClientDisconnected, Gateway, Outcome, UpstreamError, current_span_set
 from labs.lab09_gateway.gateway import instruments as gateway_instruments
 from labs.lab09_gateway.keys import SCHEMA as KEYS_SCHEMA
-from labs.lab09_gateway.keys import KeyStore, VirtualKey
+from labs.lab09_gateway.keys import AdminGuard, KeyStore, VirtualKey
 from labs.lab09_gateway.redaction import RedactingSpanProcessor, content_attributes, redact
 from shared.config import Settings, get_settings
 from shared.service import ServiceError, create_service, error_body, not_found
@@ -35,6 +35,7 @@ from shared.store import Store
 from shared.telemetry import add_span_processor, span_tree
 
 MAX_BODY_BYTES = 1_000_000
+SAMPLED_PATHS = ("/v1/chat/completions", "/v1/embeddings")  # the traces the tail sampler decides on
 _redactor: RedactingSpanProcessor | None = None
 
 
@@ -79,6 +80,11 @@ class NewKey(BaseModel):
     budget_usd: float = Field(1.0, gt=0, le=1e6)
     rate_per_s: float = Field(10.0, gt=0, le=1e5)
     burst: int = Field(20, ge=1, le=1_000_000)
+
+
+class SamplingPolicy(BaseModel):
+    p: float = Field(ge=0, le=1, description="share of the fast, error-free traces to keep")
+    slow_ms: float = Field(1000.0, gt=0, le=1e9, description="traces at least this slow are always kept")
 
 
 class Capture(BaseModel):
@@ -152,6 +158,7 @@ class Lab09:
         folder = settings.lab_dir("lab09")
         self.store = Store(folder / "lab09.db", migrations=[KEYS_SCHEMA + CALLS_SCHEMA])
         self.keys = KeyStore(self.store)
+        self.guard = AdminGuard(self.keys)
         self.log = CallLog(self.store, on_flush=self.keys.persist)
         self.gateway = Gateway(settings)
         self.capture = os.environ.get("LAB09_CAPTURE_CONTENT", "").lower() in ("1", "true", "yes")
@@ -162,9 +169,26 @@ class Lab09:
         self.feature = BoundedLabel(20)
         self.prompt_version = BoundedLabel(20)
         self.tenant = BoundedLabel(50, self.keys.tenants)
-        self.sampler = sampling.TailSampler(p=0.1, slow_ms=1000)
+        self.sampling = sampling.LiveSampling(
+            sampling.TailSampler(p=_env_float("LAB09_SAMPLE_RATE", 0.1, 0, 1),
+                                 slow_ms=_env_float("LAB09_SLOW_MS", 1000, 1e-3, 1e9)),
+            on_decision=self.log.mark_kept)
+        self.tail = sampling.install()
         self.slos, self.alerts = slo.load()
         self.redactor = redactor()
+
+
+def _env_float(name: str, default: float, lo: float, hi: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}={raw} is outside [{lo:g}, {hi:g}]")
+    return value
 
 
 def _mock_options(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -187,8 +211,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = create_service("lab-09 LLM observability", lab="lab09", settings=settings, instrument=False,
                          description="A traced OpenAI-compatible LLM gateway with cost attribution and SLOs.")
-    _native_server_spans_only(app)
     lab = Lab09(settings)
+
+    def watch_gateway_trace(span, scope) -> None:
+        if scope.get("type") == "http" and scope.get("path", "").startswith(SAMPLED_PATHS) and span.is_recording():
+            lab.tail.watch(span, lab.sampling)
+
+    _server_spans(app, watch_gateway_trace)
     app.state.lab09 = lab
     app.state.readiness["store"] = lab.store.ping
     app.state.readiness["routes"] = lambda: f"{len(lab.gateway.router.routes)} routes"
@@ -231,13 +260,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         elif out.disconnected:
             record.error_type = "client_disconnect"
         record.error_class = _error_class(status, error is not None)
-        record.kept = lab.sampler.keep(record.trace_id or record.request_id, status >= 500, record.latency_ms)
         current_span_set({"gateway.tenant": record.tenant, "gateway.key_id": record.key_id,
                           "gateway.feature": record.feature, "gateway.prompt_version": record.prompt_version,
                           "gateway.route": record.route, "gateway.attempts": record.attempts,
                           "gateway.fallback": record.fallback, "gateway.cost_usd": record.cost_usd,
-                          "gateway.user.hash": record.user_hash, "error.type": record.error_type,
-                          "gateway.sampling.kept": record.kept})
+                          "gateway.user.hash": record.user_hash, "error.type": record.error_type})
         inst = gateway_instruments()
         labels = {"gen_ai.request.model": record.route, "tenant": record.tenant}
         inst["requests"].add(1, {**labels, "status_class": f"{status // 100}xx",
@@ -261,6 +288,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                       "error_class": "client"})
             raise
 
+    def require_admin(request: Request) -> None:
+        """The admin key (LAB09_ADMIN_KEY; `sk-lab09-admin` in the local lab): 401 without it, 403 for a tenant key."""
+        lab.guard.caller(request.headers.get("authorization"), request.headers.get("x-api-key"))
+
+    def tenant_or_admin(request: Request) -> str | None:
+        """None for the admin (sees every tenant); a tenant's own key sees only that tenant's calls."""
+        return lab.guard.caller(request.headers.get("authorization"), request.headers.get("x-api-key"),
+                                tenants_allowed=True)
+
+    admin_only = [Depends(require_admin)]
     v1 = APIRouter(prefix="/v1", tags=["openai"])
 
     @v1.post("/chat/completions")
@@ -325,13 +362,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                            for name, r in lab.gateway.router.routes.items()]}
 
     @v1.post("/feedback")
-    def feedback(body: Feedback) -> dict[str, Any]:
-        """Grade a call (0..1): the graded-quality SLI counts it."""
-        if not lab.log.grade(body.request_id, body.score):
+    def feedback(body: Feedback, tenant: str | None = Depends(tenant_or_admin)) -> dict[str, Any]:
+        """Grade a call (0..1) with the key of the tenant that made it, or the admin key: the quality SLI counts it."""
+        if lab.log.get(body.request_id, tenant) is None or not lab.log.grade(body.request_id, body.score):
             raise not_found("call", body.request_id)
         return {"request_id": body.request_id, "score": body.score}
 
-    admin = APIRouter(prefix="/admin", tags=["admin"])
+    admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=admin_only)
 
     @admin.get("/keys")
     def list_keys() -> list[dict[str, Any]]:
@@ -350,13 +387,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Whether message content is captured (redacted) into spans and the content store."""
         return {"enabled": lab.capture, "redacted_spans": lab.redactor.redacted_spans}
 
+    @admin.put("/sampling")
+    def set_sampling(body: SamplingPolicy) -> dict[str, Any]:
+        """Change the tail-sampling policy (the live counts start again)."""
+        lab.sampling.set_policy(sampling.TailSampler(body.p, body.slow_ms))
+        return lab.sampling.stats()
+
     @admin.put("/capture")
     def set_capture(body: Capture) -> dict[str, Any]:
         """Turn content capture on or off."""
         lab.capture = body.enabled
         return {"enabled": lab.capture}
 
-    users = APIRouter(prefix="/users", tags=["privacy"])
+    users = APIRouter(prefix="/users", tags=["privacy"], dependencies=admin_only)
 
     @users.delete("/{user_id}/content")
     def forget(user_id: Annotated[str, PathParam(min_length=1, max_length=200)]) -> dict[str, Any]:
@@ -369,19 +412,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     calls = APIRouter(prefix="/calls", tags=["calls"])
 
     @calls.get("")
-    def list_calls(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[dict[str, Any]]:
-        """The most recent calls, newest first."""
-        return lab.log.recent(limit)
+    def list_calls(tenant: str | None = Depends(tenant_or_admin),
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[dict[str, Any]]:
+        """The most recent calls, newest first: all of them for the admin key, a tenant's own for its key."""
+        return lab.log.recent(limit, tenant=tenant)
 
     @calls.get("/{request_id}")
-    def get_call(request_id: str) -> dict[str, Any]:
-        """One call, with its captured content when capture was on."""
-        row = lab.log.get(request_id)
+    def get_call(request_id: str, tenant: str | None = Depends(tenant_or_admin)) -> dict[str, Any]:
+        """One call, with its captured content when capture was on (another tenant's call is a 404)."""
+        row = lab.log.get(request_id, tenant)
         if row is None:
             raise not_found("call", request_id)
         return {**row, "content": lab.log.content(request_id)}
 
-    @app.post("/replay/{request_id}", tags=["analysis"])
+    @app.post("/replay/{request_id}", tags=["analysis"], dependencies=admin_only)
     async def replay_call(request_id: str, body: ReplayRequest) -> dict[str, Any]:
         """Re-issue a stored request (needs captured content) and diff the answers."""
         stored = lab.log.content(request_id)
@@ -438,11 +482,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"window_s": window_s, **golden_signals(window(window_s), window_s, lab)}
 
     @analysis.get("/sampling")
-    def tail_sampling(p: Annotated[float, Query(ge=0, le=1)] = 0.1,
-                      slow_ms: Annotated[float, Query(gt=0)] = 1000,
+    def tail_sampling(p: Annotated[float | None, Query(ge=0, le=1)] = None,
+                      slow_ms: Annotated[float | None, Query(gt=0, le=1e9)] = None,
                       window_s: Annotated[float, Query(gt=0, le=90 * 86400)] = 86400) -> dict[str, Any]:
-        """What a tail-based sampling policy keeps of the stored traces."""
-        return sampling.kept_fraction(window(window_s), sampling.TailSampler(p, slow_ms))
+        """`live`: what the tail sampler kept of the gateway's traces, and why. `what_if`: the same policy
+        (or p / slow_ms given here) applied to the stored call log."""
+        live = lab.sampling.stats()
+        policy = sampling.TailSampler(live["policy"]["p"] if p is None else p,
+                                      live["policy"]["slow_ms"] if slow_ms is None else slow_ms)
+        return {"live": live, "what_if": sampling.kept_fraction(window(window_s), policy)}
 
     @analysis.get("/drift")
     def prompt_drift(reference_s: Annotated[float, Query(gt=0, le=90 * 86400)] = 86400,
@@ -474,6 +522,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The span tree of one trace."""
         tree = span_tree(trace_id)
         if not tree:
+            dropped = lab.log.query("SELECT 1 FROM calls WHERE trace_id = ? AND kept = 0 LIMIT 1", [trace_id])
+            if dropped:
+                policy = lab.sampling.sampler
+                raise ServiceError(404, f"trace {trace_id} was dropped by tail sampling (fast, no error, outside "
+                                   f"p={policy.p:g}); PUT /admin/sampling keeps more", "trace_not_sampled")
             raise not_found("trace", trace_id)
         return tree
 
@@ -491,7 +544,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"window_s": window_s, "golden": golden_signals(rows, window_s, lab),
                 "cost": {"tenant": by_tenant["groups"], "prompt_version": by_version["groups"],
                          "total_usd": by_tenant["total_usd"]},
-                "latency": latency.breakdown(rows), "slo": slo_status(),
+                "latency": latency.breakdown(rows), "slo": slo_status(), "sampling": lab.sampling.stats(),
                 "traces": [{**t, "tree": span_tree(t["trace_id"]) if t["trace_id"] else []}
                            for t in recent_trace_rows(lab, 5)]}
 
@@ -533,16 +586,15 @@ def _forget_span_content(uhash: str) -> int:
             "AND json_extract(attributes, '$.\"gen_ai.input.messages\"') IS NOT NULL", [uhash]).rowcount
 
 
-def _native_server_spans_only(app: FastAPI) -> None:
-    """One SERVER span per request (it reads `traceparent`), without FastAPI's per-operation spans:
-    the GenAI spans are the ones worth reading, and a gateway's own overhead is what it is judged on."""
-    if hasattr(app, "_native_telemetry"):
-        from fastapi.telemetry._asgi import NativeTelemetry
+def _server_spans(app: FastAPI, on_request) -> None:
+    """One SERVER span per request from the OpenTelemetry FastAPI instrumentor (it reads `traceparent`),
+    without its per-message `http send` / `http receive` spans: a stream of 200 chunks would otherwise
+    add 200 spans, and a gateway is judged on its own overhead. `on_request(span, scope)` runs as each
+    server span starts (the tail sampler uses it to watch the gateway's traces)."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        ops = {"/healthz", "/readyz", "/metrics", "/dashboard/data"}
-        app._telemetry.update(operation_spans=False, logs=False,
-                              exclude=lambda scope: scope.get("path") in ops)
-        app._native_telemetry = NativeTelemetry(app._telemetry)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics,dashboard/data",
+                                       exclude_spans=["receive", "send"], server_request_hook=on_request)
 
 
 def golden_signals(rows: list[dict], window_s: float, lab: Lab09) -> dict[str, Any]:
@@ -581,6 +633,7 @@ async def send_traffic(app: FastAPI, body: TrafficRequest) -> dict[str, Any]:
     import random
 
     import httpx
+    from opentelemetry import context as otel_context
 
     rng = random.Random(7)
     statuses: dict[str, int] = {}
@@ -594,7 +647,11 @@ async def send_traffic(app: FastAPI, body: TrafficRequest) -> dict[str, Any]:
                 headers["x-mock-error-status"] = "500"
             payload = {"model": body.model, "stream": body.stream,
                        "messages": [{"role": "user", "content": body.prompts[i % len(body.prompts)]}]}
-            resp = await client.post("/v1/chat/completions", json=payload, headers=headers)
+            token = otel_context.attach(otel_context.Context())  # each call its own trace, as from real clients
+            try:
+                resp = await client.post("/v1/chat/completions", json=payload, headers=headers)
+            finally:
+                otel_context.detach(token)
             statuses[str(resp.status_code)] = statuses.get(str(resp.status_code), 0) + 1
             rid = resp.headers.get("x-request-id")
             ids.append(rid)

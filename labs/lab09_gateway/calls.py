@@ -68,6 +68,10 @@ CREATE INDEX contents_user ON contents (user_hash);
 """
 
 
+# by key, not by the tenant label: past BoundedLabel's limit, many tenants share the label "other"
+_OWN_KEYS = "key_id IN (SELECT key_id FROM keys WHERE tenant = ?)"
+
+
 @dataclass
 class CallRecord:
     request_id: str
@@ -139,6 +143,7 @@ class CallLog:
         self.store = store
         self._buffer: list[CallRecord] = []
         self._contents: list[tuple[str, str | None, str, str | None]] = []
+        self._decisions: list[tuple[int, str]] = []
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._on_flush = on_flush
@@ -160,11 +165,17 @@ class CallLog:
             if content is not None:
                 self._contents.append((record.request_id, record.user_hash, content[0], content[1]))
 
+    def mark_kept(self, trace_id: str, kept: bool, reason: str = "") -> None:
+        """The tail sampler's decision for a trace, applied to its call rows at the next flush."""
+        with self._lock:
+            self._decisions.append((int(kept), trace_id))
+
     def flush(self) -> None:
         with self._flush_lock:
             with self._lock:
                 rows, self._buffer = self._buffer, []
                 contents, self._contents = self._contents, []
+                decisions, self._decisions = self._decisions, []
             with self.store.tx() as db:
                 if rows:
                     cols = list(asdict(rows[0]))
@@ -172,6 +183,8 @@ class CallLog:
                                    f"({', '.join('?' * len(cols))})", [list(asdict(r).values()) for r in rows])
                 if contents:
                     db.executemany("INSERT OR REPLACE INTO contents VALUES (?, ?, ?, ?)", contents)
+                if decisions:  # after the inserts: a decision comes when the request's root span ends
+                    db.executemany("UPDATE calls SET kept = ? WHERE trace_id = ?", decisions)
                 if self._on_flush is not None:
                     self._on_flush(db)
 
@@ -179,14 +192,23 @@ class CallLog:
         self.flush()
         return self.store.query(sql, params)
 
-    def recent(self, limit: int = 50, since: float | None = None) -> list[dict]:
-        where = "WHERE ts >= ?" if since is not None else ""
-        params = [since] if since is not None else []
-        return self.query(f"SELECT * FROM calls {where} ORDER BY ts DESC LIMIT ?", [*params, limit])
+    def recent(self, limit: int = 50, since: float | None = None, tenant: str | None = None) -> list[dict]:
+        """Newest first; with `tenant`, only calls made with that tenant's keys (its own view)."""
+        where, params = [], []
+        if since is not None:
+            where.append("ts >= ?")
+            params.append(since)
+        if tenant is not None:
+            where.append(_OWN_KEYS)
+            params.append(tenant)
+        sql = "SELECT * FROM calls" + (" WHERE " + " AND ".join(where) if where else "")
+        return self.query(sql + " ORDER BY ts DESC LIMIT ?", [*params, limit])
 
-    def get(self, request_id: str) -> dict | None:
+    def get(self, request_id: str, tenant: str | None = None) -> dict | None:
         self.flush()
-        return self.store.one("SELECT * FROM calls WHERE request_id = ?", [request_id])
+        if tenant is None:
+            return self.store.one("SELECT * FROM calls WHERE request_id = ?", [request_id])
+        return self.store.one(f"SELECT * FROM calls WHERE request_id = ? AND {_OWN_KEYS}", [request_id, tenant])
 
     def content(self, request_id: str) -> dict | None:
         self.flush()

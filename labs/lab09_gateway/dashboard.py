@@ -4,7 +4,7 @@
 
 Panels, in the order a runbook asks for them: golden signals per model and tenant, cost per tenant
 and per prompt version, latency percentiles and the TTFT / decode split, SLO burn rates with firing
-alerts, and the recent kept traces with their span trees.
+alerts, and the recent traces the tail sampler kept, with their span trees and the kept fraction.
 """
 
 PAGE = """<!doctype html>
@@ -34,7 +34,8 @@ PAGE = """<!doctype html>
 <h2>SLO burn rates</h2>
 <table id="slo"><thead><tr><th>SLO</th><th>target</th><th>SLI</th><th>budget left</th><th>burn 5m</th><th>1h</th>
 <th>6h</th><th>3d</th><th>alerts</th></tr></thead><tbody></tbody></table>
-<h2>Recent traces</h2>
+<h2>Recent traces (kept by tail sampling)</h2>
+<div id="sampling"></div>
 <div id="traces"></div>
 <script>
 const fmt = (v, d=3) => v === null || v === undefined ? "-" : (typeof v === "number" ? +v.toFixed(d) : v);
@@ -66,6 +67,10 @@ async function refresh() {
     fmt(s.burn_rates["5m"], 2), fmt(s.burn_rates["1h"], 2), fmt(s.burn_rates["6h"], 2), fmt(s.burn_rates["3d"], 2),
     s.alerts.filter(a => a.firing).map(a => `<span class="firing">${esc(a.alert)}</span>`).join(" ") ||
     '<span class="ok">none</span>']);
+  const sm = d.sampling;
+  document.getElementById("sampling").textContent = `kept ${sm.kept} of ${sm.traces} traces ` +
+    `(kept fraction ${fmt(sm.kept_fraction, 4)}; policy p=${sm.policy.p}, slow >= ${sm.policy.slow_ms} ms; ` +
+    Object.entries(sm.by_reason).map(([k, v]) => `${k} ${v}`).join(", ") + ")";
   document.getElementById("traces").innerHTML = d.traces.map(t =>
     `<div class="trace"><b>${esc(t.route)}</b> ${esc(t.tenant)} status ${t.status} ${fmt(t.latency_ms, 1)} ms ` +
     `trace ${esc(t.trace_id || "-")}<pre>${tree(t.tree)}</pre></div>`).join("");

@@ -9,12 +9,19 @@ Token bucket (capacity b, refill rate r per second), for a request at time t:
 
 Keys are stored as SHA-256 hashes; the raw key is shown once, when it is created. The budget is
 checked before a call (spent >= budget -> 403) and charged after it, from the price map.
+
+The admin surface (/admin/*, replay, right to deletion, every tenant's call log) takes a separate
+admin key: LAB09_ADMIN_KEY, or `sk-lab09-admin` for the local lab (logged as a warning at start).
+No key or a wrong one -> 401; a tenant's virtual key, valid but not an admin's -> 403.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
 import math
+import os
 import secrets
 import threading
 import time
@@ -28,6 +35,8 @@ from shared.service import ServiceError
 from shared.store import Store
 
 TENANTS_FILE = FIXTURES / "lab09" / "tenants.yaml"
+DEFAULT_ADMIN_KEY = "sk-lab09-admin"
+log = logging.getLogger("lab09.keys")
 
 SCHEMA = """
 CREATE TABLE keys (
@@ -138,9 +147,7 @@ class KeyStore:
 
     def authorize(self, authorization: str | None, api_key_header: str | None = None) -> VirtualKey:
         """401 without a valid key, 403 past the budget, 429 (with retry-after) past the rate."""
-        raw = api_key_header or ""
-        if authorization and authorization.lower().startswith("bearer "):
-            raw = authorization[7:].strip()
+        raw = raw_key(authorization, api_key_header)
         if not raw:
             raise ServiceError(401, "missing API key: send 'Authorization: Bearer <key>'", "invalid_api_key")
         key = self.lookup(raw)
@@ -171,3 +178,43 @@ class KeyStore:
             pending, self._pending = self._pending, {}
         db.executemany("UPDATE keys SET spent_usd = spent_usd + ? WHERE key_id = ?",
                        [(usd, key_id) for key_id, usd in pending.items()])
+
+
+def raw_key(authorization: str | None, api_key_header: str | None = None) -> str:
+    """The key a client sent: `Authorization: Bearer <key>` (what the openai SDK sends) or `x-api-key`."""
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return (api_key_header or "").strip()
+
+
+class AdminGuard:
+    """Who may call the operator routes: the admin key, or (where a route allows it) a tenant's own key."""
+
+    def __init__(self, keys: KeyStore, admin_key: str | None = None):
+        self.keys = keys
+        self.admin_key = admin_key or os.environ.get("LAB09_ADMIN_KEY") or DEFAULT_ADMIN_KEY
+        if self.admin_key == DEFAULT_ADMIN_KEY:
+            log.warning("lab09 admin key is the lab default %r: set LAB09_ADMIN_KEY anywhere but your laptop",
+                        DEFAULT_ADMIN_KEY)
+        self._admin_hash = key_hash(self.admin_key)
+
+    def _is_admin(self, raw: str) -> bool:
+        return hmac.compare_digest(key_hash(raw), self._admin_hash)
+
+    def caller(self, authorization: str | None, api_key_header: str | None = None,
+               tenants_allowed: bool = False) -> str | None:
+        """None for the admin; the tenant's name for its own key where `tenants_allowed`; else 401 / 403."""
+        raw = raw_key(authorization, api_key_header)
+        if not raw:
+            raise ServiceError(401, "this route needs the admin key: send 'Authorization: Bearer <admin key>'",
+                               "missing_admin_key", headers={"www-authenticate": 'Bearer realm="lab09-admin"'})
+        if self._is_admin(raw):
+            return None
+        key = self.keys.lookup(raw)
+        if key is None:
+            raise ServiceError(401, "invalid admin key", "invalid_admin_key",
+                               headers={"www-authenticate": 'Bearer realm="lab09-admin"'})
+        if not tenants_allowed:
+            raise ServiceError(403, f"key {key.key_id} belongs to tenant {key.tenant!r}; this route needs the "
+                               "admin key", "admin_only")
+        return key.tenant

@@ -40,6 +40,9 @@ def test_dashboard_shows_the_calls_just_made(tmp_path):
                     break
             except httpx.HTTPError:
                 time.sleep(0.05)
+        # keep only what tail sampling must keep: the error trace (and any call slower than 1 s)
+        assert httpx.put(f"{base}/admin/sampling", json={"p": 0, "slow_ms": 1000},
+                         headers={"authorization": "Bearer sk-lab09-admin"}).status_code == 200
         for i in range(7):
             httpx.post(f"{base}/v1/chat/completions", timeout=30,
                        headers={"authorization": "Bearer sk-lab09-acme", "x-prompt-version": "v9",
@@ -56,6 +59,7 @@ def test_dashboard_shows_the_calls_just_made(tmp_path):
             versions = page.inner_text("#cost-version tbody")
             slo_text = page.inner_text("#slo tbody")
             traces = page.inner_text("#traces")
+            kept_line = page.inner_text("#sampling")
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             browser.close()
     finally:
@@ -64,5 +68,9 @@ def test_dashboard_shows_the_calls_just_made(tmp_path):
     assert "assistant\tacme\t7\t" in golden and "0 / 1 / 0" in golden
     assert f"{row['error_rate']}" in golden
     assert "v9" in versions and "availability" in slo_text and "page-fast" in slo_text
-    assert "chat mock/assistant" in traces and "error.type=" in traces
+    assert "chat mock/assistant" in traces and "error.type=" in traces and "status 502" in traces
+    sm = data["sampling"]
+    assert sm["traces"] == 7 and sm["by_reason"]["error"] == 1 and sm["dropped"] >= 1
+    assert f"kept {sm['kept']} of 7 traces" in kept_line and "error 1" in kept_line
+    assert "status 200" not in traces or sm["by_reason"]["slow"] > 0
     assert (tmp_path / "dashboard.png").stat().st_size > 5000

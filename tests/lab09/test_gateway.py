@@ -20,6 +20,7 @@ from labs.lab09_gateway.decorator import trace_llm_call
 from shared.config import get_settings
 from shared.telemetry import query_spans
 
+ADMIN = {"authorization": "Bearer sk-lab09-admin"}
 ACME = {"authorization": "Bearer sk-lab09-acme"}
 MSG = [{"role": "user", "content": "What is 12 * 7?"}]
 
@@ -54,7 +55,7 @@ def test_openai_sdk_unchanged_on_both_paths(request, model):
     parts = [ch.choices[0].delta.content for ch in sdk.chat.completions.create(
         model=model, messages=MSG, stream=True) if ch.choices and ch.choices[0].delta.content]
     assert "".join(parts) == "84"
-    rows = c.get("/calls?limit=2").json()
+    rows = c.get("/calls?limit=2", headers=ADMIN).json()
     assert {r["path"] for r in rows} == {"http" if model.endswith("http") else "litellm"}
     assert all(r["cost_usd"] > 0 and r["input_tokens"] > 0 for r in rows)
 
@@ -85,7 +86,7 @@ def test_streaming_span_carries_time_to_first_chunk(client):
     assert body.endswith("data: [DONE]\n\n") and '"usage"' not in body
     a = _genai_spans(trace_id)[0]["attributes"]
     assert a["gen_ai.response.time_to_first_chunk"] >= 0.04 and a["gen_ai.usage.output_tokens"] == 1
-    row = client.get("/calls?limit=1").json()[0]
+    row = client.get("/calls?limit=1", headers=ADMIN).json()[0]
     assert row["stream"] == 1 and row["ttft_ms"] >= 40
 
 
@@ -106,7 +107,7 @@ def test_upstream_faults_are_clear_errors_with_error_type(client, status, expect
     assert r.status_code == expected and "error" in r.json()
     if status == 429:
         assert int(r.headers["retry-after"]) >= 1
-    row = client.get("/calls?limit=1").json()[0]
+    row = client.get("/calls?limit=1", headers=ADMIN).json()[0]
     assert row["error_class"] == "provider" and row["error_type"]
     spans = _genai_spans(row["trace_id"])
     assert spans and all(s["attributes"].get("error.type") for s in spans)
@@ -140,7 +141,7 @@ def test_budget_and_rate_limit(client):
     refused = client.post("/v1/chat/completions", headers={"authorization": "Bearer sk-lab09-globex"},
                           json={"model": "assistant", "messages": MSG})
     assert ok.status_code == 200 and refused.status_code == 403
-    slow = client.post("/admin/keys", json={"tenant": "initech", "rate_per_s": 0.001, "burst": 2}).json()["key"]
+    slow = client.post("/admin/keys", headers=ADMIN, json={"tenant": "initech", "rate_per_s": 0.001, "burst": 2}).json()["key"]
     statuses = [client.post("/v1/chat/completions", headers={"authorization": f"Bearer {slow}"},
                             json={"model": "assistant", "messages": MSG}) for _ in range(3)]
     assert [r.status_code for r in statuses] == [200, 200, 429]
@@ -155,39 +156,39 @@ def test_cost_attribution_and_bounded_labels(client):
     assert len(groups) == 21 and groups["other"]["calls"] == 5
     metrics = client.get("/metrics").text
     assert "gateway_cost" in metrics and "user-3" not in metrics
-    spent = {k["key_id"]: k["spent_usd"] for k in client.get("/admin/keys").json()}
+    spent = {k["key_id"]: k["spent_usd"] for k in client.get("/admin/keys", headers=ADMIN).json()}
     total = client.get("/analysis/cost?by=key_id").json()["groups"][0]["cost_usd"]
     assert spent["key_acme_demo"] == pytest.approx(total, rel=1e-6)
 
 
 def test_capture_redacts_and_deletion_removes_content(client):
-    client.put("/admin/capture", json={"enabled": True})
+    client.put("/admin/capture", headers=ADMIN, json={"enabled": True})
     secret = "mail ada@example.com card 4111 1111 1111 1111"
     r = client.post("/v1/chat/completions", headers={**ACME, "x-user-id": "u-1"},
                     json={"model": "assistant", "messages": [{"role": "user", "content": f"Summarize: {secret}"}]})
     rid = r.headers["x-request-id"]
-    call = client.get(f"/calls/{rid}").json()
+    call = client.get(f"/calls/{rid}", headers=ADMIN).json()
     stored = json.dumps(call["content"])
     assert "ada@example.com" not in stored and "[EMAIL]" in stored and "[CARD]" in stored
     span_text = json.dumps(query_spans(trace_id=call["trace_id"]))
     assert "ada@example.com" not in span_text and "4111 1111" not in span_text and "[EMAIL]" in span_text
-    out = client.delete("/users/u-1/content").json()
+    out = client.delete("/users/u-1/content", headers=ADMIN).json()
     assert out["contents_removed"] == 1 and out["spans_scrubbed"] >= 1
-    assert client.get(f"/calls/{rid}").json()["content"] is None
+    assert client.get(f"/calls/{rid}", headers=ADMIN).json()["content"] is None
     assert "gen_ai.input.messages" not in json.dumps(query_spans(trace_id=call["trace_id"]))
 
 
 def test_replay_diffs_against_the_stored_answer(client):
-    client.put("/admin/capture", json={"enabled": True})
+    client.put("/admin/capture", headers=ADMIN, json={"enabled": True})
     r = client.post("/v1/chat/completions", headers=ACME, json={"model": "assistant", "messages": MSG})
     rid = r.headers["x-request-id"]
-    same = client.post(f"/replay/{rid}", json={}).json()
+    same = client.post(f"/replay/{rid}", headers=ADMIN, json={}).json()
     assert same["same"] and same["similarity"] == 1.0
-    changed = client.post(f"/replay/{rid}", json={"system": "Answer in uppercase words.", "prompt_version": "v2"}).json()
+    changed = client.post(f"/replay/{rid}", headers=ADMIN, json={"system": "Answer in uppercase words.", "prompt_version": "v2"}).json()
     assert changed["prompt_version"] == "v2" and "stored" in changed
-    client.put("/admin/capture", json={"enabled": False})
+    client.put("/admin/capture", headers=ADMIN, json={"enabled": False})
     r = client.post("/v1/chat/completions", headers=ACME, json={"model": "assistant", "messages": MSG})
-    assert client.post(f"/replay/{r.headers['x-request-id']}", json={}).status_code == 409
+    assert client.post(f"/replay/{r.headers['x-request-id']}", headers=ADMIN, json={}).status_code == 409
 
 
 def test_slo_burns_when_the_provider_fails(client):

@@ -13,6 +13,7 @@ from labs.lab09_gateway.app import create_app, redactor
 from shared.config import get_settings
 from shared.telemetry import query_spans, tracer
 
+ADMIN = {"authorization": "Bearer sk-lab09-admin"}
 ACME = {"authorization": "Bearer sk-lab09-acme"}
 
 
@@ -48,13 +49,13 @@ def test_cache_read_and_reasoning_tokens_reach_the_span_and_the_price(client):
     _chat(client, long_prompt)
     second = _chat(client, long_prompt)
     assert second.json()["usage"]["prompt_tokens_details"]["cached_tokens"] > 0
-    row = client.get("/calls?limit=1").json()[0]
+    row = client.get("/calls?limit=1", headers=ADMIN).json()[0]
     spans = [s for s in query_spans(trace_id=row["trace_id"]) if s["kind"] == "CLIENT"]
     assert spans[0]["attributes"]["gen_ai.usage.cache_read.input_tokens"] == row["cached_tokens"] > 0
-    first = client.get("/calls?limit=2").json()[1]
+    first = client.get("/calls?limit=2", headers=ADMIN).json()[1]
     assert row["cost_usd"] < first["cost_usd"], "cached prompt tokens are billed at the cached price"
     _chat(client, "What is 17 * 23?", model="reasoning", reasoning_effort="high")
-    row = client.get("/calls?limit=1").json()[0]
+    row = client.get("/calls?limit=1", headers=ADMIN).json()[0]
     span = [s for s in query_spans(trace_id=row["trace_id"]) if s["kind"] == "CLIENT"][0]
     assert span["attributes"]["gen_ai.usage.reasoning.output_tokens"] == row["reasoning_tokens"] > 100
 
@@ -85,7 +86,7 @@ def test_latency_breakdown_separates_ttft_and_decode(client):
     assert out["median_stages_ms"]["ttft"] >= 60
     assert out["median_stages_ms"]["decode"] >= 10
     assert out["time_per_output_chunk_ms"]["p50"] >= 5
-    for row in client.get("/calls?limit=3").json():
+    for row in client.get("/calls?limit=3", headers=ADMIN).json():
         assert row["latency_ms"] >= row["queue_ms"] + row["ttft_ms"] + row["decode_ms"]
 
 
@@ -117,7 +118,7 @@ def test_a_stream_cut_off_upstream_ends_with_an_error_event(request, tmp_path, u
                           {"role": "user", "content": "Summarize: streams can break half-way through a long answer."}]}) as r:
             body = "".join(r.iter_text())
         assert r.status_code == 200 and '"error"' in body and "data: [DONE]" not in body
-        row = c.get("/calls?limit=1").json()[0]
+        row = c.get("/calls?limit=1", headers=ADMIN).json()[0]
         assert row["status"] == 502 and row["error_class"] == "provider" and row["error_type"]
         span = [s for s in query_spans(trace_id=row["trace_id"]) if s["kind"] == "CLIENT"][0]
         assert span["attributes"]["error.type"]
@@ -138,6 +139,6 @@ def test_embeddings_on_both_paths(client, live_mock, tmp_path):
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         via_http = c.post("/v1/embeddings", headers=ACME,
                           json={"model": "embedding-http", "input": ["a b c"], "dimensions": 16})
-        assert c.get("/calls?limit=1").json()[0]["path"] == "http"
+        assert c.get("/calls?limit=1", headers=ADMIN).json()[0]["path"] == "http"
     a, b = direct.json()["data"][0]["embedding"], via_http.json()["data"][0]["embedding"]
     assert len(a) == 16 and a == pytest.approx(b)
