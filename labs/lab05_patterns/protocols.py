@@ -14,7 +14,7 @@ exact JSON that would cross the wire to /v1/chat/completions (OpenAI) and /v1/me
                *user* message; stop_reason "tool_use" instead of finish_reason "tool_calls".
 
 In the service itself LiteLLM hides this difference (`anthropic/<model>` takes the OpenAI shape and
-translates); tests/lab05/test_protocols.py drives the Anthropic front through LiteLLM to prove it.
+translates); tests/lab05/test_tools.py drives the Anthropic front through LiteLLM to prove it.
 """
 
 from __future__ import annotations

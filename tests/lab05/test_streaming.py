@@ -52,3 +52,24 @@ async def test_a_provider_failure_mid_stream_becomes_an_error_event():
 
     events = [e async for e in sse_events(llm.astream("hi", mock={"error_status": 503}), never)]
     assert events[-1].startswith("event: error\n")
+
+
+async def test_disconnect_closes_a_real_provider_stream_early():
+    """The mock streams one token every 30 ms; the client leaves after two deltas."""
+    prompt = "Summarize: streams cut perceived latency. Users see words sooner. Long answers feel faster."
+    upstream = llm.astream(prompt, mock={"tpot_ms": 30})
+    checks, state = {"n": 0}, {}
+
+    async def disconnected() -> bool:
+        checks["n"] += 1
+        return checks["n"] > 2
+
+    events = [e async for e in sse_events(upstream, disconnected, on_close=state.update)]
+    full = [e async for e in sse_events(llm.astream(prompt), _false)]
+    assert len(full) > 6 and full[-1].startswith("event: done")
+    assert len(events) == 2 and state == {"deltas": 2, "cancelled": True, "tokens": 0, "cost_usd": 0.0}
+    assert upstream.ag_frame is None, "the provider's generator was closed, not left suspended"
+
+
+async def _false() -> bool:
+    return False

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 
 import pytest
 
@@ -55,6 +57,23 @@ async def test_loop_runs_parallel_calls_and_answers():
     assert "Paris" in out["answer"] and "1.086957" in out["answer"]
     tool_messages = [m for m in out["messages"] if m["role"] == "tool"]
     assert len(tool_messages) == 2 and all(m["tool_call_id"] for m in tool_messages)
+
+
+async def test_calls_of_one_turn_really_run_at_the_same_time(monkeypatch):
+    """Each tool waits at a 2-party barrier: run one after the other, the first would time out."""
+    barrier = threading.Barrier(2, timeout=5)
+
+    def waiting(tool):
+        def fn(args):
+            barrier.wait()
+            return tool.fn(args)
+        return dataclasses.replace(tool, fn=fn)
+
+    monkeypatch.setitem(TOOLS, "get_weather", waiting(TOOLS["get_weather"]))
+    monkeypatch.setitem(TOOLS, "get_fx_rate", waiting(TOOLS["get_fx_rate"]))
+    out = await tool_loop("What is the weather in Paris and the exchange rate from EUR to USD?")
+    results = [c["result"] for c in out["steps"][0]["calls"]]
+    assert all("error" not in r for r in results) and out["steps"][0]["parallel"]
 
 
 async def test_loop_recovers_from_invalid_arguments():
