@@ -4,13 +4,14 @@
     python -m labs.lab10_finetune sft --replay 30     # one SFT run on the addition task
     python -m labs.lab10_finetune generate "2+3=" --adapter DATA_DIR/lab10/cli/sft/adapter
 
-Multi-GPU: the same stages run under `accelerate launch -m labs.lab10_finetune sft` (see README).
+Multi-GPU: `accelerate launch --multi_gpu --num_processes 4 -m labs.lab10_finetune sft` (README, "GPU").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from tqdm import tqdm
 
@@ -29,16 +30,28 @@ def _quiet() -> None:
     logging.set_verbosity_error()
 
 
+def _main_process() -> bool:
+    """Under `accelerate launch` every process runs this CLI; only rank 0 draws bars and prints."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 class Bars:
-    def __init__(self):
+    """One tqdm bar per stage, advanced to the trainer's step, with the latest loss beside it."""
+
+    def __init__(self, enabled: bool = True, file=None):
         self.bar: tqdm | None = None
+        self.enabled = enabled
+        self.file = file
 
     def __call__(self, stage: str):
+        if not self.enabled:
+            return None
+
         def progress(step: int, total: int, row: dict) -> None:
             if self.bar is None or self.bar.desc != stage:
                 if self.bar is not None:
                     self.bar.close()
-                self.bar = tqdm(total=total, desc=stage, unit="step")
+                self.bar = tqdm(total=total, desc=stage, unit="step", file=self.file)
             self.bar.update(step - self.bar.n)
             self.bar.set_postfix(loss=row.get("loss"))
         return progress
@@ -48,7 +61,7 @@ class Bars:
             self.bar.close()
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m labs.lab10_finetune", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("pipeline", help="build → SFT → DPO → merge → generate")
@@ -59,10 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     gen = sub.add_parser("generate", help="greedy completions from the base (+ an adapter)")
     gen.add_argument("prompts", nargs="+")
     gen.add_argument("--adapter")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     _quiet()
     out = get_settings().lab_dir("lab10") / "cli"
-    bars = Bars()
+    bars = Bars(enabled=_main_process())
     if args.cmd == "pipeline":
         report = pipeline.run(out, bars)
     elif args.cmd == "sft":
@@ -76,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         model, tok = M.load(M.base_path(out), args.adapter)
         report = dict(zip(args.prompts, M.generate(model, tok, args.prompts), strict=True))
     bars.close()
-    print(json.dumps(report, indent=2))
+    if _main_process():
+        print(json.dumps(report, indent=2))
     return 0
 
 

@@ -56,7 +56,9 @@ def device_plan() -> dict[str, Any]:
         device, bf16 = "cpu", False
     return {"device": device, "precision": "bf16" if bf16 else "fp32",
             "trainer_flags": {"bf16": bf16, "fp16": False, "use_cpu": device == "cpu",
-                              "activation_checkpointing": False, "report_to": "none"}}
+                              "activation_checkpointing": False, "report_to": "none",
+                              # under DDP every LoRA (or full) parameter takes part in each step
+                              "ddp_find_unused_parameters": False}}
 
 
 def pick_device() -> str:

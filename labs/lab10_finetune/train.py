@@ -12,6 +12,7 @@ m_t = 1 on completion tokens.  LoRA: W' = W + (α/r)·B·A, B initialised to 0, 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -172,11 +173,23 @@ def sft_trainer(model, tok, rows: list[dict[str, Any]], out: Path, hp: dict[str,
 
 def merge(base: str, adapter: str | Path, out_dir: str | Path) -> str:
     """W ← W + (α/r)·B·A folded into the base weights (merge_and_unload), saved as a plain checkpoint."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under `accelerate launch`: rank 0 writes, the rest wait
+        from accelerate import PartialState
+
+        state = PartialState()
+        if state.is_main_process:
+            _merge(base, adapter, out_dir)
+        state.wait_for_everyone()
+    else:
+        _merge(base, adapter, out_dir)
+    return str(out_dir)
+
+
+def _merge(base: str, adapter: str | Path, out_dir: str | Path) -> None:
     model, tok = M.load(base, adapter, device="cpu")
     merged = model.merge_and_unload()
     merged.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
-    return str(out_dir)
 
 
 def dpo(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[str, Any] | None = None,

@@ -36,7 +36,8 @@ def test_device_plan_on_a_gpu_with_bf16(monkeypatch):
     plan = M.device_plan()
     assert plan["device"] == "cuda:0" and plan["precision"] == "bf16"
     assert plan["trainer_flags"] == {"bf16": True, "fp16": False, "use_cpu": False,
-                                     "activation_checkpointing": False, "report_to": "none"}
+                                     "activation_checkpointing": False, "report_to": "none",
+                                     "ddp_find_unused_parameters": False}
 
 
 def test_device_plan_under_accelerate_launch_uses_the_local_rank(monkeypatch):

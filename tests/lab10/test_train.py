@@ -62,3 +62,22 @@ def test_advantage_check_compares_group_by_group():
     # normalising over all 8 at once is not what GRPO does: the check notices
     whole = grpo_advantages(rewards)
     assert T.advantage_check([(rewards, whole)], 4)["max_abs_diff"] > 0.1
+
+
+def test_readme_accelerate_commands_parse_for_accelerate_and_for_the_cli():
+    import shlex
+    from pathlib import Path
+
+    from accelerate.commands.launch import launch_command_parser
+
+    from labs.lab10_finetune.__main__ import build_parser
+
+    readme = (Path(T.__file__).parent / "README.md").read_text()
+    lines = [ln.strip() for ln in readme.splitlines() if "accelerate launch" in ln and ln.startswith("    ")]
+    assert len(lines) >= 2
+    for line in lines:
+        words = [w for w in shlex.split(line) if "=" not in w or w.startswith("-")]
+        assert words[:2] == ["accelerate", "launch"], line
+        args = launch_command_parser().parse_args(words[2:])
+        assert args.module and args.multi_gpu and args.training_script == "labs.lab10_finetune", line
+        build_parser().parse_args(args.training_script_args)
