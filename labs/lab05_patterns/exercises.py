@@ -10,11 +10,13 @@ import argparse
 import asyncio
 import json
 import random
+import secrets
 import time
 from typing import Any
 
 from labs.lab05_patterns import cost, orchestration, resilience
 from labs.lab05_patterns.tools import tool_loop
+from shared import llm
 from shared.config import FIXTURES
 
 
@@ -34,13 +36,58 @@ def prompt_cache_savings() -> dict[str, Any]:
                        "mock_predicted_savings": round(measured["predicted_savings"], 4)}}
 
 
+class _Transient(Exception):
+    """A stand-in 503 for replaying the failure pattern through tenacity."""
+
+    status_code = 503
+
+
 def pydantic_tool_loop_with_retry() -> dict[str, Any]:
-    """Every first tool call is malformed (fail_rate_tools=1): Pydantic rejects it, the model retries."""
+    """Two kinds of retry in one tool loop. Every first tool call is malformed (fail_rate_tools=1):
+    Pydantic rejects it and the model retries with the error. Every model request also fails twice with
+    a 503 (fail_first=2): the from-scratch `retry_call` sleeps a full-jitter delay and sends it again,
+    and tenacity, replayed on the same failures and seeds, sleeps exactly the same delays."""
     question = "What is the weather in Paris and the exchange rate from EUR to USD?"
-    out = asyncio.run(tool_loop(question, model="mock/fallible", mock={"fail_rate_tools": 1.0, "seed": 1}))
+    base, cap = 0.05, 0.4
+    # fail_first counts identical requests engine-wide, so every run needs requests of its own
+    mock = {"fail_rate_tools": 1.0, "fail_first": 2, "error_status": 503, "seed": secrets.randbelow(2**31)}
+    retries: list[dict[str, Any]] = []
+
+    async def complete(messages: list[dict[str, Any]], **kwargs: Any) -> llm.Completion:
+        rng = random.Random(len(retries))  # one seeded jitter stream per model call
+
+        def once() -> llm.Completion:
+            return llm.complete(list(messages), **kwargs)
+
+        outcome = await asyncio.to_thread(resilience.retry_call, once, max_attempts=4, base=base, cap=cap,
+                                          rng=rng)
+        retries.append({"attempts": len(outcome.attempts),
+                        "slept_s": [round(a.slept_s, 4) for a in outcome.attempts if not a.ok]})
+        return outcome.value
+
+    out = asyncio.run(tool_loop(question, model="mock/fallible", mock=mock, complete=complete))
+    tenacity_slept = []
+    for i, call in enumerate(retries):
+        fails = {"left": call["attempts"] - 1}
+
+        def replay(fails: dict[str, int] = fails) -> str:
+            if fails["left"]:
+                fails["left"] -= 1
+                raise _Transient("503")
+            return "ok"
+
+        slept: list[float] = []
+        state = random.getstate()
+        random.seed(i)  # tenacity's wait_random_exponential draws from the random module
+        resilience.tenacity_retrying(max_attempts=4, base=base, cap=cap, sleep=slept.append)(replay)
+        random.setstate(state)
+        tenacity_slept.append([round(d, 4) for d in slept])
     errors = [c["result"]["error"]["message"] for s in out["steps"] for c in s["calls"] if "error" in c["result"]]
-    return {"inputs": {"question": question, "fail_rate_tools": 1.0},
-            "answer": {"turns": out["turns"], "rejected_calls": errors, "final": out["answer"]}}
+    return {"inputs": {"question": question, "fail_rate_tools": 1.0, "fail_first": 2, "base_s": base, "cap_s": cap},
+            "answer": {"turns": out["turns"], "rejected_calls": errors, "final": out["answer"],
+                       "attempts_per_model_call": [c["attempts"] for c in retries],
+                       "from_scratch_slept_s": [c["slept_s"] for c in retries],
+                       "tenacity_slept_s": tenacity_slept}}
 
 
 def sequential_to_async_parallel() -> dict[str, Any]:

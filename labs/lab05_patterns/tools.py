@@ -21,7 +21,7 @@ import asyncio
 import json
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -201,16 +201,20 @@ def run_tool(name: str, arguments: str | dict[str, Any]) -> dict[str, Any]:
 
 async def tool_loop(question: str, *, tools: list[str] | None = None, max_steps: int = 4,
                     model: str | None = None, mock: dict[str, Any] | None = None,
-                    settings: Any = None) -> dict[str, Any]:
-    """Ask, run the requested tools in parallel, feed results back, until a text answer."""
+                    settings: Any = None, complete: Callable[..., Awaitable[Any]] | None = None) -> dict[str, Any]:
+    """Ask, run the requested tools in parallel, feed results back, until a text answer.
+
+    `complete` replaces `llm.acomplete` (same arguments), e.g. with one wrapped in retries.
+    """
     from shared import llm
 
+    complete = complete or llm.acomplete
     chosen = [TOOLS[n] for n in (tools or list(TOOLS))]
     messages: list[dict[str, Any]] = [{"role": "user", "content": question}]
     steps: list[dict[str, Any]] = []
     for _ in range(max_steps):
-        reply = await llm.acomplete(messages, model=model, mock=mock, settings=settings,
-                                    tools=[t.openai() for t in chosen])
+        reply = await complete(messages, model=model, mock=mock, settings=settings,
+                               tools=[t.openai() for t in chosen])
         if not reply.tool_calls:
             return {"answer": reply.text, "steps": steps, "turns": len(steps) + 1, "messages": messages}
         messages.append(reply.message())
