@@ -18,7 +18,7 @@ from labs.lab07_agents.injection import Defenses
 from labs.lab07_agents.manager import QueueFull, RunManager
 from labs.lab07_agents.patterns import PATTERNS
 from labs.lab07_agents.resilience import Registry
-from labs.lab07_agents.suite import AGENT_MODEL, load_tasks, task_by_id
+from labs.lab07_agents.suite import load_tasks, mock_model, task_by_id
 from labs.lab07_agents.tools import TOOLS
 from labs.lab07_agents.world import World
 from shared.config import Settings, get_settings
@@ -62,7 +62,7 @@ class RunIn(BaseModel):
     id: str | None = Field(None, pattern=ID_PATTERN, description="your id for the run (default: generated); "
                            "reusing one is a 409, so a retried POST never starts a second run")
     task: str = Field(min_length=1, max_length=400, description="a task id from GET /tasks, or the task's text")
-    pattern: Literal["tool_loop", "react", "plan_execute", "rewoo", "reflexion"] = "tool_loop"
+    pattern: Literal["tool_loop", "react", "plan_execute", "rewoo", "reflexion", "tot"] = "tool_loop"
     budget: BudgetIn = Field(default_factory=BudgetIn)
     deadline_s: float = Field(20.0, gt=0, le=600, description="the run's deadline, passed to every call")
     faults: FaultsIn = Field(default_factory=FaultsIn)
@@ -101,7 +101,7 @@ def runs_router(manager: RunManager, settings: Settings) -> APIRouter:
     def create_run(body: RunIn) -> dict[str, Any]:
         """Start an agent run (202); 429 with Retry-After when the run queue is full."""
         f = body.faults
-        model = AGENT_MODEL if settings.llm_model.startswith("mock/") else settings.llm_model
+        model = mock_model(body.pattern) if settings.llm_model.startswith("mock/") else settings.llm_model
         mock = {k: v for k, v in {"error_rate": f.model_error_rate, "latency_ms": f.model_latency_ms,
                                   "bad_tool_rate": f.bad_tool_rate}.items() if v}
         tool_faults = {"error_rate": f.tool_error_rate, "latency_ms": f.tool_latency_ms, "seed": f.seed}

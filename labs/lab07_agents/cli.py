@@ -18,8 +18,9 @@ from pathlib import Path
 from labs.lab07_agents.checkpoint import RUNS_SCHEMA
 from labs.lab07_agents.guards import Budget
 from labs.lab07_agents.injection import Defenses
+from labs.lab07_agents.patterns import PATTERNS
 from labs.lab07_agents.runtime import Runtime
-from labs.lab07_agents.suite import AGENT_MODEL, judge, task_by_id
+from labs.lab07_agents.suite import judge, mock_model, task_by_id
 from labs.lab07_agents.tools import ToolBox, ToolFaults
 from labs.lab07_agents.world import World
 from shared.config import get_settings
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["run", "resume"])
     parser.add_argument("--task", default="book-13")
-    parser.add_argument("--pattern", default="tool_loop")
+    parser.add_argument("--pattern", default="tool_loop", choices=list(PATTERNS))
     parser.add_argument("--run", help="the run id to resume")
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--tool-latency-ms", type=float, default=0.0)
@@ -48,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         task = task_by_id(args.task)
         if task is None:
             parser.error(f"no task {args.task!r}")
-        st = rt.create(task, args.pattern, AGENT_MODEL, Budget(max_wall_s=args.deadline_s), args.deadline_s,
+        model = get_settings().llm_model
+        model = mock_model(args.pattern) if model.startswith("mock/") else model
+        st = rt.create(task, args.pattern, model, Budget(max_wall_s=args.deadline_s), args.deadline_s,
                        auto_approve=True)
         print(json.dumps({"run_id": st.id}), flush=True)
         run_id = st.id

@@ -9,8 +9,9 @@
 | plan_execute  | 1 plan + n + 1, re-plan on failure  | more calls; recovers by re-planning              |
 | rewoo         | 1 plan + 1 solve, tools run blind   | fewest tokens; a failed step cannot be repaired  |
 | reflexion     | tool_loop trials + 1 reflection each| retries the whole task with a lesson             |
+| tot           | n + 1 proposals + k values each     | k + 1 calls a step to search past bad first ideas|
 
-`decide(rt, st)` returns the calls to make ([{"tool", "args", "id", "thought"}]) or `Final(text)`;
+Tree of Thoughts lives in tot.py (its search is a module of its own). `decide(rt, st)` returns the calls to make ([{"tool", "args", "id", "thought"}]) or `Final(text)`;
 `observe(rt, st, call, result)` records a result where this pattern's model will read it.
 """
 
@@ -191,5 +192,11 @@ class Reflexion(ToolLoop):
         return out
 
 
-PATTERNS: dict[str, Any] = {"tool_loop": ToolLoop(), "react": ReAct(), "plan_execute": PlanExecute(),
-                            "rewoo": ReWOO(), "reflexion": Reflexion()}
+def _patterns() -> dict[str, Any]:
+    from labs.lab07_agents.tot import TreeOfThoughts  # tot.py builds on the prompt helpers above
+
+    return {"tool_loop": ToolLoop(), "react": ReAct(), "plan_execute": PlanExecute(), "rewoo": ReWOO(),
+            "reflexion": Reflexion(), "tot": TreeOfThoughts()}
+
+
+PATTERNS: dict[str, Any] = _patterns()

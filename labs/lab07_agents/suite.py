@@ -30,10 +30,20 @@ from labs.lab07_agents.resilience import Registry
 from labs.lab07_agents.runtime import Runtime
 from labs.lab07_agents.tools import ToolBox, ToolFaults
 from labs.lab07_agents.world import World
+from shared.mockllm.behaviours import agent_tot  # noqa: F401  (registers mock/agent_tot with the mock engine)
 from shared.store import Store
 
 TASKS_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "lab07" / "tasks.json"
 AGENT_MODEL = "mock/agent"
+# ToT asks the model for things no other pattern asks for (k proposals, a value per proposal); `agent`
+# only ever knows the one right step, so on the mock ToT runs on `agent_tot`: the same agent as an
+# unreliable proposer (right first with p = 0.6) and a value judge.
+MOCK_MODELS = {"tot": "mock/agent_tot"}
+
+
+def mock_model(pattern: str) -> str:
+    """The mock behaviour a run of this pattern uses when LLM_MODEL is a mock."""
+    return MOCK_MODELS.get(pattern, AGENT_MODEL)
 
 
 def load_tasks() -> list[dict[str, Any]]:
@@ -62,7 +72,7 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
     return comb(c, k) / comb(n, k)
 
 
-def run_task(task: dict[str, Any], pattern: str, workdir: Path, *, model: str = AGENT_MODEL,
+def run_task(task: dict[str, Any], pattern: str, workdir: Path, *, model: str | None = None,
              mock: dict[str, Any] | None = None, faults: ToolFaults | None = None,
              registry: Registry | None = None, defenses: Defenses | None = None,
              injections: dict[str, str] | None = None, budget: Budget | None = None,
@@ -76,7 +86,7 @@ def run_task(task: dict[str, Any], pattern: str, workdir: Path, *, model: str = 
     rt = Runtime(Store(workdir / "runs.db", migrations=[RUNS_SCHEMA]), ToolBox(world, faults, injections),
                  registry, defenses)
     start = time.perf_counter()
-    st = rt.create(task, pattern, model, budget or Budget(), deadline_s, mock, auto_approve=reviewer is None)
+    st = rt.create(task, pattern, model or mock_model(pattern), budget or Budget(), deadline_s, mock, auto_approve=reviewer is None)
     st = rt.run(st.id)
     while st.status == "waiting_approval":
         rt.decide_pending(st.id, reviewer(task, st.pending))

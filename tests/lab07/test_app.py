@@ -43,7 +43,7 @@ def test_reject_compensates(client):
 
 
 @pytest.mark.parametrize("body", [
-    {"task": "book-01", "pattern": "tree_of_thoughts"}, {"task": "book-01", "budget": {"max_steps": -1}},
+    {"task": "book-01", "pattern": "swarm"}, {"task": "book-01", "budget": {"max_steps": -1}},
     {"task": "book-01", "budget": {"max_cost_usd": -0.5}}, {"task": ""}, {"task": "book-01", "deadline_s": 0},
     {"task": "book-01", "faults": {"tool_error_rate": 2}}])
 def test_bad_run_requests_are_422(client, body):

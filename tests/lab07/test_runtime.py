@@ -17,7 +17,7 @@ from labs.lab07_agents.guards import Budget
 from labs.lab07_agents.injection import Defenses
 from labs.lab07_agents.patterns import PATTERNS, resolve
 from labs.lab07_agents.runtime import Runtime
-from labs.lab07_agents.suite import AGENT_MODEL, judge, task_by_id
+from labs.lab07_agents.suite import AGENT_MODEL, judge, mock_model, task_by_id
 from labs.lab07_agents.tools import ToolBox, ToolFaults
 from labs.lab07_agents.world import World
 from shared.store import Store
@@ -28,7 +28,7 @@ TRIP = task_by_id("book-13")  # flight + hotel: six tool calls
 
 
 def _run(rt: Runtime, task=TRIP, pattern="tool_loop", budget=None, deadline_s=20.0, mock=None, auto=True):
-    st = rt.create(task, pattern, AGENT_MODEL, budget or Budget(), deadline_s, mock, auto_approve=auto)
+    st = rt.create(task, pattern, mock_model(pattern), budget or Budget(), deadline_s, mock, auto_approve=auto)
     return rt.run(st.id)
 
 
