@@ -7,7 +7,10 @@ gateway (pass-through route `assistant-http`, LLM_API_BASE at the mock), and the
 (`litellm --config`, pointing at the same mock) when it can start. For each of non-streaming /
 streaming x 1 / 32 concurrent clients x content capture off / on, the client measures end-to-end
 latency (streams: until [DONE]); added latency = percentile(via) - percentile(direct). The gateway's
-spans stored are counted against the requests made (no span lost under load).
+spans stored are counted against the requests made (no span lost under load). The gateway runs its
+tail sampler with p=1 (LAB09_SAMPLE_RATE=1): every trace is still held until its root span ends and
+then handed to the exporter, so the buffering is in the measured path and every request must leave
+its span in the store; the sampler's own counts are checked against the requests too.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results" / "lab09_overhead.json"
 N = {1: 60, 32: 320}
 MASTER_KEY = "sk-bench-" + "0123456789abcdef" * 2  # the proxy refuses to start without a strong one
+ADMIN = {"authorization": "Bearer sk-bench-admin"}
 BODY = {"messages": [{"role": "user", "content": "What is the capital of Japan?"}]}
 
 
@@ -128,7 +132,8 @@ def main() -> None:
         mock = start([py, "-m", "shared.mockllm", "--port", str(mock_port)], {}, f"http://127.0.0.1:{mock_port}/healthz")
         assert mock, "the mock did not start"
         procs.append(mock)
-        gw_env = {"DATA_DIR": str(tmp / "gw"), "LLM_API_BASE": f"http://127.0.0.1:{mock_port}/v1", "LOG_LEVEL": "WARNING"}
+        gw_env = {"DATA_DIR": str(tmp / "gw"), "LLM_API_BASE": f"http://127.0.0.1:{mock_port}/v1", "LOG_LEVEL": "WARNING",
+                  "LAB09_ADMIN_KEY": ADMIN["authorization"][7:], "LAB09_SAMPLE_RATE": "1"}
         gateway = start([py, "-m", "uvicorn", "labs.lab09_gateway.app:create_app", "--factory", "--port", str(gw_port),
                          "--log-level", "warning", "--no-access-log"], gw_env, f"http://127.0.0.1:{gw_port}/healthz")
         assert gateway, "the gateway did not start"
@@ -147,7 +152,7 @@ def main() -> None:
             proxy_note = "running" if proxy else "did not start (see stderr above)"
         if proxy:
             procs.append(proxy)
-        bench_key = httpx.post(f"http://127.0.0.1:{gw_port}/admin/keys", json={
+        bench_key = httpx.post(f"http://127.0.0.1:{gw_port}/admin/keys", headers=ADMIN, json={
             "tenant": "bench", "budget_usd": 1000, "rate_per_s": 1e5, "burst": 100000}).json()["key"]
         targets = {"direct": (f"http://127.0.0.1:{mock_port}/v1/chat/completions", "assistant", {}),
                    "gateway": (f"http://127.0.0.1:{gw_port}/v1/chat/completions", "assistant-http",
@@ -158,7 +163,8 @@ def main() -> None:
         results = []
         gateway_requests = 0
         for capture in (False, True):
-            httpx.put(f"http://127.0.0.1:{gw_port}/admin/capture", json={"enabled": capture})
+            r = httpx.put(f"http://127.0.0.1:{gw_port}/admin/capture", headers=ADMIN, json={"enabled": capture})
+            assert r.status_code == 200, r.text
             for stream in (False, True):
                 for c in (1, 32):
                     row = {"capture": capture, "stream": stream, "concurrency": c, "n": N[c]}
@@ -179,19 +185,25 @@ def main() -> None:
                     r[name]["added_p50_ms"] = round(r[name]["p50_ms"] - d["p50_ms"], 3)
                     r[name]["added_p99_ms"] = round(r[name]["p99_ms"] - d["p99_ms"], 3)
             if "gateway" in r and "litellm_proxy" in r:
-                r["proxy_over_gateway_added_p50"] = round(
-                    r["litellm_proxy"]["added_p50_ms"] / max(r["gateway"]["added_p50_ms"], 1e-3), 2)
+                for q in ("p50", "p99"):
+                    r[f"proxy_over_gateway_added_{q}"] = round(
+                        r["litellm_proxy"][f"added_{q}_ms"] / max(r["gateway"][f"added_{q}_ms"], 1e-3), 2)
         httpx.get(f"http://127.0.0.1:{gw_port}/traces?limit=1", timeout=30)  # flushes the span batch
         time.sleep(1.0)
+        sampler = httpx.get(f"http://127.0.0.1:{gw_port}/analysis/sampling", timeout=30).json()["live"]
         db = sqlite3.connect(tmp / "gw" / "telemetry.db")
         spans = db.execute("SELECT COUNT(*) FROM spans WHERE name = 'chat openai/assistant'").fetchone()[0]
+        server = db.execute("SELECT COUNT(*) FROM spans WHERE kind = 'SERVER' AND name LIKE 'POST /v1/chat%'").fetchone()[0]
         summary = {"requests_through_gateway": gateway_requests, "genai_spans_stored": spans,
-                   "spans_lost": gateway_requests - spans, "litellm_proxy": proxy_note,
+                   "server_spans_stored": server, "spans_lost": gateway_requests - spans,
+                   "tail_sampler": {k: sampler[k] for k in ("policy", "traces", "kept", "dropped", "spans_exported")},
+                   "litellm_proxy": proxy_note,
                    "machine": f"{os.cpu_count()} CPUs, shared", "results": results}
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps(summary, indent=2))
         plot(results)
         print(json.dumps({k: v for k, v in summary.items() if k != "results"}))
+        assert spans == server == gateway_requests == sampler["traces"] == sampler["kept"], "spans lost under load"
     finally:
         for p in procs:
             p.terminate()

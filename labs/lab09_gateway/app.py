@@ -230,6 +230,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.router.on_shutdown.append(_close)
 
+    async def _warm() -> None:
+        """Import LiteLLM before the first call, not during it (seconds that would land in one TTFT)."""
+        from shared.llm import litellm_module
+
+        await asyncio.to_thread(litellm_module)
+
+    app.router.on_startup.append(_warm)
+
     def attribution(request: Request, key: VirtualKey, route: str, model: str, provider: str, path: str,
                     operation: str, stream: bool) -> CallRecord:
         h = request.headers
@@ -592,9 +600,12 @@ def _server_spans(app: FastAPI, on_request) -> None:
     add 200 spans, and a gateway is judged on its own overhead. `on_request(span, scope)` runs as each
     server span starts (the tail sampler uses it to watch the gateway's traces)."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.metrics import NoOpMeterProvider
 
+    # HTTP metrics come from shared.service's middleware (/metrics): the instrumentor's own would double them
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics,dashboard/data",
-                                       exclude_spans=["receive", "send"], server_request_hook=on_request)
+                                       exclude_spans=["receive", "send"], server_request_hook=on_request,
+                                       meter_provider=NoOpMeterProvider())
 
 
 def golden_signals(rows: list[dict], window_s: float, lab: Lab09) -> dict[str, Any]:

@@ -126,6 +126,7 @@ def test_upstream_timeout_is_a_504_without_hanging(http_client):
     (json.dumps({"model": "assistant", "messages": []}).encode(), {}, 422),
     (json.dumps({"model": "nope", "messages": MSG}).encode(), {}, 404),
     (json.dumps({"model": "assistant", "messages": MSG}).encode(), {"authorization": "Bearer sk-wrong"}, 401),
+    (json.dumps({"model": "assistant", "messages": MSG}).encode(), {"authorization": ""}, 401),
     (b'{"model": "assistant", "messages": [{"role": "user", "content": "' + b"x" * 1_100_000 + b'"}]}', {}, 413),
 ])
 def test_bad_input_is_a_clear_4xx(client, body, headers, status):
@@ -261,3 +262,57 @@ def test_client_disconnect_mid_stream_closes_the_span_with_usage_so_far(served_g
     assert a["error.type"] == "client_disconnect" and a["gen_ai.usage.output_tokens"] >= 1
     row = app.state.lab09.log.recent(1)[0]
     assert row["disconnected"] == 1 and row["output_tokens"] >= 1
+
+
+@pytest.mark.parametrize("model", ["assistant", "assistant-http"])
+def test_streams_are_relayed_chunk_by_chunk_not_buffered(tmp_path, live_mock, model):
+    """Over a real socket: the first chunk reaches the client while the upstream is still producing."""
+    settings = get_settings(data_dir=tmp_path / "data", llm_api_base=f"{live_mock}/v1")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        body = {"model": model, "stream": True,
+                "messages": [{"role": "user", "content": "Summarize: " + "the gateway relays every chunk. " * 20}]}
+        httpx.post(f"{base}/v1/chat/completions", json={**body, "stream": False}, headers=ACME, timeout=30)  # warm
+        arrivals = []
+        trace_id = uuid.uuid4().hex
+        start = time.monotonic()
+        with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, timeout=30,
+                          headers={**ACME, "x-mock-tpot-ms": "60",
+                                   "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            for line in r.iter_lines():
+                if line.startswith("data: {") and '"content"' in line:
+                    arrivals.append(time.monotonic() - start)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+    assert len(arrivals) >= 8
+    # 60 ms between upstream chunks: a buffering proxy would deliver them all at once at the end
+    assert arrivals[-1] - arrivals[0] >= 0.06 * (len(arrivals) - 1) * 0.7
+    assert arrivals[0] < arrivals[-1] - 0.3
+    # the streaming span ends at the last chunk, not when the response starts
+    span = _genai_spans(trace_id)[0]
+    assert span["duration_ms"] >= (arrivals[-1] - arrivals[0]) * 1000 * 0.9
+    assert span["attributes"]["gen_ai.response.time_to_first_chunk"] * 1000 < span["duration_ms"] / 2
+
+
+def test_content_is_not_captured_by_default(client):
+    assert client.get("/admin/capture", headers=ADMIN).json()["enabled"] is False
+    r = client.post("/v1/chat/completions", headers={**ACME, "x-user-id": "u-9"},
+                    json={"model": "assistant", "messages": [{"role": "user", "content": "Summarize: mail ada@example.com"}]})
+    call = client.get(f"/calls/{r.headers['x-request-id']}", headers=ADMIN).json()
+    assert call["content"] is None
+    spans = json.dumps(query_spans(trace_id=call["trace_id"]))
+    assert spans != "[]" and "gen_ai.input.messages" not in spans and "ada@example.com" not in spans
