@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import random
 import threading
 from collections import OrderedDict
@@ -74,25 +75,48 @@ class Reply:
 
 FLOAT_OPTIONS = {"error_rate", "malformed_rate", "truncate_rate", "bad_tool_rate", "latency_ms",
                  "ttft_ms", "tpot_ms", "p", "middle_attention", "position_bias", "length_bias",
-                 "self_preference", "obedience", "spotlight_resistance", "cache_ttl_s",
+                 "self_preference", "obedience", "spotlight_resistance", "cache_ttl_s", "noise",
                  "fail_rate_prompt", "fail_rate_json_mode", "fail_rate_tools", "fail_rate_json_schema",
                  "fail_rate_strict"}
 INT_OPTIONS = {"error_status", "seed", "dimensions", "retry_after", "context_window", "fail_first"}
 BOOL_OPTIONS = {"hang"}
 
 
+PROBABILITIES = {"error_rate", "malformed_rate", "truncate_rate", "bad_tool_rate", "p", "fail_rate_prompt",
+                 "fail_rate_json_mode", "fail_rate_tools", "fail_rate_json_schema", "fail_rate_strict"}
+NON_NEGATIVE = {"latency_ms", "ttft_ms", "tpot_ms", "cache_ttl_s", "retry_after", "fail_first", "noise"}
+
+
 def _coerce(key: str, value: Any) -> Any:
+    """An option's value as its type, or a 400 naming the option (never a 500, never a sleep forever)."""
+
+    def bad(why: str = "") -> MockError:
+        return MockError(400, f"mock option {key!r} has an invalid value {value!r}{why}", "invalid_request_error",
+                         "invalid_mock_option")
+
     try:
-        if key in FLOAT_OPTIONS:
-            return float(value)
-        if key in INT_OPTIONS:
-            return int(float(value))
         if key in BOOL_OPTIONS:
             return str(value).lower() in {"1", "true", "yes", "on"}
-    except (TypeError, ValueError) as exc:
-        raise MockError(400, f"mock option {key!r} has an invalid value {value!r}", "invalid_request_error",
-                        "invalid_mock_option") from exc
-    return value
+        if key not in FLOAT_OPTIONS and key not in INT_OPTIONS:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise bad()
+        number = float(value)
+        if not math.isfinite(number):
+            raise bad(" (must be a finite number)")
+        if key in INT_OPTIONS:
+            number = int(number)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise bad() from exc
+    if key in PROBABILITIES and not 0 <= number <= 1:
+        raise bad(" (a probability: 0 to 1)")
+    if key in NON_NEGATIVE and number < 0:
+        raise bad(" (must be >= 0)")
+    if key == "error_status" and not 400 <= number <= 599:
+        raise bad(" (an HTTP error status: 400 to 599)")
+    if key == "context_window" and number < 1:
+        raise bad(" (must be >= 1)")
+    return number
 
 
 def options_from(headers: dict[str, str] | None, body_mock: dict[str, Any] | None,
@@ -114,6 +138,27 @@ def options_from(headers: dict[str, str] | None, body_mock: dict[str, Any] | Non
 # --- the request ----------------------------------------------------------------------------------
 
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+
+
+def _check_message(i: int, message: Any) -> None:
+    """One chat message: a known role, content that is text, parts or null, well-formed tool calls."""
+
+    def bad(message: str) -> MockError:
+        return MockError(400, f"messages[{i}]: {message}", "invalid_request_error", "invalid_messages")
+
+    if not isinstance(message, dict) or message.get("role") not in ROLES:
+        raise bad(f"each message needs a 'role', one of {sorted(ROLES)}")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str | list):
+        raise bad("'content' must be a string, an array of content parts, or null")
+    if isinstance(content, list) and not all(isinstance(part, dict | str) for part in content):
+        raise bad("each content part must be an object such as {\"type\": \"text\", \"text\": ...}")
+    calls = message.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list) or not all(
+                isinstance(c, dict) and isinstance(c.get("function"), dict)
+                and isinstance(c["function"].get("name"), str) for c in calls):
+            raise bad("'tool_calls' must be an array of {id, type: function, function: {name, arguments}}")
 
 
 def _check_shapes(body: dict[str, Any]) -> None:
@@ -176,10 +221,8 @@ class MockRequest:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise MockError(400, "'messages' must be a non-empty array", "invalid_request_error", "invalid_messages")
-        for m in messages:
-            if not isinstance(m, dict) or m.get("role") not in ROLES:
-                raise MockError(400, f"each message needs a 'role', one of {sorted(ROLES)}", "invalid_request_error",
-                                "invalid_messages")
+        for i, m in enumerate(messages):
+            _check_message(i, m)
         _check_shapes(body)
         model = str(body.get("model") or "assistant")
         behaviour = model.split("/", 1)[1] if model.startswith("mock/") else model
@@ -366,7 +409,7 @@ class MockEngine:
                                  "behaviours", "invalid_request_error", "model_not_found")
         try:
             return spec.fn(req)
-        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as exc:
             # an input shape no behaviour expected: a 400 for the client, a log line for us
             log.warning("behaviour %s failed on a request: %r", req.behaviour, exc, exc_info=True)
             raise MockError(400, f"the '{req.behaviour}' model could not process this request "

@@ -218,6 +218,19 @@ def test_bad_requests_are_4xx_in_each_api_shape(client):
                                        "mock": {"error_rate": "lots"}}),
              ("/v1/chat/completions", {"model": "assistant", "messages": [{"role": "user", "content": "x"}],
                                        "temperature": "hot"}),
+             ("/v1/chat/completions", {"model": "assistant", "messages": [{"role": "user", "content": "x"}],
+                                       "mock": {"latency_ms": "inf"}}),  # would sleep forever
+             ("/v1/chat/completions", {"model": "assistant", "messages": [{"role": "user", "content": "x"}],
+                                       "mock": {"error_rate": 1.5}}),
+             ("/v1/chat/completions", {"model": "assistant", "messages": [{"role": "user", "content": "x"}],
+                                       "mock": {"error_status": 200}}),
+             ("/v1/chat/completions", {"model": "assistant", "messages": [{"role": "user", "content": "x"}],
+                                       "mock": {"fail_first": "1e400"}}),
+             ("/v1/chat/completions", {"model": "assistant", "messages": [
+                 {"role": "assistant", "content": None, "tool_calls": "get_weather"}]}),
+             ("/v1/chat/completions", {"model": "assistant", "messages": [
+                 {"role": "assistant", "content": None, "tool_calls": [{"function": "get_weather"}]}]}),
+             ("/v1/chat/completions", {"model": "assistant", "messages": [{"role": "user", "content": {"a": 1}}]}),
              ("/v1/embeddings", {"model": "embedding", "input": [1, 2]}),
              ("/v1/embeddings", {"model": "embedding", "input": "x", "dimensions": 3}),
              ("/v1/messages", {"model": "assistant", "messages": [{"role": "user", "content": "x"}]}),
@@ -230,6 +243,32 @@ def test_bad_requests_are_4xx_in_each_api_shape(client):
         assert error["message"] and error["type"]
         if path == "/v1/messages":
             assert response.json()["type"] == "error"
+
+
+def test_recursive_schemas_end_in_a_leaf(client):
+    """A type that contains itself (a tree, a linked list) is filled one level deep, then ends, as a model would."""
+    from pydantic import BaseModel
+
+    class Node(BaseModel):
+        name: str
+        children: list[Node] = []
+
+    class Employee(BaseModel):
+        name: str
+        manager: Employee | None = None
+
+    for model, expected in [(Node, {"name": "Grace Hopper", "children": []}),
+                            (Employee, {"name": "Grace Hopper", "manager": None})]:
+        body = {"model": "assistant", "messages": [{"role": "user", "content": "Grace Hopper"}],
+                "response_format": {"type": "json_schema", "json_schema": {"name": model.__name__,
+                                                                           "schema": model.model_json_schema()}}}
+        response = client.post("/v1/chat/completions", json=body)
+        assert response.status_code == 200, response.text
+        value = json.loads(response.json()["choices"][0]["message"]["content"])
+        assert value == expected and model.model_validate(value)
+    cyclic = {"$ref": "#/$defs/A", "$defs": {"A": {"$ref": "#/$defs/B"}, "B": {"$ref": "#/$defs/A"}}}
+    body["response_format"]["json_schema"]["schema"] = cyclic
+    assert client.post("/v1/chat/completions", json=body).status_code < 500
 
 
 def test_context_window_is_enforced():

@@ -27,7 +27,7 @@ import re
 from typing import Any
 
 from shared.mockllm.behaviours import structured
-from shared.mockllm.behaviours.schema_fill import fill
+from shared.mockllm.behaviours.schema_fill import fill, resolve
 from shared.mockllm.engine import SKILLS, MockRequest, Reply, ToolCallOut, behaviour
 
 FACTS = {
@@ -249,7 +249,8 @@ def json_schema_of(req: MockRequest) -> dict[str, Any] | None:
 
 def json_reply(req: MockRequest, schema: dict[str, Any], fail_rates: dict[str, float]) -> Reply:
     text = structured.task_text(req)
-    value = fill(schema, text) if schema.get("properties") else {"answer": plain_answer(req, text)}
+    shaped = bool(resolve(schema, schema).get("properties"))  # the root may be a $ref (recursive models)
+    value = fill(schema, text) if shaped else {"answer": plain_answer(req, text)}
     level = structured.level_of(req, via_tool=False)
     rng = structured.fails(req, level, fail_rates)
     raw = structured.break_value(value, schema, level, rng) if rng is not None else json.dumps(value)

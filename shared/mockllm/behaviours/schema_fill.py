@@ -50,22 +50,43 @@ _PERSON_KEYS = {"name", "customer", "author", "user", "person", "owner", "assign
 _TEXT_KEYS = ("query", "question", "text", "input", "prompt", "message", "search", "q", "content", "request")
 
 
-def _resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
+MAX_HOPS = 32  # $ref / anyOf steps followed before a schema counts as circular
+MAX_DEPTH = 16  # nesting filled before the filler stops (a safety net: recursion stops at the first repeat)
+
+
+def _refs(schema: Any) -> set[str]:
+    """The $refs a schema points at, directly or as one of its anyOf / oneOf / allOf options."""
     if not isinstance(schema, dict):
+        return set()
+    options = [schema] + [o for k in ("anyOf", "oneOf", "allOf") if isinstance(schema.get(k), list)
+                          for o in schema[k]]
+    return {o["$ref"] for o in options if isinstance(o, dict) and isinstance(o.get("$ref"), str)}
+
+
+def _nullable(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    options = [o for k in ("anyOf", "oneOf") if isinstance(schema.get(k), list) for o in schema[k]]
+    return schema.get("type") == "null" or any(isinstance(o, dict) and o.get("type") == "null" for o in options)
+
+
+def resolve(schema: Any, root: dict[str, Any], hops: int = 0) -> dict[str, Any]:
+    """The schema a $ref (or the first non-null anyOf / oneOf / allOf option) stands for."""
+    if not isinstance(schema, dict) or hops > MAX_HOPS:
         return {}
     ref = schema.get("$ref")
-    if ref and ref.startswith("#/"):
+    if isinstance(ref, str) and ref.startswith("#"):
         node: Any = root
-        for part in ref[2:].split("/"):
-            node = node.get(part, {})
-        return _resolve(node, root)
+        for part in ref[2:].split("/") if ref.startswith("#/") else []:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        return resolve(node, root, hops + 1)
     for key in ("anyOf", "oneOf"):
-        if key in schema:
-            options = [o for o in schema[key] if o.get("type") != "null"]
+        if isinstance(schema.get(key), list):
+            options = [o for o in schema[key] if isinstance(o, dict) and o.get("type") != "null"]
             if options:
-                return _resolve(options[0], root)
-    if "allOf" in schema and schema["allOf"]:
-        return _resolve(schema["allOf"][0], root)
+                return resolve(options[0], root, hops + 1)
+    if isinstance(schema.get("allOf"), list) and schema["allOf"]:
+        return resolve(schema["allOf"][0], root, hops + 1)
     return schema
 
 
@@ -124,9 +145,16 @@ class _Filler:
             return found[0]
         return self.numbers.pop(0) if self.numbers else None
 
-    def value(self, schema: dict[str, Any], key: str = "") -> Any:
-        schema = _resolve(schema, self.root)
+    def value(self, schema: dict[str, Any], key: str = "", path: tuple[str, ...] = ()) -> Any:
+        refs = _refs(schema)
+        recursive = bool(refs & set(path)) or len(path) > MAX_DEPTH
+        path = path + tuple(sorted(refs))
+        if recursive and _nullable(schema):
+            return None  # a type that contains itself: a model ends the chain here (a leaf)
+        schema = resolve(schema, self.root)
         kind = schema.get("type")
+        if recursive and (kind in ("object", "array") or "properties" in schema):
+            return [] if kind == "array" else {}
         text = self.text
         raw = _pair(text, key) if key else None
         if isinstance(schema.get("enum"), list) and schema["enum"]:
@@ -138,14 +166,16 @@ class _Filler:
             return schema["const"]
         if kind == "object" or "properties" in schema:
             props = schema.get("properties")
-            return {str(name): self.value(sub, str(name)) for name, sub in props.items()} if isinstance(
+            return {str(name): self.value(sub, str(name), path + ("",)) for name, sub in props.items()} if isinstance(
                 props, dict) else {}
         if kind == "array":
             item = schema.get("items", {"type": "string"})
-            if _resolve(item, self.root).get("type") == "string":
+            if _refs(item) & set(path):
+                return []  # a list of the type being filled (children of a tree node): a leaf has none
+            if resolve(item, self.root).get("type") == "string":
                 found = [w.strip() for w in re.split(r",|\band\b", raw or "") if w.strip()] or _NAME.findall(text)[:3]
                 return found or [text.split()[0] if text.split() else ""]
-            return [self.value(item, key)]
+            return [self.value(item, key, path + ("",))]
         if kind in ("integer", "number"):
             number = self.next_number(raw)
             if number is None:
@@ -193,4 +223,4 @@ class _Filler:
 
 def fill(schema: dict[str, Any], text: str, key: str = "", root: dict[str, Any] | None = None) -> Any:
     """A value for `schema` read from `text` (`key`: the property name it will be stored under)."""
-    return _Filler(text, root or schema).value(schema, key)
+    return _Filler(text, root or schema).value(schema, key, ("#",) if root is None else ())
