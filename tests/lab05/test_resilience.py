@@ -153,3 +153,17 @@ def test_fallback_against_mock_faults():
     value, hops = call_with_fallback(call, ["mock/assistant", "mock/fallible"], breakers, base=0.001, cap=0.002)
     assert value.text == "4" and [h.model for h in hops] == ["mock/assistant", "mock/fallible"]
     assert all("ServiceUnavailable" in a["error"] for a in hops[0].attempts)
+
+
+def test_fallback_path_waits_at_least_the_mock_retry_after():
+    breakers = Breakers(threshold=5)
+    slept: list[float] = []
+
+    def call(model: str):
+        mock = {"error_status": 429, "retry_after": 2} if model == "mock/assistant" else None
+        return llm.complete("What is 2 + 2?", model=model, mock=mock)
+
+    value, hops = call_with_fallback(call, ["mock/assistant", "mock/fallible"], breakers, max_attempts=3,
+                                     base=0.001, cap=0.002, sleep=slept.append)
+    assert value.text == "4" and slept == [2.0, 2.0]
+    assert [a["retry_after_s"] for a in hops[0].attempts] == [2.0, 2.0, 2.0]
