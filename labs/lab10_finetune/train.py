@@ -198,21 +198,12 @@ def dpo(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[str
     """DPO with a fresh LoRA on `base` (an SFT model merged into its base): the reference is the
     adapter-disabled model. Held-out rewards/margins/accuracies before and after; the from-scratch
     loss checked against trl's on one held-out batch."""
-    from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
-
     hp = {**DEFAULTS["dpo"], **(hp or {})}
     check_rows("dpo", rows)
     out = Path(out_dir)
     model, tok = M.load(base)
-    cols = ("prompt", "chosen", "rejected")
-    held = Dataset.from_list([{c: r[c] for c in cols} for r in (eval_rows or rows)])
-    report = _callback(on_progress, _tokens(tok, rows, cols) * int(hp["epochs"]))
-    config = DPOConfig(**_common(out, hp["lr"], hp["batch_size"], hp["epochs"]), beta=float(hp["beta"]),
-                       max_length=32, per_device_eval_batch_size=64)
-    trainer = DPOTrainer(model=model, args=config, processing_class=tok, peft_config=_lora(hp), callbacks=[report],
-                         train_dataset=Dataset.from_list([{c: r[c] for c in cols} for r in rows]), eval_dataset=held)
-    _quiet(trainer)
+    report = _callback(on_progress, _tokens(tok, rows, ("prompt", "chosen", "rejected")) * int(hp["epochs"]))
+    trainer = dpo_trainer(model, tok, rows, eval_rows or rows, out, hp, [report])
     em_before = {name: M.exact_match(trainer.model, tok, s) for name, s in (eval_sets or {}).items()}
     before = _eval_rewards(trainer)
     t0 = time.perf_counter()
@@ -226,6 +217,24 @@ def dpo(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[str
     return {"kind": "dpo", "base": base, "adapter": str(out / "adapter"), "wall_s": round(wall, 2),
             "heldout_before": before, "heldout_after": after, "exact_match_before": em_before,
             "exact_match_after": em_after, "loss_check": check, "history": report.history}
+
+
+def dpo_trainer(model, tok, rows: list[dict[str, Any]], eval_rows: list[dict[str, Any]], out: Path,
+                hp: dict[str, Any], callbacks=()):
+    """trl's DPOTrainer with a fresh LoRA (peft_config), so the reference is the adapter-disabled model."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    hp = {**DEFAULTS["dpo"], **hp}
+    cols = ("prompt", "chosen", "rejected")
+    config = DPOConfig(**_common(out, hp["lr"], hp["batch_size"], hp["epochs"]), beta=float(hp["beta"]),
+                       max_length=32, per_device_eval_batch_size=64)
+    trainer = DPOTrainer(model=model, args=config, processing_class=tok, peft_config=_lora(hp),
+                         callbacks=list(callbacks),
+                         train_dataset=Dataset.from_list([{c: r[c] for c in cols} for r in rows]),
+                         eval_dataset=Dataset.from_list([{c: r[c] for c in cols} for r in eval_rows]))
+    _quiet(trainer)
+    return trainer
 
 
 def _eval_rewards(trainer) -> dict[str, float]:

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 
 from labs.lab10_finetune import train as T
@@ -39,7 +41,7 @@ def tiny(tmp_path_factory):
 def test_sft_labels_only_the_completion_tokens(tiny, tmp_path):
     model, tok = tiny
     rows = [{"prompt": "12+7=", "completion": "19"}, {"prompt": "next 3:", "completion": "4"}]
-    trainer = T.sft_trainer(model, tok, rows, tmp_path, {"batch_size": 2})
+    trainer = T.sft_trainer(copy.deepcopy(model), tok, rows, tmp_path, {"batch_size": 2})
     batch = next(iter(trainer.get_train_dataloader()))
     seen = set()
     for ids, labels in zip(batch["input_ids"], batch["labels"], strict=True):
@@ -81,3 +83,25 @@ def test_readme_accelerate_commands_parse_for_accelerate_and_for_the_cli():
         args = launch_command_parser().parse_args(words[2:])
         assert args.module and args.multi_gpu and args.training_script == "labs.lab10_finetune", line
         build_parser().parse_args(args.training_script_args)
+
+
+@pytest.mark.parametrize("beta", [0.1, 0.5])
+def test_from_scratch_dpo_loss_equals_trls_on_random_pairs_and_random_adapter_weights(tiny, tmp_path, beta):
+    import random
+
+    import torch
+
+    model, tok = tiny
+    rng = random.Random(int(beta * 10))
+    digits = lambda n: "".join(rng.choice("0123456789+=: ") for _ in range(n))  # noqa: E731
+    rows = [{"prompt": digits(rng.randint(2, 6)), "chosen": digits(rng.randint(1, 4)),
+             "rejected": digits(rng.randint(1, 4))} for _ in range(12)]
+    trainer = T.dpo_trainer(copy.deepcopy(model), tok, rows, rows, tmp_path, {"beta": beta, "rank": 4})
+    torch.manual_seed(int(beta * 10))
+    with torch.no_grad():  # B starts at 0 (policy = reference); random B makes them differ
+        for name, p in trainer.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    check = T.loss_check(trainer)
+    assert abs(check["trl"] - 0.693147) > 1e-3  # not the policy = reference value
+    assert check["abs_diff"] < 1e-5
