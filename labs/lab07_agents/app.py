@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Path
 from pydantic import BaseModel, Field
 
-from labs.lab07_agents.checkpoint import RUNS_SCHEMA, RunState
+from labs.lab07_agents.checkpoint import RUNS_SCHEMA, RunExists, RunState
 from labs.lab07_agents.guards import Budget
 from labs.lab07_agents.injection import Defenses
 from labs.lab07_agents.manager import QueueFull, RunManager
@@ -105,14 +105,14 @@ def runs_router(manager: RunManager, settings: Settings) -> APIRouter:
         mock = {k: v for k, v in {"error_rate": f.model_error_rate, "latency_ms": f.model_latency_ms,
                                   "bad_tool_rate": f.bad_tool_rate}.items() if v}
         tool_faults = {"error_rate": f.tool_error_rate, "latency_ms": f.tool_latency_ms, "seed": f.seed}
-        if body.id and manager.runtime().load(body.id) is not None:
-            raise ServiceError(409, f"run {body.id} already exists", "run_exists")
         try:
             st = manager.submit(_task(body.task), body.pattern, model, Budget(**body.budget.model_dump()),
                                 body.deadline_s, mock, tool_faults, Defenses(**body.defenses.model_dump()),
                                 body.auto_approve, body.id)
         except QueueFull as exc:
             raise ServiceError(429, str(exc), "queue_full", headers={"retry-after": "1"}) from exc
+        except RunExists as exc:
+            raise ServiceError(409, f"run {body.id} already exists", "run_exists") from exc
         if body.wait:
             st = manager.wait(st.id, body.deadline_s + 5)
         return present(st)
@@ -132,9 +132,8 @@ def runs_router(manager: RunManager, settings: Settings) -> APIRouter:
         st = get_or_404(run_id)
         if st.status != "waiting_approval":
             raise ServiceError(409, f"run {run_id} is {st.status}, not waiting for approval", "not_waiting")
-        st = manager.runtime(st).decide_pending(run_id, approve)
         try:
-            manager.enqueue(run_id)
+            st = manager.decide(st, approve)
         except QueueFull as exc:
             raise ServiceError(429, str(exc), "queue_full", headers={"retry-after": "1"}) from exc
         return present(manager.wait(run_id, 30) if wait else st)

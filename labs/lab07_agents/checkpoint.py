@@ -10,6 +10,7 @@ the last completed step; the idempotency keys make re-doing that step's calls ha
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,6 +52,19 @@ class RunState:
                                                             "model_calls": 0, "tool_calls": 0, "redacted": 0})
     memo: dict[str, Any] = field(default_factory=dict)  # the pattern's own state (plan, evidence, trial)
     trace: dict[str, int] = field(default_factory=dict)
+
+
+class RunExists(Exception):
+    """A run with this id is already stored (a client-chosen id used twice)."""
+
+
+def insert(runs: Store, st: RunState) -> None:
+    """Store a NEW run; never replaces one (two POSTs racing with the same id: one wins, one gets RunExists)."""
+    try:
+        with runs.tx() as db:
+            db.execute("INSERT INTO runs VALUES (?,?,?,?)", (st.id, st.status, json.dumps(asdict(st)), time.time()))
+    except sqlite3.IntegrityError as exc:
+        raise RunExists(st.id) from exc
 
 
 def save(runs: Store, st: RunState) -> None:

@@ -63,10 +63,22 @@ class RunManager:
         if self.queue.full():
             raise QueueFull(f"{self.queue.maxsize} runs are already waiting")
         rt = self.runtime(defenses=defenses, tool_faults=tool_faults)
-        st = rt.create(task, pattern, model, budget, deadline_s, mock, auto_approve, run_id)
-        st.defenses, st.tool_faults = defenses.as_dict(), dict(tool_faults)
-        rt.save(st)
+        st = rt.create(task, pattern, model, budget, deadline_s, mock, auto_approve, run_id,
+                       defenses=defenses.as_dict(), tool_faults=dict(tool_faults))
         self.enqueue(st.id)
+        return st
+
+    def decide(self, st: RunState, approve: bool) -> RunState:
+        """Record a human's decision and queue the run; a full queue leaves the run waiting, decision unrecorded."""
+        rt = self.runtime(st)
+        pending = dict(st.pending or {})
+        st = rt.decide_pending(st.id, approve)
+        try:
+            self.enqueue(st.id)
+        except QueueFull:
+            st.status, st.pending = "waiting_approval", pending  # as it was: the client can retry the decision
+            rt.save(st)
+            raise
         return st
 
     def enqueue(self, run_id: str) -> None:

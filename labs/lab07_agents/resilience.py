@@ -6,6 +6,8 @@
   step cannot spend time the run does not have (cascading timeouts).
 - Retry with full jitter: attempt n sleeps U(0, min(cap, base * 2^n)); only calls that are safe to
   repeat (read-only, or carrying an idempotency key), only for retryable errors, never past the deadline.
+  `retry_by_hand` is the loop written out; `retry`, which the runtime uses, is the same policy on
+  tenacity (the tests run both through the same cases, and check the jitter against tenacity's).
 - Circuit breaker: closed -> open after `threshold` consecutive failures; open fails fast for
   `cooldown_s`; then half-open lets one probe through: success closes it, failure re-opens it.
 - Bulkhead: at most `limit` concurrent calls per tool, so one slow tool cannot take every worker.
@@ -19,6 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+import tenacity
 
 T = TypeVar("T")
 
@@ -148,10 +152,11 @@ def backoff_s(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> 
     return rng.uniform(0, min(cap_s, base_s * 2 ** attempt))
 
 
-def retry(fn: Callable[[], T], *, retryable: Callable[[Exception], bool], deadline: Deadline, attempts: int = 3,
-          base_s: float = 0.02, cap_s: float = 0.5, rng: random.Random | None = None,
-          on_retry: Callable[[int, Exception], None] | None = None) -> T:
-    """Call fn; on a retryable error sleep a jittered backoff and try again, within attempts and deadline."""
+def retry_by_hand(fn: Callable[[], T], *, retryable: Callable[[Exception], bool], deadline: Deadline,
+                  attempts: int = 3, base_s: float = 0.02, cap_s: float = 0.5, rng: random.Random | None = None,
+                  on_retry: Callable[[int, Exception], None] | None = None) -> T:
+    """The retry loop spelled out: on a retryable error sleep a jittered backoff (at least what the
+    error asks for, e.g. an open breaker's retry_in_s) and try again, within attempts and deadline."""
     rng = rng or random.Random()
     for attempt in range(attempts):
         try:
@@ -164,3 +169,23 @@ def retry(fn: Callable[[], T], *, retryable: Callable[[Exception], bool], deadli
                 on_retry(attempt + 1, exc)
             time.sleep(pause)
     raise AssertionError("unreachable")
+
+
+def retry(fn: Callable[[], T], *, retryable: Callable[[Exception], bool], deadline: Deadline, attempts: int = 3,
+          base_s: float = 0.02, cap_s: float = 0.5,
+          on_retry: Callable[[int, Exception], None] | None = None) -> T:
+    """What the runtime uses: the same policy as `retry_by_hand`, run by tenacity.
+
+    tenacity computes the wait before it asks the stop condition, so `stop_before_delay` refuses a
+    sleep that would end past the deadline, exactly as the hand-written loop does.
+    """
+    jitter = tenacity.wait_random_exponential(multiplier=base_s, max=cap_s)  # U(0, min(cap, base * 2^n))
+
+    def wait(rs: tenacity.RetryCallState) -> float:
+        return max(jitter(rs), getattr(rs.outcome.exception(), "retry_in_s", 0.0))
+
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts) | tenacity.stop_before_delay(deadline.remaining()),
+        wait=wait, retry=tenacity.retry_if_exception(retryable), reraise=True,
+        before_sleep=(lambda rs: on_retry(rs.attempt_number, rs.outcome.exception())) if on_retry else None,
+    )(fn)

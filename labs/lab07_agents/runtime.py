@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from labs.lab07_agents import guards, injection
-from labs.lab07_agents.checkpoint import RunState, load, save
+from labs.lab07_agents.checkpoint import RunState, insert, load, save
 from labs.lab07_agents.resilience import BreakerOpen, BulkheadFull, Deadline, Registry, retry
 from labs.lab07_agents.tools import COMMIT_TOOLS, TOOLS, DeadlineExceeded, ToolBox, ToolError
 from shared import llm
@@ -55,16 +54,15 @@ class Runtime:
         self.defenses = defenses or injection.Defenses()
         self.approval_limit, self.attempts = approval_limit, attempts
         self.undo_grace_s = 10.0
-        self.rng = random.Random(7)
 
     # -- state -------------------------------------------------------------------------------------
     def create(self, task: dict[str, Any], pattern: str, model: str, budget: guards.Budget,
                deadline_s: float, mock: dict[str, Any] | None = None, auto_approve: bool = False,
-               run_id: str | None = None) -> RunState:
+               run_id: str | None = None, **fields: Any) -> RunState:
         deadline_s = min(deadline_s, budget.max_wall_s)  # the wall-time guard is the run's deadline
         st = RunState(run_id or uuid.uuid4().hex[:12], task, pattern, model, budget.as_dict(), time.time() + deadline_s,
-                      dict(mock or {}), auto_approve)
-        self.save(st)
+                      dict(mock or {}), auto_approve, **fields)
+        insert(self.runs, st)  # a new row or RunExists: a reused id never overwrites a run
         return st
 
     def save(self, st: RunState) -> None:
@@ -173,7 +171,7 @@ class Runtime:
 
         start = time.perf_counter()
         try:
-            c = retry(once, retryable=transient, deadline=deadline, attempts=self.attempts, rng=self.rng,
+            c = retry(once, retryable=transient, deadline=deadline, attempts=self.attempts,
                       on_retry=lambda n, e: self._count(st, "retries"))
         except Exception as exc:
             raise ModelUnavailable(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
@@ -245,7 +243,7 @@ class Runtime:
                 "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool.name,
                 "gen_ai.tool.type": "function", "lab07.idempotency_key": key}) as span:
             try:
-                return retry(once, retryable=retryable, deadline=deadline, attempts=self.attempts, rng=self.rng,
+                return retry(once, retryable=retryable, deadline=deadline, attempts=self.attempts,
                              on_retry=lambda n, e: self._count(st, "retries"))
             except Exception as exc:
                 span.set_attribute("error.type", getattr(exc, "code", type(exc).__name__))

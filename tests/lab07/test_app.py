@@ -87,3 +87,33 @@ def test_tools_breakers_patterns_tasks(client):
 def test_adhoc_task_text_runs(client):
     run = client.post("/runs", json={"task": "Look up the pets policy for customer C02.", "wait": True}).json()
     assert run["status"] == "completed" and "8 kg" in run["answer"]
+
+
+def test_a_decision_refused_for_a_full_queue_is_not_recorded(client):
+    manager = client.app.state.manager
+    run = client.post("/runs", json={"task": "cancel-02", "wait": True}).json()
+    assert run["status"] == "waiting_approval"
+    manager.stop()
+    for t in manager._threads:
+        t.join(timeout=2)
+    while not manager.queue.full():
+        client.post("/runs", json={"task": "policy-01"})
+    r = client.post(f"/runs/{run['id']}/approve")
+    assert r.status_code == 429 and r.headers["retry-after"] == "1"
+    after = client.get(f"/runs/{run['id']}").json()
+    assert after["status"] == "waiting_approval" and "approved" not in after["pending"], "the client can retry"
+
+
+def test_breakers_per_tool_and_per_model_over_http(client):
+    client.post("/runs", json={"task": "book-01", "wait": True})
+    breakers = {b["name"]: b for b in client.get("/breakers").json()}
+    assert {"tool:search_flights", "tool:hold_flight", "tool:pay", "tool:book", "model:mock/agent"} <= set(breakers)
+    assert all(b["state"] == "closed" and {"failures", "threshold", "opened"} <= set(b) for b in breakers.values())
+
+
+def test_tot_over_http(client):
+    run = client.post("/runs", json={"task": "policy-02", "pattern": "tot", "wait": True}).json()
+    assert run["model"] == "mock/agent_tot" and run["status"] == "completed", run["reason"]
+    search = [s for s in run["trajectory"] if s["kind"] == "search"]
+    assert search and all({"candidates", "chosen"} <= set(s) for s in search)
+    assert "tot" in client.get("/patterns").json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 
 import pytest
 import tenacity
@@ -19,6 +20,7 @@ from labs.lab07_agents.resilience import (
     Deadline,
     backoff_s,
     retry,
+    retry_by_hand,
 )
 from labs.lab07_agents.suite import pass_hat_k
 
@@ -86,8 +88,9 @@ def test_bulkhead_limits_concurrency():
     assert bulkhead.run(lambda: "free again", wait_s=0.05) == "free again"
 
 
-def test_retry_only_retryable_and_within_deadline():
-    calls = []
+@pytest.mark.parametrize("retry_fn", [retry, retry_by_hand], ids=["tenacity", "by_hand"])
+def test_retry_only_retryable_and_within_deadline(retry_fn):
+    calls, retried = [], []
 
     def flaky():
         calls.append(1)
@@ -95,15 +98,43 @@ def test_retry_only_retryable_and_within_deadline():
             raise TimeoutError("transient")
         return "ok"
 
-    assert retry(flaky, retryable=lambda e: True, deadline=Deadline(5), attempts=4, base_s=0.001) == "ok"
+    assert retry_fn(flaky, retryable=lambda e: True, deadline=Deadline(5), attempts=4, base_s=0.001,
+                    on_retry=lambda n, e: retried.append(n)) == "ok"
+    assert retried == [1, 2], "on_retry hears about each retry, numbered"
     calls.clear()
     with pytest.raises(TimeoutError):
-        retry(flaky, retryable=lambda e: False, deadline=Deadline(5), attempts=4, base_s=0.001)
+        retry_fn(flaky, retryable=lambda e: False, deadline=Deadline(5), attempts=4, base_s=0.001)
     assert len(calls) == 1
     calls.clear()
     with pytest.raises(TimeoutError):
-        retry(flaky, retryable=lambda e: True, deadline=Deadline(0.0), attempts=4, base_s=0.001)
+        retry_fn(flaky, retryable=lambda e: True, deadline=Deadline(0.0), attempts=4, base_s=0.001)
     assert len(calls) == 1, "no retry sleeps past the deadline"
+    calls.clear()
+    with pytest.raises(TimeoutError):
+        retry_fn(lambda: calls.append(1) or _fail_timeout(), retryable=lambda e: True, deadline=Deadline(5),
+                 attempts=3, base_s=0.001)
+    assert len(calls) == 3, "attempts caps the calls"
+
+
+def _fail_timeout():
+    raise TimeoutError("still down")
+
+
+@pytest.mark.parametrize("retry_fn", [retry, retry_by_hand], ids=["tenacity", "by_hand"])
+def test_retry_waits_at_least_what_an_open_breaker_asks(retry_fn):
+    clock = Clock()
+    b = CircuitBreaker("tool:x", threshold=1, cooldown_s=0.15)
+    with pytest.raises(RuntimeError):
+        b.call(_fail)
+    start = time.monotonic()
+    assert retry_fn(lambda: b.call(lambda: "probe ok"), retryable=lambda e: isinstance(e, BreakerOpen),
+                    deadline=Deadline(5), attempts=3, base_s=0.001) == "probe ok"
+    assert time.monotonic() - start >= 0.1 and b.state == "closed"
+    with pytest.raises(BreakerOpen):  # the breaker's wait does not fit in the deadline: fail now, not late
+        b2 = CircuitBreaker("tool:y", threshold=1, cooldown_s=10, clock=clock)
+        with pytest.raises(RuntimeError):
+            b2.call(_fail)
+        retry_fn(lambda: b2.call(lambda: "never"), retryable=lambda e: True, deadline=Deadline(1), attempts=3)
 
 
 @settings(max_examples=60, deadline=None)

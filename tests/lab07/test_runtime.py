@@ -185,3 +185,56 @@ def test_only_keyed_or_read_only_calls_are_retried(make_runtime, world):
         with pytest.raises(ToolError):
             rt._call_tool(st, tool, args, f"k-{keyed}")
         assert rt.toolbox.counts["calls"] == expected_calls, keyed
+
+
+def test_a_reused_run_id_never_overwrites_a_run(make_runtime):
+    from labs.lab07_agents.checkpoint import RunExists
+
+    rt = make_runtime()
+    first = rt.create(TRIP, "tool_loop", AGENT_MODEL, Budget(), 10, run_id="same-id")
+    with pytest.raises(RunExists):
+        rt.create(task_by_id("policy-01"), "react", AGENT_MODEL, Budget(), 10, run_id="same-id")
+    assert rt.load("same-id").task == first.task and rt.load("same-id").pattern == "tool_loop"
+
+
+def test_the_deadline_reaches_the_model_call(make_runtime):
+    """A model that never answers: the call's timeout is what is left of the run's deadline."""
+    start = time.monotonic()
+    st = _run(make_runtime(), deadline_s=0.5, mock={"hang": True})
+    assert time.monotonic() - start < 2.5
+    assert st.status == "failed" and "timed out" in st.reason
+
+
+def test_bulkhead_full_is_a_structured_error_and_the_run_still_ends(make_runtime, world):
+    from labs.lab07_agents.resilience import Registry
+
+    registry = Registry(bulkhead=1)
+    rt = make_runtime(registry=registry)
+    bulkhead = registry.bulkhead("search_flights")
+    assert bulkhead._sem.acquire(timeout=1)  # another run holds the only slot for this tool
+    try:
+        st = _run(rt, deadline_s=1.0, budget=Budget(max_wall_s=1.0))
+    finally:
+        bulkhead._sem.release()
+    errors = [s["result"]["error"]["code"] for s in st.trajectory if s["kind"] == "tool" and "error" in s["result"]]
+    assert errors and set(errors) <= {"BulkheadFull", "DeadlineExceeded"} and "BulkheadFull" in errors
+    assert st.status in ("stopped", "failed", "compensated", "completed") and world.violations() == []
+    assert world.outcome()["new_bookings"] == []
+
+
+def test_a_run_resumed_after_approval_stays_in_one_trace(make_runtime):
+    rt = make_runtime()
+    st = _run(rt, task=task_by_id("book-14"), auto=False)
+    rt.decide_pending(st.id, approve=True)
+    st = rt.run(st.id)
+    spans = query_spans(trace_id=f"{st.trace['trace_id']:032x}", limit=500)
+    names = [s["name"] for s in spans]
+    assert names.count("invoke_agent tool_loop") == 2, "one agent span per stretch of the run"
+    assert {"execute_tool hold_hotel", "execute_tool pay", "execute_tool book"} <= set(names)
+
+
+def test_every_task_passes_clean_so_the_expected_states_are_right(tmp_path):
+    from labs.lab07_agents.suite import load_tasks, run_task
+
+    failed = [t["id"] for t in load_tasks() if not run_task(t, "tool_loop", tmp_path / t["id"])["success"]]
+    assert failed == []
