@@ -267,24 +267,13 @@ def reward(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[
            on_progress: Progress | None = None, eval_rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A Bradley-Terry reward model (trl RewardTrainer: a scalar head on the base), with held-out
     pairwise accuracy (share of pairs where r(chosen) > r(rejected)) before and after."""
-    from datasets import Dataset
-    from transformers import AutoModelForSequenceClassification
-    from trl import RewardConfig, RewardTrainer
-
     hp = {**DEFAULTS["reward"], **(hp or {})}
     check_rows("reward", rows)
     out = Path(out_dir)
-    _, tok = M.load(base, device="cpu")
-    torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
-    model.config.pad_token_id = tok.pad_token_id
-    cols = ("prompt", "chosen", "rejected")
+    model, tok = reward_model(base)
     held = eval_rows or rows
-    report = _callback(on_progress, _tokens(tok, rows, cols) * int(hp["epochs"]))
-    config = RewardConfig(**_common(out, hp["lr"], hp["batch_size"], hp["epochs"]), max_length=32)
-    trainer = RewardTrainer(model=model, args=config, processing_class=tok, callbacks=[report],
-                            train_dataset=Dataset.from_list([{c: r[c] for c in cols} for r in rows]))
-    _quiet(trainer)
+    report = _callback(on_progress, _tokens(tok, rows, ("prompt", "chosen", "rejected")) * int(hp["epochs"]))
+    trainer = reward_trainer(model, tok, rows, out, hp, [report])
     before = pairwise_accuracy(trainer.model, tok, held)
     t0 = time.perf_counter()
     trainer.train()
@@ -293,6 +282,32 @@ def reward(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[
     _save(trainer, out / "reward")
     return {"kind": "reward", "base": base, "path": str(out / "reward"), "wall_s": round(wall, 2),
             "pairwise_accuracy_before": before, "pairwise_accuracy_after": after, "history": report.history}
+
+
+def reward_model(base: str):
+    """The base with a fresh scalar head (AutoModelForSequenceClassification, num_labels=1)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(base)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+    model.config.pad_token_id = tok.pad_token_id
+    return model, tok
+
+
+def reward_trainer(model, tok, rows: list[dict[str, Any]], out: Path, hp: dict[str, Any], callbacks=()):
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer
+
+    hp = {**DEFAULTS["reward"], **hp}
+    cols = ("prompt", "chosen", "rejected")
+    config = RewardConfig(**_common(out, hp["lr"], hp["batch_size"], hp["epochs"]), max_length=32)
+    trainer = RewardTrainer(model=model, args=config, processing_class=tok, callbacks=list(callbacks),
+                            train_dataset=Dataset.from_list([{c: r[c] for c in cols} for r in rows]))
+    _quiet(trainer)
+    return trainer
 
 
 @torch.no_grad()

@@ -105,3 +105,29 @@ def test_from_scratch_dpo_loss_equals_trls_on_random_pairs_and_random_adapter_we
     check = T.loss_check(trainer)
     assert abs(check["trl"] - 0.693147) > 1e-3  # not the policy = reference value
     assert check["abs_diff"] < 1e-5
+
+
+def test_bradley_terry_loss_equals_reward_trainers_on_a_random_batch(tmp_path):
+    import random
+
+    import torch
+
+    from labs.lab10_finetune import model as M
+    from labs.lab10_finetune.objectives import bradley_terry_loss
+
+    base = M.build_base(tmp_path / "base", pretrain_epochs=1)
+    model, tok = T.reward_model(str(base))
+    rng = random.Random(7)
+    digits = lambda n: "".join(rng.choice("0123456789+=") for _ in range(n))  # noqa: E731
+    rows = [{"prompt": digits(4), "chosen": digits(rng.randint(1, 3)), "rejected": digits(rng.randint(1, 3))}
+            for _ in range(8)]
+    trainer = T.reward_trainer(model, tok, rows, tmp_path, {"batch_size": 8})
+    with torch.no_grad():
+        model.score.weight.normal_(0, 1.0)
+    batch = next(iter(trainer.get_train_dataloader()))
+    with torch.no_grad():
+        theirs = float(trainer.compute_loss(model, dict(batch)))
+        scores = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.squeeze(-1)
+    r_w, r_l = scores.chunk(2)
+    assert theirs == pytest.approx(float(bradley_terry_loss(r_w, r_l)), abs=1e-6)
+    assert abs(theirs - 0.693147) > 1e-3

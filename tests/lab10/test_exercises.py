@@ -1,0 +1,44 @@
+"""The worked exercises' answers, recomputed by hand where the arithmetic is short."""
+
+import math
+
+import pytest
+
+from labs.lab10_finetune import exercises, train
+
+
+@pytest.fixture(scope="module")
+def solved():
+    return exercises.solve()
+
+
+def test_llama_7b_count_and_lora_share(solved):
+    assert solved["llama_7b_params"]["answer"] == 6_738_415_616
+    # q and v are 4096x4096: r·(4096+4096) each, 2 per layer, 32 layers
+    assert solved["lora_share"]["trainable"] == 16 * 8192 * 2 * 32
+    assert solved["lora_share"]["answer_pct"] == pytest.approx(100 * 16 * 8192 * 64 / 6_738_415_616, abs=1e-4)
+
+
+def test_dpo_worked_batch_by_hand(solved):
+    ex = solved["dpo_worked_batch"]
+    b = ex["beta"]
+    z = [b * ((pw - rw) - (pl - rl)) for pw, pl, rw, rl in zip(ex["pi_w"], ex["pi_l"], ex["ref_w"], ex["ref_l"],
+                                                               strict=True)]
+    want = sum(math.log1p(math.exp(-v)) for v in z) / len(z)
+    assert ex["answer"]["loss"] == pytest.approx(want, abs=1e-6)
+    assert ex["answer"]["rewards/margins"] == pytest.approx(sum(z) / 2, abs=1e-6)
+
+
+def test_70b_on_48gb_and_grpo_advantages(solved):
+    plan = solved["budget_70b_on_48gb"]["answer"]
+    assert [plan[k]["fits"] for k in ("full", "lora", "qlora")] == [False, False, True]
+    assert plan["qlora"]["gb"] < 48 < plan["lora"]["gb"]
+    adv = solved["grpo_advantages"]["answer"]
+    assert adv == [1.0143, -0.3381, -1.2397, 0.5635]
+    assert sum(adv) == pytest.approx(0, abs=1e-3)
+
+
+def test_preference_spec_example_is_a_valid_dpo_row(solved):
+    spec = solved["preference_data_spec"]["answer"]
+    train.check_rows("dpo", [spec["example"]])
+    assert set(spec["columns"]) == train.COLUMNS["dpo"]
