@@ -22,4 +22,5 @@ from shared.mockllm.engine import (  # noqa: F401
     ToolCallOut,
     behaviour,
     register_skill,
+    unregister_skill,
 )

@@ -351,6 +351,11 @@ def register_skill(name: str, fn: Callable[[MockRequest], Reply | None]) -> None
     SKILLS[:] = [s for s in SKILLS if s.name != name] + [Skill(name, fn)]
 
 
+def unregister_skill(name: str) -> None:
+    """Remove a skill (tests that register one clean up after themselves)."""
+    SKILLS[:] = [s for s in SKILLS if s.name != name]
+
+
 def _load_behaviours() -> None:
     from shared.mockllm import behaviours  # noqa: F401  (registers on import)
 

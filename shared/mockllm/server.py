@@ -32,8 +32,28 @@ ENV_PREFIX = "MOCK_"
 
 
 def server_defaults_from_env() -> dict[str, Any]:
-    skip = {"MOCK_HOST", "MOCK_PORT"}
+    skip = {"MOCK_HOST", "MOCK_PORT", "MOCK_LOAD"}
     return {k[len(ENV_PREFIX):].lower(): v for k, v in os.environ.items() if k.startswith(ENV_PREFIX) and k not in skip}
+
+
+def load_plugins(specs: list[str]) -> list[str]:
+    """Import modules that add skills or behaviours: "pkg.module" or "pkg.module:install" (then called).
+
+    A lab's skill registered in the lab's own process reaches only the in-process mock; a separate
+    server (`make mock`, docker-compose) loads it with `--load` or MOCK_LOAD=spec,spec.
+    """
+    import importlib
+
+    loaded = []
+    for spec in (s.strip() for s in specs):
+        if not spec:
+            continue
+        module_name, _, fn_name = spec.partition(":")
+        module = importlib.import_module(module_name)
+        if fn_name:
+            getattr(module, fn_name)()
+        loaded.append(spec)
+    return loaded
 
 
 def openai_error(exc: MockError) -> JSONResponse:
