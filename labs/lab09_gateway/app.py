@@ -526,9 +526,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return recent_trace_rows(lab, limit)
 
     @traces.get("/{trace_id}")
-    def get_trace(trace_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]) -> list[dict[str, Any]]:
-        """The span tree of one trace."""
+    def get_trace(request: Request,
+                  trace_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]) -> list[dict[str, Any]]:
+        """The span tree of one trace (captured message content only with the admin key)."""
         tree = span_tree(trace_id)
+        if not lab.guard.is_admin(request.headers.get("authorization"), request.headers.get("x-api-key")):
+            tree = _without_content(tree)
         if not tree:
             dropped = lab.log.query("SELECT 1 FROM calls WHERE trace_id = ? AND kept = 0 LIMIT 1", [trace_id])
             if dropped:
@@ -553,7 +556,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "cost": {"tenant": by_tenant["groups"], "prompt_version": by_version["groups"],
                          "total_usd": by_tenant["total_usd"]},
                 "latency": latency.breakdown(rows), "slo": slo_status(), "sampling": lab.sampling.stats(),
-                "traces": [{**t, "tree": span_tree(t["trace_id"]) if t["trace_id"] else []}
+                "traces": [{**t, "tree": _without_content(span_tree(t["trace_id"])) if t["trace_id"] else []}
                            for t in recent_trace_rows(lab, 5)]}
 
     @app.post("/traffic", tags=["analysis"])
@@ -574,6 +577,15 @@ def _content_of(body: dict[str, Any], text: str | None) -> tuple[str, str | None
 
 def _content_on_span(body: dict[str, Any], text: str | None) -> None:
     current_span_set(content_attributes(body.get("messages") or [], text))
+
+
+CONTENT_ATTRIBUTES = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions")
+
+
+def _without_content(tree: list[dict]) -> list[dict]:
+    """Span trees for the open read-only views: captured content (redacted or not) stays behind the admin key."""
+    return [{**node, "attributes": {k: v for k, v in node["attributes"].items() if k not in CONTENT_ATTRIBUTES},
+             "children": _without_content(node["children"])} for node in tree]
 
 
 def _trace_id() -> str | None:

@@ -201,6 +201,10 @@ class AdminGuard:
     def _is_admin(self, raw: str) -> bool:
         return hmac.compare_digest(key_hash(raw), self._admin_hash)
 
+    def is_admin(self, authorization: str | None, api_key_header: str | None = None) -> bool:
+        raw = raw_key(authorization, api_key_header)
+        return bool(raw) and self._is_admin(raw)
+
     def caller(self, authorization: str | None, api_key_header: str | None = None,
                tenants_allowed: bool = False) -> str | None:
         """None for the admin; the tenant's name for its own key where `tenants_allowed`; else 401 / 403."""

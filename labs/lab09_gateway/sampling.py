@@ -9,7 +9,9 @@ The tail policy here keeps a trace when
 
     any span has an error (status ERROR or error.type)  OR  root latency >= slow_ms  OR  u(trace_id) < p
 
-where u maps the trace id to [0, 1) by hashing, so every service deciding about the same trace
+An error is what the availability SLO counts: a failed upstream attempt or a 5xx; a 4xx the gateway
+returns itself (bad key, budget, rate limit, bad input) is the caller's, and sampled like the rest.
+u maps the trace id to [0, 1) by hashing, so every service deciding about the same trace
 agrees without talking. Expected kept fraction = e + s + p * (1 - e - s) for error share e and
 slow-but-ok share s.
 

@@ -173,6 +173,10 @@ def test_capture_redacts_and_deletion_removes_content(client):
     assert "ada@example.com" not in stored and "[EMAIL]" in stored and "[CARD]" in stored
     span_text = json.dumps(query_spans(trace_id=call["trace_id"]))
     assert "ada@example.com" not in span_text and "4111 1111" not in span_text and "[EMAIL]" in span_text
+    open_view = json.dumps(client.get(f"/traces/{call['trace_id']}").json())
+    assert "gen_ai.usage.input_tokens" in open_view and "gen_ai.input.messages" not in open_view
+    assert "[EMAIL]" in json.dumps(client.get(f"/traces/{call['trace_id']}", headers=ADMIN).json())
+    assert "gen_ai.input.messages" not in json.dumps(client.get("/dashboard/data").json()["traces"])
     out = client.delete("/users/u-1/content", headers=ADMIN).json()
     assert out["contents_removed"] == 1 and out["spans_scrubbed"] >= 1
     assert client.get(f"/calls/{rid}", headers=ADMIN).json()["content"] is None
