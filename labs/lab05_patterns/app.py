@@ -22,7 +22,7 @@ from labs.lab05_patterns.tools import TOOLS, tool_loop
 from shared import llm
 from shared.config import Settings, get_settings
 from shared.mockllm import tokens
-from shared.pricing import UnknownModelPrice, price_for
+from shared.pricing import UnknownModelPrice, Usage, cost, price_for
 from shared.service import ServiceError, create_service
 from shared.store import Store
 
@@ -265,8 +265,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admit(tenant)
         upstream = llm.astream(messages, model=model, settings=settings, **params)
 
-        def record(state: dict[str, Any]) -> None:  # a cancelled stream counts; its tokens only if usage arrived
-            tenants.record(tenant.id, state["tokens"], state["cost_usd"])
+        def record(state: dict[str, Any]) -> None:
+            """Bill the stream. One the client left has no usage event: count its prompt and what it streamed,
+            which the provider generated (and charges for) whether or not anyone read it."""
+            used, spent = state["tokens"], state["cost_usd"]
+            if not used and state["cancelled"]:
+                usage = Usage(input_tokens=tokens.count_messages(messages), output_tokens=tokens.count(state["text"]))
+                used, spent = usage.total_tokens, cost(model, usage).total
+            tenants.record(tenant.id, used, spent)
 
         return StreamingResponse(sse_events(upstream, request.is_disconnected, on_close=record),
                                  media_type="text/event-stream", headers={"cache-control": "no-cache"})

@@ -14,6 +14,8 @@ Wire format (one event per delta, then `done`):
 Cancel-safe: before forwarding each delta the generator asks whether the client is still there;
 when it has gone, it stops pulling from the provider and closes the upstream stream (so the
 provider stops generating tokens nobody will read), and the `finally` block always runs.
+`on_close` gets what happened (deltas, cancelled, the usage and cost when the final event arrived,
+the text streamed so far), so the caller can still bill a stream the client abandoned.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def sse(event: str, data: dict[str, Any]) -> str:
 async def sse_events(upstream: AsyncIterator[Any], disconnected: Callable[[], Awaitable[bool]],
                      on_close: Callable[[dict[str, Any]], None] | None = None) -> AsyncIterator[str]:
     """Turn shared.llm.astream events into SSE text; stop and close upstream when the client leaves."""
-    state: dict[str, Any] = {"deltas": 0, "cancelled": False, "tokens": 0, "cost_usd": 0.0}
+    state: dict[str, Any] = {"deltas": 0, "cancelled": False, "tokens": 0, "cost_usd": 0.0, "text": ""}
     try:
         async for event in upstream:
             if await disconnected():
@@ -45,6 +47,7 @@ async def sse_events(upstream: AsyncIterator[Any], disconnected: Callable[[], Aw
                                    "time_to_first_token_s": event.time_to_first_chunk_s})
             else:
                 state["deltas"] += 1
+                state["text"] += event.delta
                 yield sse("delta", {"text": event.delta})
     except Exception as exc:  # a provider failure mid-stream becomes an error event, not a cut connection
         yield sse("error", {"type": type(exc).__name__, "message": str(exc)[:300]})

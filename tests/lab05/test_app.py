@@ -186,3 +186,29 @@ def test_streamed_usage_is_charged_to_the_tenant(client):
         "".join(r.iter_text())
     usage = client.get("/tenants/acme/usage").json()
     assert usage["requests"] == 1 and usage["tokens"] > 0
+
+
+def test_a_stream_the_client_left_is_still_billed(client, monkeypatch):
+    """The provider generated the tokens before the client left: the tenant pays for prompt + streamed text."""
+    from labs.lab05_patterns import app as app_module
+    from labs.lab05_patterns.streaming import sse_events
+    from shared.mockllm import tokens
+
+    def leaves_after_two(upstream, disconnected, on_close=None):
+        checks = {"n": 0}
+
+        async def gone() -> bool:
+            checks["n"] += 1
+            return checks["n"] > 2
+
+        return sse_events(upstream, gone, on_close=on_close)
+
+    monkeypatch.setattr(app_module, "sse_events", leaves_after_two)
+    messages = [{"role": "user", "content": "Summarize: streams cut perceived latency. Users see words sooner."}]
+    with client.stream("POST", "/chat/stream", headers={"x-tenant-id": "acme"}, json={"messages": messages}) as r:
+        text = "".join(r.iter_text())
+    usage = client.get("/tenants/acme/usage").json()
+    streamed = "".join(line.split('"text": "')[1].split('"}')[0] for line in text.splitlines() if '"text"' in line)
+    assert "event: done" not in text and text.count("event: delta") == 2
+    assert usage["requests"] == 1 and usage["tokens"] == tokens.count_messages(messages) + tokens.count(streamed)
+    assert usage["cost_usd"] > 0
