@@ -41,11 +41,15 @@ def test_reask_with_the_validation_error_is_answered_correctly(mode):
     assert result.usage.input_tokens > 0
 
 
-def test_instructor_over_http_with_the_openai_client(live_mock):
-    client = instructor.from_openai(openai.OpenAI(base_url=f"{live_mock}/v1", api_key="mock"),
-                                    mode=instructor.Mode.TOOLS)
+@pytest.mark.parametrize("mode", ["tools", "json", "json_schema"])
+def test_instructor_over_http_with_the_openai_client(live_mock, mode):
+    """Each mode's first attempt fails (rate 1.0 at its level), the re-ask over HTTP is answered correctly."""
+    attempts = []
+    client = instructor.from_openai(openai.OpenAI(base_url=f"{live_mock}/v1", api_key="mock", max_retries=0),
+                                    mode=getattr(instructor.Mode, mode.upper()))
+    client.on("completion:response", attempts.append)
     value, completion = client.chat.completions.create_with_completion(
         model="fallible", response_model=Ticket, max_retries=2, messages=[{"role": "user", "content": TEXT}],
-        extra_body={"mock": {"fail_rate_tools": 1.0}})
+        extra_body={"mock": {FAIL_OPTION[mode]: 1.0}})
     assert value.model_dump() == EXPECTED.model_dump()
-    assert completion.usage.prompt_tokens > 0
+    assert len(attempts) == 2 and completion.usage.prompt_tokens > 0
