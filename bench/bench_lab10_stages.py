@@ -43,6 +43,7 @@ def main() -> None:
     lora = stages["sft"]
     result = {
         "machine": f"{os.cpu_count()} CPU cores, device {M.pick_device()}",
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         "pipeline_wall_s": round(total, 2),
         "stages": {k: {"wall_s": v["wall_s"], "tokens_per_s": v.get("tokens_per_s"),
                        "wall_vs_lora_sft": round(v["wall_s"] / lora["wall_s"], 2)} for k, v in stages.items()},
@@ -53,7 +54,9 @@ def main() -> None:
             "full_wall_over_lora": round(full["wall_s"] / lora["wall_s"], 2),
         },
         "gains": {k: stages[k] for k in ("sft", "sft+replay")} | {
-            "dpo_heldout_after": stages["dpo"]["heldout_after"], "reward": stages["reward"],
+            "dpo_heldout_before": stages["dpo"]["heldout_before"],
+            "dpo_heldout_after": stages["dpo"]["heldout_after"], "dpo_loss_check": stages["dpo"]["loss_check"],
+            "reward": stages["reward"],
             "grpo": stages["grpo"]},
     }
     OUT.mkdir(exist_ok=True)
