@@ -41,6 +41,7 @@ def test_bad_job_requests_get_a_4xx_and_start_nothing(client, body, status, need
     assert len(client.get("/jobs").json()) == before
 
 
+@pytest.mark.slow
 def test_sft_job_trains_in_a_child_process_with_progress_metrics_and_curve(client):
     r = client.post("/jobs", json={"kind": "sft", "dataset": "addition_train", "wait": True, "timeout_s": 120})
     assert r.status_code == 202, r.text
@@ -57,6 +58,7 @@ def test_sft_job_trains_in_a_child_process_with_progress_metrics_and_curve(clien
     assert job["id"] in adapters
 
 
+@pytest.mark.slow
 def test_two_adapters_on_one_base_chosen_per_request_and_merge(client):
     jobs = [j for j in client.get("/jobs").json() if j["kind"] == "sft" and j["status"] == "succeeded"]
     add = jobs[0]["id"]
@@ -77,6 +79,7 @@ def test_two_adapters_on_one_base_chosen_per_request_and_merge(client):
     assert r.status_code == 422 and "trained on" in r.text
 
 
+@pytest.mark.slow
 def test_api_answers_while_a_job_trains_and_cancel_stops_it(client):
     job = client.post("/jobs", json={"kind": "sft", "dataset": "addition_train", "epochs": 200}).json()
     deadline = time.monotonic() + 60

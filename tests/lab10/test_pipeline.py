@@ -6,6 +6,8 @@ from transformers.utils import logging
 
 from labs.lab10_finetune import pipeline
 
+pytestmark = pytest.mark.slow
+
 datasets.disable_progress_bars()
 logging.disable_progress_bar()
 
