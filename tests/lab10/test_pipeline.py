@@ -75,5 +75,6 @@ def test_from_scratch_grpo_advantages_equal_trls_on_every_scored_group(report):
 def test_every_stage_records_wall_time(report):
     assert set(report["stages"]) == {"build", "sft", "sft+replay", "merge", "dpo", "reward", "grpo", "generate"}
     assert all(s["wall_s"] >= 0 for s in report["stages"].values())
+    assert sum(s["wall_s"] for s in report["stages"].values()) < 120  # the CI budget for the smoke run
     for name in ("sft", "sft+replay", "dpo", "reward", "grpo"):
         assert report["stages"][name]["tokens_per_s"] > 0, name
