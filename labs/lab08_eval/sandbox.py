@@ -5,16 +5,25 @@
 The child is a fresh `python -I` (isolated: no site, no env vars, no cwd on sys.path) in an empty
 temporary directory, with limits set between fork and exec (resource.setrlimit): CPU seconds, address
 space, file size, open files, and no new processes. The wall-clock timeout kills it if it sleeps.
+Root ignores the process limit (and every file permission), so a harness running as root starts the
+child as `nobody`: there it cannot fork, cannot write into the harness's files, and cannot read /root.
+What this sandbox does not do is cut the network; for untrusted code at scale, run it in a container.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import os
+import pwd
 import resource
 import signal
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 HARNESS = """
 import sys
@@ -40,7 +49,31 @@ def _limits(cpu_s: int, memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 2**20, memory_mb * 2**20))
     resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20))
     resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no fork bombs (root is exempt; run as a user)
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no fork bombs (this runs after the switch to nobody)
+
+
+@functools.cache
+def _identity() -> dict[str, object]:
+    """subprocess arguments that start the child as `nobody` when the harness is root, else none.
+
+    Checked once: if nobody cannot start this interpreter (a virtualenv under a 0700 /root, say), the
+    child runs as root without a process limit, and the log says so.
+    """
+    if os.geteuid() != 0:
+        return {}
+    try:
+        entry = pwd.getpwnam("nobody")
+        ids: dict[str, object] = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    except KeyError:
+        ids = {"user": 65534, "group": 65534, "extra_groups": []}
+    try:
+        subprocess.run([sys.executable, "-I", "-c", "pass"], cwd="/", env={}, capture_output=True, timeout=30,
+                       check=True, **ids)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("nobody cannot start %s (%s): generated code will run as root, without a process limit",
+                    sys.executable, exc)
+        return {}
+    return ids
 
 
 def run_code(code: str, tests: list[str], timeout_s: float = 2.0, memory_mb: int = 256) -> Outcome:
@@ -50,10 +83,12 @@ def run_code(code: str, tests: list[str], timeout_s: float = 2.0, memory_mb: int
             f.write(code)
         with open(f"{tmp}/tests.txt", "w") as f:
             f.write("\n".join(t.replace("\n", " ") for t in tests))
+        os.chmod(tmp, 0o755)  # nobody may read the two files, not write beside them
         cpu = int(timeout_s) + 1  # the wall clock should fire first; the CPU limit is the backstop
         try:
             proc = subprocess.run([sys.executable, "-I", "-c", HARNESS], cwd=tmp, capture_output=True, text=True,
-                                  timeout=timeout_s, env={}, preexec_fn=lambda: _limits(cpu, memory_mb))
+                                  timeout=timeout_s, env={}, preexec_fn=lambda: _limits(cpu, memory_mb),
+                                  **_identity())
         except subprocess.TimeoutExpired:
             return Outcome(False, "timeout", f"killed after {timeout_s}s")
     if proc.returncode == 0:

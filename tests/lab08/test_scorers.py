@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from labs.lab08_eval import scorers
+from labs.lab08_eval import sandbox, scorers
 from labs.lab08_eval.datasets import load
 from labs.lab08_eval.sandbox import run_code
 
@@ -57,9 +57,22 @@ def test_sandbox_limits_memory_and_reports_errors():
     assert run_code("def f():\n    return 2\n", ["f() == 1"]).status == "failed"
 
 
-def test_generated_code_never_runs_in_the_harness_process(tmp_path):
-    marker = tmp_path / "touched"
-    code = f"import os\nos.environ['LAB08_LEAK'] = '1'\nopen({str(marker)!r}, 'w').write('x')\nraise SystemExit(0)\n"
+def test_generated_code_never_runs_in_the_harness_process():
+    code = "import os\nos.environ['LAB08_LEAK'] = '1'\nraise SystemExit(0)\n"
     out = run_code(code, ["True"])
-    assert out.passed  # it ran (and may write where the OS lets it) ...
+    assert out.passed  # it ran ...
     assert "LAB08_LEAK" not in os.environ  # ... but in another process: our state is untouched
+
+
+def test_generated_code_cannot_start_processes():
+    if os.geteuid() == 0 and not sandbox._identity():
+        pytest.skip("running as root and nobody cannot start this interpreter: root ignores the process limit")
+    for test in ("os.fork() is None", "subprocess.run(['true']).returncode == 0"):
+        out = run_code("import os\nimport subprocess\n", [test])
+        assert out.status == "error" and "Resource temporarily unavailable" in out.detail, out
+
+
+def test_a_root_harness_runs_generated_code_as_nobody():
+    if os.geteuid() != 0 or not sandbox._identity():
+        pytest.skip("only a root harness switches user, and only where nobody can start the interpreter")
+    assert run_code("import os\n", ["os.getuid() != 0"]).passed
