@@ -5,7 +5,8 @@
 
 1. HTTP throughput: the server runs in its own process (`python -m shared.mockllm`, one uvicorn
    worker) and this process loads it with aiohttp at a fixed concurrency. Reported per scenario:
-   requests/s, p50 / p99 latency and, for streams, time to first chunk. The lab-09 gateway
+   requests/s, p50 / p99 latency, the server's CPU time per request (steady even on a busy machine)
+   and, for streams, time to first chunk. The lab-09 gateway
    benchmark sits in front of this server, so it must not be the bottleneck (target >= 1,000
    non-streaming requests/s).
 2. In-process overhead: one engine plan, and one `shared.llm.complete` through LiteLLM's custom
@@ -60,7 +61,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def load(url: str, body: dict, n: int, concurrency: int, stream: bool) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+async def load(url: str, body: dict, n: int, concurrency: int, stream: bool, server_pid: int) -> dict:
+    """Requests/s and latency from this process; the server's own CPU per request from its CPU clock.
+
+    On a shared machine the wall-clock numbers swing with whatever else runs (the load generator
+    shares the cores too); CPU per request does not, and 1 / (CPU per request) is what one core
+    given to the server alone could sustain.
+    """
     import aiohttp
 
     payload = json.dumps(body).encode()
@@ -92,10 +107,14 @@ async def load(url: str, body: dict, n: int, concurrency: int, stream: bool) -> 
         latencies.clear()
         first_chunk.clear()
         errors = 0
+        cpu_before = cpu_seconds(server_pid)
         elapsed = await run(n)
+        cpu_used = cpu_seconds(server_pid) - cpu_before
     out = {"requests": n, "concurrency": concurrency, "errors": errors, "requests_per_s": round(n / elapsed, 1),
            "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
-           "p99_ms": round(percentile(latencies, 0.99) * 1000, 2)}
+           "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+           "server_cpu_us_per_request": round(cpu_used / n * 1e6, 1),
+           "server_cpu_bound_rps": round(n / cpu_used, 1) if cpu_used else None}
     if stream:
         out["ttfc_p50_ms"] = round(percentile(first_chunk, 0.50) * 1000, 2)
     return out
@@ -117,7 +136,7 @@ def http_scenarios(n: int, concurrency: int) -> dict:
             ("chat_streaming", "/v1/chat/completions", streamed, True, max(n // 3, 100)),
             ("anthropic_messages", "/v1/messages", anthropic, False, max(n // 2, 100)),
         ]:
-            results[name] = asyncio.run(load(base + path, body, count, concurrency, stream))
+            results[name] = asyncio.run(load(base + path, body, count, concurrency, stream, proc.pid))
             print(f"  {name:20s} {results[name]}")
         return results
     finally:
@@ -178,6 +197,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--ladder-prompts", type=int, default=300)
     args = parser.parse_args()
+    load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine: the wall-clock numbers depend on it
+    print(f"load average at start: {load_at_start} on {os.cpu_count()} CPUs")
     print("HTTP (server in its own process):")
     http = http_scenarios(args.requests, args.concurrency)
     print("in-process:")
@@ -187,7 +208,8 @@ def main() -> None:
     result = {"http": http, "in_process": local, "ladder": steps,
               "ratios": {"streaming_vs_non_streaming_rps": round(http["chat_streaming"]["requests_per_s"]
                                                                  / http["chat_non_streaming"]["requests_per_s"], 3)},
-              "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+              "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                          "load_average_at_start": load_at_start}}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

@@ -188,6 +188,24 @@ def _check_shapes(body: dict[str, Any]) -> None:
             raise bad("'response_format.json_schema' must be an object with an object 'schema'")
 
 
+MAX_N = 128  # OpenAI's limit on choices per request
+
+
+def _ranged(body: dict[str, Any], name: str, lo: float, hi: float | None, integer: bool = False) -> Any:
+    """A numeric parameter within the API's range, None when absent; a 400 naming it otherwise."""
+    value = body.get(name)
+    if value is None:
+        return None
+    kind = "an integer" if integer else "a number"
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and (
+        not integer or float(value).is_integer()) and lo <= value and (hi is None or value <= hi)
+    if not ok:
+        span = f"from {lo} to {hi}" if hi is not None else f"of at least {lo}"
+        raise MockError(400, f"'{name}' must be {kind} {span}, got {value!r}", "invalid_request_error",
+                        "invalid_value")
+    return int(value) if integer else float(value)
+
+
 @dataclass
 class MockRequest:
     behaviour: str
@@ -236,24 +254,28 @@ class MockRequest:
                     opts.setdefault(k, _coerce(k, v))
         stream_options = body.get("stream_options") or {}
         seed = body.get("seed", opts.get("seed"))
-        temperature = body.get("temperature")
-        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        temperature = _ranged(body, "temperature", 0, 2)
+        max_tokens = _ranged(body, "max_completion_tokens", 1, None, True)
+        if max_tokens is None:
+            max_tokens = _ranged(body, "max_tokens", 1, None, True)
+        n = _ranged(body, "n", 1, MAX_N, True)
+        top_p = _ranged(body, "top_p", 0, 1)
         try:
             return cls(
                 behaviour=behaviour, model=model, messages=messages, tools=list(body.get("tools") or []),
                 tool_choice=body.get("tool_choice"), response_format=body.get("response_format"),
-                temperature=1.0 if temperature is None else float(temperature),
-                top_p=float(body.get("top_p") if body.get("top_p") is not None else 1.0),
+                temperature=1.0 if temperature is None else temperature,
+                top_p=1.0 if top_p is None else top_p,
                 seed=None if seed is None else int(seed),
-                max_tokens=None if max_tokens is None else int(max_tokens),
-                n=int(body.get("n") or 1), stream=bool(body.get("stream")),
+                max_tokens=max_tokens,
+                n=n or 1, stream=bool(body.get("stream")),
                 include_usage=bool(stream_options.get("include_usage")) if isinstance(stream_options, dict)
                 else False,
                 options=opts, temperature_set=temperature is not None,
                 parallel_tool_calls=body.get("parallel_tool_calls") is not False,
                 reasoning_effort=body.get("reasoning_effort"),
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise MockError(400, f"invalid request parameter: {exc}", "invalid_request_error") from exc
 
     # -- hashing and randomness
@@ -431,7 +453,7 @@ class MockEngine:
             plan.error = fault
             return plan
         replies = [self._corrupt(req, self.reply(req if i == 0 else dataclasses.replace(req, choice=i)))
-                   for i in range(max(1, min(req.n, 16)))]
+                   for i in range(req.n)]
         plan.cache = self._cache(req)
         body = self._body(req, replies, plan.cache)
         if req.api == "anthropic":
@@ -595,12 +617,14 @@ class MockEngine:
         return out
 
     # -- embeddings
-    def embed(self, model: str, inputs: list[str], dimensions: int | None = None) -> dict[str, Any]:
+    def embed(self, model: str, inputs: Any, dimensions: int | None = None) -> dict[str, Any]:
+        """`inputs` as the embeddings API takes it: a string, strings, token ids, or lists of token ids."""
         from shared.mockllm.embeddings import embed_text
 
+        inputs = embedding_texts(inputs)
         try:
             dim = int(dimensions or 256)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise MockError(400, "dimensions must be an integer", "invalid_request_error") from exc
         if not 8 <= dim <= 4096:
             raise MockError(400, "dimensions must be between 8 and 4096", "invalid_request_error")
@@ -608,3 +632,32 @@ class MockEngine:
         used = sum(tokens.count(t) for t in inputs)
         return {"object": "list", "data": data, "model": model,
                 "usage": {"prompt_tokens": used, "total_tokens": used}}
+
+
+def embedding_texts(raw: Any) -> list[str]:
+    """The embeddings API's `input` as texts. Token ids (some clients, LangChain's among them, send
+    them instead of text) are decoded with cl100k_base, the tokenizer of OpenAI's embedding models."""
+
+    def bad(message: str) -> MockError:
+        return MockError(400, f"'input' {message}", "invalid_request_error", "invalid_input")
+
+    def is_ids(value: Any) -> bool:
+        return isinstance(value, list) and bool(value) and all(
+            isinstance(t, int) and not isinstance(t, bool) for t in value)
+
+    if isinstance(raw, str) or is_ids(raw):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise bad("must be a non-empty string, array of strings, or array of token arrays")
+    texts = []
+    for item in raw:
+        if isinstance(item, str) and item:
+            texts.append(item)
+        elif is_ids(item):
+            try:
+                texts.append(tokens.decode(item))
+            except (KeyError, ValueError, OverflowError) as exc:
+                raise bad(f"has a token id that cl100k_base does not know ({exc})") from exc
+        else:
+            raise bad("items must be non-empty strings or non-empty arrays of token ids")
+    return texts

@@ -149,7 +149,7 @@ class MockLLM(CustomLLM):
             params = optional_params or {}
             # LiteLLM drops `dimensions` for custom providers; it survives inside extra_body
             dimensions = params.get("dimensions") or (params.get("extra_body") or {}).get("dimensions")
-            body = self.engine.embed(model, list(input), dimensions)
+            body = self.engine.embed(model, input, dimensions)
         except MockError as exc:
             raise MockProviderError(exc) from exc
         return EmbeddingResponse(**body)

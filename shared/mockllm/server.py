@@ -64,11 +64,15 @@ def anthropic_error(exc: MockError) -> JSONResponse:
     return JSONResponse(anthropic_api.error_body(exc), status_code=exc.status, headers=exc.headers)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")  # Python's json reads NaN and Infinity; JSON does not
+
+
 async def _read_json(request: Request) -> Any:
     raw = await request.body()
     try:
-        return json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(raw or b"null", parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise MockError(400, f"We could not parse the JSON body of your request: {exc}",
                         "invalid_request_error") from exc
 
@@ -167,14 +171,13 @@ def create_app(settings: Settings | None = None, engine: MockEngine | None = Non
 
     @app.post("/v1/embeddings", tags=["openai"])
     async def embeddings(request: Request):
-        """Deterministic embeddings (float or base64)."""
+        """Deterministic embeddings (float or base64) of strings or token-id arrays."""
         body = await _read_json(request)
         if not isinstance(body, dict) or "input" not in body:
             raise MockError(400, "'input' is required", "invalid_request_error")
-        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        if not inputs or not all(isinstance(t, str) and t for t in inputs):
-            raise MockError(400, "'input' must be a string or an array of strings", "invalid_request_error")
-        result = engine.embed(str(body.get("model") or "embedding"), inputs, body.get("dimensions"))
+        if body.get("encoding_format", "float") not in ("float", "base64"):
+            raise MockError(400, "'encoding_format' must be 'float' or 'base64'", "invalid_request_error")
+        result = engine.embed(str(body.get("model") or "embedding"), body["input"], body.get("dimensions"))
         if body.get("encoding_format") == "base64":
             import base64
 

@@ -1,4 +1,5 @@
-"""Token counting with a real tokenizer (tiktoken's o200k_base, read from the copy LiteLLM bundles).
+"""Token counting with a real tokenizer (tiktoken's o200k_base, read from the copy LiteLLM bundles;
+cl100k_base, also bundled, decodes token ids sent to the embeddings API).
 
     python -c "from shared.mockllm.tokens import count; print(count('hello world'))"   # 2
 """
@@ -16,6 +17,18 @@ def encoding():
     import tiktoken
 
     return tiktoken.get_encoding("o200k_base")
+
+
+@lru_cache(maxsize=1)
+def embedding_encoding():
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base")
+
+
+def decode(token_ids: list[int]) -> str:
+    """Token ids (cl100k_base, as clients send them to the embeddings API) back to text."""
+    return embedding_encoding().decode(token_ids)
 
 
 @lru_cache(maxsize=20000)

@@ -231,13 +231,25 @@ def test_bad_requests_are_4xx_in_each_api_shape(client):
              ("/v1/chat/completions", {"model": "assistant", "messages": [
                  {"role": "assistant", "content": None, "tool_calls": [{"function": "get_weather"}]}]}),
              ("/v1/chat/completions", {"model": "assistant", "messages": [{"role": "user", "content": {"a": 1}}]}),
-             ("/v1/embeddings", {"model": "embedding", "input": [1, 2]}),
+             ("/v1/chat/completions", {"model": "assistant", "messages": [{"role": "user", "content": "x"}], "n": 0}),
+             ("/v1/chat/completions", {"model": "assistant", "messages": [{"role": "user", "content": "x"}], "n": 500}),
+             ("/v1/chat/completions", {"model": "assistant", "messages": [{"role": "user", "content": "x"}],
+                                       "max_tokens": -5}),
+             ("/v1/chat/completions", {"model": "assistant", "messages": [{"role": "user", "content": "x"}],
+                                       "temperature": 9}),
+             ("/v1/embeddings", {"model": "embedding", "input": [True, False]}),
+             ("/v1/embeddings", {"model": "embedding", "input": [[10 ** 9]]}),
+             ("/v1/embeddings", {"model": "embedding", "input": "x", "encoding_format": "hex"}),
              ("/v1/embeddings", {"model": "embedding", "input": "x", "dimensions": 3}),
              ("/v1/messages", {"model": "assistant", "messages": [{"role": "user", "content": "x"}]}),
              ("/v1/messages", {"model": "assistant", "max_tokens": 5, "messages": [{"role": "robot", "content": "x"}]}),
              ("/v1/messages", {"model": "assistant", "max_tokens": 5, "messages": [{"role": "user", "content": 5}]})]
+    raw = b'{"model": "assistant", "seed": Infinity, "messages": [{"role": "user", "content": "x"}]}'
+    for path in ("/v1/chat/completions", "/v1/messages", "/v1/embeddings"):
+        cases.append((path, raw))  # Python's json would read it; JSON has no Infinity
     for path, body in cases:
-        response = client.post(path, json=body)
+        response = client.post(path, content=body, headers={"content-type": "application/json"}) if isinstance(
+            body, bytes) else client.post(path, json=body)
         assert 400 <= response.status_code < 500, (path, body, response.text)
         error = response.json()["error"]
         assert error["message"] and error["type"]

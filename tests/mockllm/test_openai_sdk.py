@@ -128,6 +128,19 @@ def test_embeddings_float_and_base64_agree(openai_client):
     assert vector.shape == (64,)
 
 
+def test_embeddings_of_token_ids_equal_the_text(openai_client):
+    """Some clients (LangChain's OpenAIEmbeddings) send cl100k token ids instead of text."""
+    import tiktoken
+
+    ids = tiktoken.get_encoding("cl100k_base").encode("reset my password")
+    by_ids = openai_client.embeddings.create(model="embedding", input=[ids, ids[:1]], encoding_format="float")
+    by_text = openai_client.embeddings.create(model="embedding", input=["reset my password", "reset"],
+                                              encoding_format="float")
+    assert [d.embedding for d in by_ids.data] == [d.embedding for d in by_text.data]
+    one = openai_client.embeddings.create(model="embedding", input=ids, encoding_format="float")
+    assert one.data[0].embedding == by_text.data[0].embedding
+
+
 def test_models_list_behaviours_and_embedding(openai_client):
     ids = {m.id for m in openai_client.models.list()}
     assert {"assistant", "noisy", "reasoning", "fallible", "embedding"} <= ids
