@@ -323,18 +323,24 @@ def test_odd_shapes_never_5xx(client):
     fields = st.fixed_dictionaries({}, optional={
         "messages": _json_values(), "tools": _json_values(), "tool_choice": _json_values(),
         "response_format": _json_values(), "system": _json_values(), "max_tokens": _json_values(),
-        "n": _json_values(), "mock": _json_values(), "stream": st.booleans()})
+        "n": _json_values(), "mock": _json_values(), "stream": st.booleans(), "input": _json_values(),
+        "dimensions": _json_values(), "encoding_format": _json_values(), "temperature": _json_values(),
+        "seed": _json_values()})
 
-    @settings(max_examples=150, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
-    @given(body=fields, path=st.sampled_from(["/v1/chat/completions", "/v1/messages"]),
+    @given(body=fields, path=st.sampled_from(["/v1/chat/completions", "/v1/messages", "/v1/embeddings",
+                                              "/v1/messages/count_tokens"]),
            user=st.booleans())
     def probe(body, path, user):
-        if user:  # often a valid conversation, so the odd field is what gets exercised
+        if user:  # often a valid request, so the odd field is what gets exercised
             body = {"messages": [{"role": "user", "content": "weather in Paris and 2 + 2?"}], "max_tokens": 50,
-                    **{k: v for k, v in body.items() if k != "messages"}}
+                    "input": "reset my password", **{k: v for k, v in body.items() if k not in ("messages", "input")}}
         response = client.post(path, json={"model": "assistant", **body})
         assert response.status_code < 500, (path, body, response.text[:300])
+        if response.status_code >= 400:  # in the API's own error shape
+            error = response.json()
+            assert error["type"] == "error" if path.startswith("/v1/messages") else "message" in error["error"]
 
     probe()
 
