@@ -1,12 +1,16 @@
 """Agent patterns side by side over the 33-task suite: clean, and under 30% model + tool faults.
 
-    .venv/bin/python bench/bench_lab07_patterns.py            # ~2 min on a laptop CPU
+    .venv/bin/python bench/bench_lab07_patterns.py            # ~4 min on a laptop CPU
     -> bench/results/lab07_patterns.json and .png
 
 Per pattern: success rate (judged on final database state), steps, model calls, tokens and cost
 per run, as ratios to the tool-use loop; under faults also pass^k over k repeated runs of every
 task, the statuses the runs ended in, and the invariant violations found (the claim is zero:
 no open hold, no unbooked charge, no duplicated payment, whatever the faults did).
+
+Tree of Thoughts runs on `mock/agent_tot`, whose proposer puts the right step first only 60% of the
+time; two ablations over the clean suite show what the search buys: the same proposer taken
+greedily (breadth 1, no values), and the search valued by the model-free heuristic.
 """
 
 from __future__ import annotations
@@ -21,20 +25,29 @@ from pathlib import Path
 from tqdm import tqdm
 
 import shared  # noqa: F401  (offline environment first)
+from labs.lab07_agents import suite
 from labs.lab07_agents.patterns import PATTERNS
 from labs.lab07_agents.resilience import Registry
 from labs.lab07_agents.suite import load_tasks, pass_hat_k, run_task
 from labs.lab07_agents.tools import ToolFaults
+from labs.lab07_agents.tot import TreeOfThoughts
 from shared.config import REPO_ROOT
 
 OUT = REPO_ROOT / "bench" / "results"
 MODEL_FAULTS = {"error_rate": 0.3, "latency_ms": 1, "bad_tool_rate": 0.1}
+TOT_ABLATIONS = {"tot_greedy": TreeOfThoughts(breadth=1, evaluator="none"),
+                 "tot_heuristic": TreeOfThoughts(breadth=3, evaluator="heuristic")}
+
+
+def clean_numbers(pattern: str, tmp: Path) -> dict:
+    rows = [run_task(t, pattern, tmp / f"clean-{t['id']}") for t in load_tasks()]
+    return {key: sum(r[key] for r in rows) / len(rows) for key in ("success", "steps", "model_calls", "tokens",
+                                                                   "cost_usd")}
 
 
 def measure(pattern: str, k: int, tmp: Path) -> dict:
     tasks = load_tasks()
     registry = Registry(threshold=5, cooldown_s=0.05)
-    clean = [run_task(t, pattern, tmp / f"clean-{t['id']}") for t in tasks]
     faulty, passes, statuses, violations = [], [], collections.Counter(), 0
     for i, task in enumerate(tasks):
         c = 0
@@ -53,9 +66,7 @@ def measure(pattern: str, k: int, tmp: Path) -> dict:
 
     breakers = registry.snapshot()
     return {
-        "clean": {"success": mean(clean, "success"), "steps": mean(clean, "steps"),
-                  "model_calls": mean(clean, "model_calls"), "tokens": mean(clean, "tokens"),
-                  "cost_usd": mean(clean, "cost_usd")},
+        "clean": clean_numbers(pattern, tmp),
         "faults": {"success": mean(faulty, "success"), "steps": mean(faulty, "steps"),
                    "tokens": mean(faulty, "tokens"), "cost_usd": mean(faulty, "cost_usd"),
                    f"pass^{k}": sum(pass_hat_k(k, c, k) for c in passes) / len(passes),
@@ -69,23 +80,26 @@ def measure(pattern: str, k: int, tmp: Path) -> dict:
     }
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict, ablations: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(results)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4), gridspec_kw={"width_ratios": [3, 3, 2]})
     x = range(len(names))
     axes[0].bar([i - 0.2 for i in x], [results[n]["clean"]["success"] for n in names], 0.4, label="clean")
     axes[0].bar([i + 0.2 for i in x], [results[n]["faults"]["success"] for n in names], 0.4, label="30% faults")
     axes[0].set_title("success rate (judged on state)")
     axes[1].bar(x, [results[n]["clean"]["tokens"] for n in names])
     axes[1].set_title("tokens per run (clean)")
-    for ax in axes:
+    for ax in axes[:2]:
         ax.set_xticks(list(x), names, rotation=20)
-    axes[0].legend()
+    axes[0].legend(loc="lower left")
+    axes[2].bar(range(len(ablations)), [a["success"] for a in ablations.values()], color="tab:green")
+    axes[2].set_xticks(range(len(ablations)), list(ablations), rotation=20)
+    axes[2].set_title("ToT: same proposer, searched or not")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -99,6 +113,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for pattern in tqdm(PATTERNS, desc="patterns"):
             results[pattern] = measure(pattern, args.k, Path(tmp) / pattern)
+        ablations = {}
+        for name, pattern in TOT_ABLATIONS.items():  # same proposer; only the search differs
+            PATTERNS[name], suite.MOCK_MODELS[name] = pattern, suite.MOCK_MODELS["tot"]
+            ablations[name] = clean_numbers(name, Path(tmp) / name)
+        ablations["tot"] = results["tot"]["clean"]
     base = results["tool_loop"]["clean"]
     for r in results.values():
         r["ratio_to_tool_loop"] = {key: round(r["clean"][key] / base[key], 3) for key in
@@ -106,9 +125,10 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     out = {"tasks": len(load_tasks()), "k": args.k, "model_faults": MODEL_FAULTS,
            "tool_faults": {"error_rate": 0.3, "spike_rate": 0.1, "spike_ms": 40}, "patterns": results,
+           "tot_ablation": ablations,
            "wall_s": round(time.perf_counter() - start, 1)}
     (OUT / "lab07_patterns.json").write_text(json.dumps(out, indent=2) + "\n")
-    plot(results, OUT / "lab07_patterns.png")
+    plot(results, ablations, OUT / "lab07_patterns.png")
     print(f"{'pattern':<13} {'ok':>5} {'ok@30%':>7} {'pass^k':>7} {'calls':>6} {'tokens':>7} {'cost $':>9} "
           f"{'tok x':>6} {'violations':>10}")
     for name, r in results.items():
@@ -116,6 +136,9 @@ def main() -> None:
         print(f"{name:<13} {c['success']:>5.2f} {f['success']:>7.2f} {f[f'pass^{args.k}']:>7.2f} "
               f"{c['model_calls']:>6.1f} {c['tokens']:>7.0f} {c['cost_usd']:>9.6f} "
               f"{r['ratio_to_tool_loop']['tokens']:>6.2f} {f['violations']:>10}")
+    print(f"\n{'ToT ablation (clean)':<22} {'ok':>5} {'calls':>6} {'tokens':>7}")
+    for name, c in ablations.items():
+        print(f"{name:<22} {c['success']:>5.2f} {c['model_calls']:>6.1f} {c['tokens']:>7.0f}")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,17 @@ def test_every_run_ends_clean_under_30_percent_faults(tmp_path, pattern):
     assert sum(r["counts"]["retries"] for r in results) > 0
 
 
+def test_tot_under_30_percent_faults_ends_clean(tmp_path):
+    """ToT makes ~3x the model calls, so more runs fail on the model; none may leave a mess behind."""
+    registry = Registry(threshold=5, cooldown_s=0.05)
+    for i, task in enumerate(load_tasks()[::3]):
+        r = run_task(task, "tot", tmp_path / task["id"], mock=FAULTS, faults=_faulty(i), registry=registry,
+                     deadline_s=10)
+        assert r["status"] in TERMINAL and r["violations"] == [], (task["id"], r["status"], r["violations"])
+        charges = [p["ref"] for p in r["world"].ledger() if p["kind"] == "charge"]
+        assert len(charges) == len(set(charges)), "a payment was duplicated"
+
+
 def test_pass_hat_k_over_repeated_runs(tmp_path):
     """pass^k over k=3 runs of a few tasks under faults is at most pass^1 (it only falls with k)."""
     tasks = load_tasks()[::6]
