@@ -19,7 +19,9 @@ Significance
 Planning
     N ≈ 4·p(1 − p)/Δ²    items for a 95% CI of half-width Δ around an accuracy p (z² ≈ 4)
     two proportions     n per arm = 2·((z_{1−α/2} + z_{1−β}) / h)²,  h = 2·asin√p1 − 2·asin√p2
-                        (2·asin√p̂ has variance 1/n, so a difference of two has 2/n)
+                        (2·asin√p̂ has variance 1/n, so a difference of two has 2/n); the formula
+                        ignores the far tail's share of the power, so step n down while the exact
+                        two-tailed power still reaches the target (what statsmodels' solve_power finds)
 Code
     pass@k = 1 − C(n − c, k) / C(n, k)   (unbiased, from n samples with c correct)
 """
@@ -36,6 +38,12 @@ from scipy import stats as sps
 
 class StatsError(ValueError):
     """Input the formula cannot take (empty samples, k > n, a ragged matrix): a 4xx, not a crash."""
+
+
+def _finite(*values: float) -> None:
+    """Values near the float limit (1e308) overflow the sums; say so rather than answer NaN."""
+    if not all(math.isfinite(v) for v in values):
+        raise StatsError("the values are too large for float arithmetic (the result overflows); rescale them")
 
 
 # --- agreement ----------------------------------------------------------------------------------
@@ -132,7 +140,8 @@ def krippendorff_alpha(data: Sequence[Sequence[float | None]], level: str = "nom
     if level == "nominal":
         delta2 = 1.0 - np.eye(V)
     elif level == "interval":
-        delta2 = (values[:, None] - values[None, :]) ** 2
+        with np.errstate(over="ignore", invalid="ignore"):
+            delta2 = (values[:, None] - values[None, :]) ** 2
     else:
         cum = np.cumsum(n_c)
         delta2 = np.zeros((V, V))
@@ -141,9 +150,12 @@ def krippendorff_alpha(data: Sequence[Sequence[float | None]], level: str = "nom
                 lo, hi = min(c, k), max(c, k)
                 between = cum[hi] - (cum[lo - 1] if lo > 0 else 0.0)
                 delta2[c, k] = (between - (n_c[c] + n_c[k]) / 2) ** 2
-    D_o = (o * delta2).sum()
-    D_e = (np.outer(n_c, n_c) * delta2).sum() / (n - 1)
-    return float(1.0 - D_o / D_e)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        D_o = (o * delta2).sum()
+        D_e = (np.outer(n_c, n_c) * delta2).sum() / (n - 1)
+        alpha = float(1.0 - D_o / D_e)
+    _finite(alpha)
+    return alpha
 
 
 # --- significance -------------------------------------------------------------------------------
@@ -189,9 +201,12 @@ def bootstrap_ci(x: Sequence[float], stat: Callable[[np.ndarray], float] = np.me
     if not 0 < alpha < 1 or B < 1:
         raise StatsError("alpha must be in (0, 1) and B >= 1")
     idx = _rng(seed).integers(0, x.size, size=(B, x.size))
-    boots = np.array([stat(x[row]) for row in idx]) if stat is not np.mean else x[idx].mean(axis=1)
-    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
-    return float(stat(x)), float(lo), float(hi)
+    with np.errstate(over="ignore", invalid="ignore"):
+        boots = np.array([stat(x[row]) for row in idx]) if stat is not np.mean else x[idx].mean(axis=1)
+        lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+        est = float(stat(x))
+    _finite(est, lo, hi)
+    return est, float(lo), float(hi)
 
 
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], B: int = 2000, alpha: float = 0.05,
@@ -200,11 +215,14 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], B: int = 2000, alph
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.size == 0 or a.size != b.size:
         raise StatsError("paired bootstrap needs two non-empty samples of the same length")
-    d = b - a
-    idx = _rng(seed).integers(0, d.size, size=(B, d.size))
-    boots = d[idx].mean(axis=1)
-    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
-    return {"delta": float(d.mean()), "low": float(lo), "high": float(hi),
+    idx = _rng(seed).integers(0, a.size, size=(B, a.size))
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = b - a
+        boots = d[idx].mean(axis=1)
+        lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+        delta = float(d.mean())
+    _finite(delta, lo, hi)
+    return {"delta": delta, "low": float(lo), "high": float(hi),
             "p_le_zero": float((boots <= 0).mean())}
 
 
@@ -265,7 +283,10 @@ def n_per_arm(p1: float, p2: float, alpha: float = 0.05, power: float = 0.8) -> 
     h = abs(cohen_h(p1, p2))
     if h == 0:
         raise StatsError("p1 and p2 are too close to tell apart")
-    return _items(2 * ((z_a + z_b) / h) ** 2)
+    n = _items(2 * ((z_a + z_b) / h) ** 2)
+    while n > 1 and power_two_proportions(p1, p2, n - 1, alpha) >= power:
+        n -= 1
+    return n
 
 
 def power_two_proportions(p1: float, p2: float, n: int, alpha: float = 0.05) -> float:

@@ -50,6 +50,8 @@ def test_rerunning_with_another_configuration_conflicts(client):
     ("/stats/alpha", {"data": [[1, 2]]}, 422),
     ("/stats/bootstrap", {"a": []}, 422),
     ("/stats/bootstrap", {"a": [1, 2], "b": [1]}, 422),
+    ("/stats/bootstrap", {"a": [1e308, 1e308]}, 422),
+    ("/stats/alpha", {"data": [[1e308, -1e308], [1e308, 1e308]], "level": "interval"}, 422),
     ("/stats/mcnemar", {"fixed": -1, "broken": 2}, 422),
     ("/stats/power", {"p": 0.95, "delta": 0.1}, 422),
     ("/stats/passk", {"n": 3, "c": 1, "k": 5}, 422),

@@ -14,6 +14,7 @@ from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import samplesize_confint_proportion
 
 from labs.lab08_eval import stats
 
@@ -84,6 +85,20 @@ def test_bootstrap_percentile_ci_matches_scipy(seed):
     assert hi == pytest.approx(ref.confidence_interval.high, abs=0.01)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_paired_bootstrap_ci_matches_scipy(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 300))
+    a = (rng.random(n) < rng.uniform(0.3, 0.8)).astype(float)
+    b = np.where(rng.random(n) < 0.8, a, rng.random(n) < 0.7).astype(float)
+    ours = stats.paired_bootstrap(a, b, B=20000, seed=seed)
+    ref = sps.bootstrap((a, b), lambda x, y, axis=-1: np.mean(y - x, axis=axis), paired=True, vectorized=True,
+                        n_resamples=20000, method="percentile", random_state=seed)
+    assert ours["delta"] == pytest.approx(float(np.mean(b - a)))
+    assert ours["low"] == pytest.approx(ref.confidence_interval.low, abs=0.01)
+    assert ours["high"] == pytest.approx(ref.confidence_interval.high, abs=0.01)
+
+
 def test_paired_bootstrap_is_tighter_than_unpaired_when_items_correlate():
     rng = np.random.default_rng(3)
     difficulty = rng.random(300)
@@ -122,8 +137,30 @@ def test_sample_size_matches_statsmodels_power(p1, p2):
         NormalIndPower().power(abs(h), nobs1=n, alpha=0.05, ratio=1), abs=1e-9)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sample_sizes_match_statsmodels_on_random_inputs(seed):
+    rng = np.random.default_rng(seed)
+    p, delta = rng.uniform(0.05, 0.9), rng.uniform(0.005, 0.09)
+    alpha, power = rng.uniform(0.01, 0.1), rng.uniform(0.6, 0.95)
+    z = sps.norm.ppf(1 - alpha / 2)
+    margin = samplesize_confint_proportion(p, delta, alpha=alpha)
+    assert 0 <= stats.n_for_margin(p, delta, z=z) - margin < 1 + 1e-9
+    per_arm = NormalIndPower().solve_power(effect_size=abs(stats.cohen_h(p, p + delta)), alpha=alpha, power=power)
+    assert 0 <= stats.n_per_arm(p, p + delta, alpha, power) - per_arm < 1 + 1e-9
+
+
 def test_rule_of_thumb_sample_size():
     assert stats.n_for_margin(0.7, 0.01) == 8400
+
+
+@pytest.mark.parametrize("call", [
+    lambda: stats.bootstrap_ci([1e308, 1e308]),
+    lambda: stats.paired_bootstrap([1e308, -1e308], [-1e308, 1e308]),
+    lambda: stats.krippendorff_alpha([[1e308, -1e308], [1e308, 1e308]], "interval"),
+])
+def test_overflowing_values_are_an_error_not_nan(call):
+    with pytest.raises(stats.StatsError, match="too large"):
+        call()
 
 
 @pytest.mark.parametrize("bad", [[[1, 2], [1]], [[0, 0]], [[3]]])
