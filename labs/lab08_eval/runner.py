@@ -67,7 +67,24 @@ class RunConfig:
         return {k: v for k, v in self.__dict__.items() if k not in ("concurrency", "run_id", "audit_judge")}
 
 
+def check_model(model: str) -> None:
+    """Refuse a model no call could reach (a typo'd provider, a mock behaviour that does not exist)."""
+    name = model.split("?", 1)[0]
+    try:
+        provider = llm.litellm_module().get_llm_provider(name)[1]
+    except Exception as exc:  # LiteLLM raises its BadRequestError
+        raise RunError(f"unknown model {model!r}: LiteLLM knows no provider for it "
+                       "(e.g. mock/assistant, openai/gpt-4o-mini)") from exc
+    if provider == "mock":
+        from shared.mockllm.engine import MockEngine
+
+        known = sorted(m["id"] for m in MockEngine().models())
+        if name.split("/", 1)[1] not in known:
+            raise RunError(f"unknown mock model {model!r}; the mock serves {', '.join(f'mock/{k}' for k in known)}")
+
+
 def validate(config: RunConfig, ds: Dataset) -> list[str]:
+    check_model(config.model)
     task = ds.items[0]["task"]
     chosen = config.scorers or scorers.DEFAULTS[task]
     bad = [s for s in chosen if s not in scorers.TASK_SCORERS[task]]
@@ -76,6 +93,8 @@ def validate(config: RunConfig, ds: Dataset) -> list[str]:
                        f"{sorted(scorers.TASK_SCORERS[task])}")
     if not 1 <= config.concurrency <= 256:
         raise RunError("concurrency must be between 1 and 256")
+    if "judge" in chosen:
+        check_model(config.judge_model)
     if "pass@k" in chosen and any(k > config.n_samples for k in config.k):
         raise RunError(f"k {config.k} cannot exceed n_samples ({config.n_samples})")
     return chosen

@@ -41,6 +41,8 @@ def test_rerunning_with_another_configuration_conflicts(client):
     ("/runs", {"dataset": "qa", "concurrency": 0}, 422),
     ("/runs", {"dataset": "qa", "scorers": ["json_schema"]}, 422),
     ("/runs", {"dataset": "qa", "run_id": "../etc"}, 422),
+    ("/runs", {"dataset": "qa", "model": "nope/nope"}, 422),
+    ("/runs", {"dataset": "qa", "model": "mock/nosuch"}, 422),
     ("/stats/kappa", {"rater1": [1, 2], "rater2": [1]}, 422),
     ("/stats/kappa", {"rater1": [], "rater2": []}, 422),
     ("/stats/fleiss", {"counts": [[1, 2], [3]]}, 422),
@@ -78,3 +80,23 @@ def test_comparing_runs_without_shared_items_is_a_422(client):
 
 def test_the_tide_runs_are_loaded_at_start(client):
     assert client.get("/compare/tide-a/tide-b").json()["verdict"] == "regression"
+
+
+def test_progress_is_visible_while_a_run_works(client):
+    import time
+
+    r = client.post("/runs", json={"dataset": "code", "limit": 8, "n_samples": 5, "concurrency": 1,
+                                   "run_id": "slow"})
+    job_id = r.json()["job"]["id"]
+    seen = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}").json()
+        run = client.get("/runs/slow").json()
+        seen.append(((job.get("progress") or {}).get("fraction"), run["done"]))
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.02)
+    assert job["status"] == "succeeded" and run["done"] == 8
+    assert any(f is not None and 0 < f < 1 for f, _ in seen), seen  # the job reports partial progress ...
+    assert any(0 < done < 8 for _, done in seen), seen  # ... and so does the run's row count

@@ -10,7 +10,9 @@ from labs.lab08_eval import __main__ as cli
 def test_run_then_resume_then_report(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     assert cli.main(["run", "classification", "--limit", "6", "--run-id", "cli"]) == 0
-    first = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    first = json.loads(captured.out)
+    assert "6/6" in captured.err and "classification" in captured.err  # the tqdm bar, on stderr
     assert first["run_id"] == "cli" and first["n"] == 6 and first["calls"]["model"] == 6
     assert cli.main(["run", "classification", "--limit", "6", "--run-id", "cli"]) == 0
     assert json.loads(capsys.readouterr().out)["calls"]["model"] == 0  # nothing left to do
@@ -23,3 +25,4 @@ def test_run_then_resume_then_report(tmp_path, monkeypatch, capsys):
 def test_bad_run_arguments_exit_2(tmp_path, monkeypatch):
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     assert cli.main(["run", "extraction", "--scorers", "judge"]) == 2
+    assert cli.main(["run", "qa", "--model", "nope/x"]) == 2
