@@ -5,7 +5,8 @@
 Three servers on loopback, each its own process: the mock (`python -m shared.mockllm`), the lab-09
 gateway (pass-through route `assistant-http`, LLM_API_BASE at the mock), and the LiteLLM proxy
 (`litellm --config`, pointing at the same mock) when it can start. For each of non-streaming /
-streaming x 1 / 32 concurrent clients x content capture off / on, the client measures end-to-end
+streaming x 1 / 32 concurrent clients x content capture off / on (the targets interleaved in
+ROUNDS rounds, percentiles over all rounds), the client measures end-to-end
 latency (streams: until [DONE]); added latency = percentile(via) - percentile(direct). The gateway's
 spans stored are counted against the requests made (no span lost under load). The gateway runs its
 tail sampler with p=1 (LAB09_SAMPLE_RATE=1): every trace is still held until its root span ends and
@@ -32,6 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results" / "lab09_overhead.json"
 N = {1: 60, 32: 320}
+ROUNDS = 4
 MASTER_KEY = "sk-bench-" + "0123456789abcdef" * 2  # the proxy refuses to start without a strong one
 ADMIN = {"authorization": "Bearer sk-bench-admin"}
 BODY = {"messages": [{"role": "user", "content": "What is the capital of Japan?"}]}
@@ -75,12 +77,13 @@ async def one(client: httpx.AsyncClient, url: str, model: str, stream: bool, hea
     return (time.perf_counter() - t) * 1000
 
 
-async def load(url: str, model: str, stream: bool, concurrency: int, headers: dict) -> list[float]:
-    n = N[concurrency]
+async def load(url: str, model: str, stream: bool, concurrency: int, headers: dict, n: int | None = None,
+               warmup: int = 10) -> list[float]:
+    n = N[concurrency] if n is None else n
     out: list[float] = []
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        for _ in range(min(10, n)):
+        for _ in range(warmup):
             await one(client, url, model, stream, headers)
         queue = list(range(n))
 
@@ -162,32 +165,37 @@ def main() -> None:
                                         {"authorization": f"Bearer {MASTER_KEY}"})
         results = []
         gateway_requests = 0
+        load_before = os.getloadavg()
         for capture in (False, True):
             r = httpx.put(f"http://127.0.0.1:{gw_port}/admin/capture", headers=ADMIN, json={"enabled": capture})
             assert r.status_code == 200, r.text
             for stream in (False, True):
                 for c in (1, 32):
                     row = {"capture": capture, "stream": stream, "concurrency": c, "n": N[c]}
-                    for name, (url, model, headers) in targets.items():
-                        if capture and name != "gateway":
-                            continue
-                        lat = asyncio.run(load(url, model, stream, c, headers))
-                        if name == "gateway":
-                            gateway_requests += len(lat) + min(10, N[c])
+                    names = [n for n in targets if not capture or n in ("direct", "gateway")]
+                    lats: dict[str, list[float]] = {n: [] for n in names}
+                    # interleaved rounds: on a shared machine a burst of load lands on every target alike
+                    for r in range(ROUNDS):
+                        for name in names:
+                            url, model, headers = targets[name]
+                            warmup = 10 if r == 0 else 0
+                            lats[name] += asyncio.run(load(url, model, stream, c, headers, N[c] // ROUNDS, warmup))
+                            if name == "gateway":
+                                gateway_requests += N[c] // ROUNDS + warmup
+                    for name, lat in lats.items():
                         row[name] = {"p50_ms": round(pct(lat, 0.5), 3), "p99_ms": round(pct(lat, 0.99), 3)}
                     results.append(row)
                     print(json.dumps(row))
-        direct = {(r["stream"], r["concurrency"]): r["direct"] for r in results if "direct" in r}
         for r in results:
-            d = direct[(r["stream"], r["concurrency"])]
+            d = r["direct"]  # measured in the same rounds as the row's other targets
             for name in ("gateway", "litellm_proxy"):
                 if name in r:
                     r[name]["added_p50_ms"] = round(r[name]["p50_ms"] - d["p50_ms"], 3)
                     r[name]["added_p99_ms"] = round(r[name]["p99_ms"] - d["p99_ms"], 3)
             if "gateway" in r and "litellm_proxy" in r:
                 for q in ("p50", "p99"):
-                    r[f"proxy_over_gateway_added_{q}"] = round(
-                        r["litellm_proxy"][f"added_{q}_ms"] / max(r["gateway"][f"added_{q}_ms"], 1e-3), 2)
+                    gw = r["gateway"][f"added_{q}_ms"]  # a ratio over an added time at or below zero means nothing
+                    r[f"proxy_over_gateway_added_{q}"] = round(r["litellm_proxy"][f"added_{q}_ms"] / gw, 2) if gw > 0 else None
         httpx.get(f"http://127.0.0.1:{gw_port}/traces?limit=1", timeout=30)  # flushes the span batch
         time.sleep(1.0)
         sampler = httpx.get(f"http://127.0.0.1:{gw_port}/analysis/sampling", timeout=30).json()["live"]
@@ -198,7 +206,9 @@ def main() -> None:
                    "server_spans_stored": server, "spans_lost": gateway_requests - spans,
                    "tail_sampler": {k: sampler[k] for k in ("policy", "traces", "kept", "dropped", "spans_exported")},
                    "litellm_proxy": proxy_note,
-                   "machine": f"{os.cpu_count()} CPUs, shared", "results": results}
+                   "machine": f"{os.cpu_count()} CPUs, shared",
+                   "load_average_1m": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
+                   "rounds": ROUNDS, "results": results}
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps(summary, indent=2))
         plot(results)
