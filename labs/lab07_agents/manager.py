@@ -65,7 +65,11 @@ class RunManager:
         rt = self.runtime(defenses=defenses, tool_faults=tool_faults)
         st = rt.create(task, pattern, model, budget, deadline_s, mock, auto_approve, run_id,
                        defenses=defenses.as_dict(), tool_faults=dict(tool_faults))
-        self.enqueue(st.id)
+        try:
+            self.enqueue(st.id)
+        except QueueFull:  # another request took the last slot: this run was never accepted, so it is not kept
+            self.runs.execute("DELETE FROM runs WHERE id=?", (st.id,))
+            raise
         return st
 
     def decide(self, st: RunState, approve: bool) -> RunState:

@@ -117,3 +117,16 @@ def test_tot_over_http(client):
     search = [s for s in run["trajectory"] if s["kind"] == "search"]
     assert search and all({"candidates", "chosen"} <= set(s) for s in search)
     assert "tot" in client.get("/patterns").json()
+
+
+def test_a_run_refused_with_429_is_not_kept(client):
+    manager = client.app.state.manager
+    manager.stop()
+    for t in manager._threads:
+        t.join(timeout=2)
+    manager.queue.full = lambda: False  # lose the race: the slot is taken between the check and the put
+    while client.post("/runs", json={"task": "policy-01"}).status_code == 202:
+        pass
+    assert client.post("/runs", json={"id": "late-run", "task": "policy-01"}).status_code == 429
+    assert client.get("/runs/late-run").status_code == 404, "a refused run leaves nothing behind"
+    assert client.post("/runs", json={"id": "late-run", "task": "policy-01"}).status_code == 429, "not a 409"
