@@ -13,6 +13,7 @@ m calls per item is ≈ N·m·L / c, until the event loop or the provider's rate
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import time
@@ -42,6 +43,12 @@ CREATE TABLE results (
 CREATE TABLE cache (key TEXT PRIMARY KEY, response TEXT NOT NULL, created_at REAL NOT NULL);
 """
 TRANSIENT = {408, 409, 429, 500, 502, 503, 504, 529}
+CACHE_INSERT = "INSERT OR REPLACE INTO cache (key, response, created_at) VALUES (?, ?, ?)"
+RESULT_INSERT = ("INSERT OR REPLACE INTO results (run_id, item_id, slices, output, scores, error, latency_s) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?)")
+# The cache rows of the item being scored: they commit with its result row, in one transaction.
+_item_cache_rows: contextvars.ContextVar[list[tuple] | None] = contextvars.ContextVar("item_cache_rows",
+                                                                                      default=None)
 
 
 class RunError(ValueError):
@@ -132,8 +139,11 @@ class Runner:
                 completion = await llm.acomplete(prompt, model=model, system=system, settings=self.settings,
                                                  mock=mock or None, **params)
         text = completion.text or json.dumps([c.__dict__ for c in completion.tool_calls])
-        self.store.execute("INSERT OR REPLACE INTO cache (key, response, created_at) VALUES (?, ?, ?)",
-                           (key, text, time.time()))
+        pending = _item_cache_rows.get()
+        if pending is None:  # a call outside an item (the judge's bias audit): its own transaction
+            self.store.execute(CACHE_INSERT, (key, text, time.time()))
+        else:
+            pending.append((key, text, time.time()))
         return text
 
     def judge_call(self, config: RunConfig) -> judge.Call:
@@ -207,15 +217,19 @@ class Runner:
             nonlocal finished
             async with sem:
                 start = time.perf_counter()
+                cache_rows: list[tuple] = []
+                _item_cache_rows.set(cache_rows)  # this task's own context: items do not share it
                 try:
                     output, scores = await self.score_item(item, config, chosen)
                     error = None
                 except Exception as exc:  # one failed item is recorded, the run goes on
                     output, scores, error = None, {}, f"{type(exc).__name__}: {exc}"[:500]
-                self.store.execute("INSERT OR REPLACE INTO results (run_id, item_id, slices, output, scores, error, "
-                                   "latency_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                   (run_id, item["id"], dumps(item["slices"]), output, dumps(scores), error,
-                                    time.perf_counter() - start))
+                # one write transaction per item (not one per call): the result row and the responses
+                # behind it are durable together, so a killed run redoes only unfinished items
+                with self.store.tx() as db:
+                    db.executemany(CACHE_INSERT, cache_rows)
+                    db.execute(RESULT_INSERT, (run_id, item["id"], dumps(item["slices"]), output, dumps(scores),
+                                               error, time.perf_counter() - start))
             finished += 1
             if progress:
                 progress(finished, total)
