@@ -4,9 +4,10 @@
     python -m labs.lab06_rag.answer --lost-in-the-middle      # accuracy by gold position, and reordered
 
 Each source is shown as `[doc-id] title: text`; the model must cite ids in brackets. Citations are
-checked against what was retrieved: an id the model invents is dropped and reported. Nothing relevant
-retrieved (no results, or the best score below `min_score` for BM25) → "I don't know" without
-spending a model call.
+checked against what was retrieved: an id the model invents is dropped and reported. Nothing
+retrieved at all (a filter or tenant that matches no document) → "I don't know" without spending a
+model call; sources that are retrieved but do not hold the answer → the model is told to say it does
+not know, and the mock's `rag` answerer does so when no sentence covers the question's words.
 
 Lost in the middle: models read the start and end of a long context better than its middle.
 `reorder` puts the best-ranked sources at the two ends (1st, 3rd, 5th... from the front; 2nd,

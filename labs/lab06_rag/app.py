@@ -62,6 +62,8 @@ class SearchIn(BaseModel):
     mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
     fusion: Literal["rrf", "weighted"] = "rrf"
     rerank: bool = False
+    rerank_weight: float | None = Field(None, ge=0, le=1, description="cross-encoder share of the reranked "
+                                        "score; the rest is the first-stage rank (default: the lab's)")
     rewrite: Literal["none", "hyde", "multi_query", "step_back"] = "none"
     filters: dict[str, str | list[str]] = Field(default_factory=dict)
     tenant: Name = "public"
@@ -97,7 +99,7 @@ class EvalIn(BaseModel):
 
 def _search_args(body: SearchIn) -> dict[str, Any]:
     return {"k": body.k, "mode": body.mode, "tenant": body.tenant, "filters": body.filters, "rerank": body.rerank,
-            "fusion": body.fusion, "rewrite_kind": body.rewrite}
+            "rerank_weight": body.rerank_weight, "fusion": body.fusion, "rewrite_kind": body.rewrite}
 
 
 def _run_search(kb: KnowledgeBase, body: SearchIn) -> list[dict]:

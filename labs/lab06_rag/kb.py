@@ -39,6 +39,7 @@ CHUNKERS = ("fixed", "semantic", "hierarchical", "late")
 MODES = ("bm25", "dense", "hybrid")
 FILTER_KEYS = {"product", "version", "section", "doc_id", "updated_after", "updated_before"}
 PUBLIC = "public"
+RERANK_WEIGHT = 0.5  # w in search(): the cross-encoder's share of a reranked score (set a priori: equal shares)
 MIN_PQ_CHUNKS = 64  # product quantisation trains 16+ centroids per sub-space: too few vectors cannot
 MIGRATIONS = ["CREATE TABLE documents (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, body TEXT NOT NULL, "
               "stored_at REAL NOT NULL)"]
@@ -134,6 +135,7 @@ class KnowledgeBase:
         self.store = Store(self.folder / "kb.sqlite", migrations=MIGRATIONS)
         self.llm_model = llm_model
         self.reranker = reranker
+        self.rerank_weight = RERANK_WEIGHT
         self._embedders: dict[tuple, Embedder] = {}
         self._write = threading.RLock()
         self.snap: Snapshot | None = None
@@ -303,7 +305,14 @@ class KnowledgeBase:
     # --- search ----------------------------------------------------------------------------------
     def search(self, query: str, k: int = 5, mode: str = "hybrid", tenant: str = PUBLIC,
                filters: dict[str, Any] | None = None, rerank: bool = False, fusion: str = "rrf",
-               rewrite_kind: str = "none", candidates: int = 30) -> list[dict]:
+               rewrite_kind: str = "none", candidates: int = 30, rerank_weight: float | None = None) -> list[dict]:
+        """The top k chunks. With `rerank`, the first stage's best `candidates` are rescored by the
+        cross-encoder and blended with their first-stage rank r (0-based, of n):
+
+            score = w · p_cross(query, chunk) + (1 − w) · (1 − r / n)       w = rerank_weight
+
+        w = 1 is the reranker alone; lower w lets the first stage's order break the reranker's
+        mistakes (a reranker trained on a few hundred pairs makes some)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         filters = check_filters(filters)
@@ -338,8 +347,13 @@ class KnowledgeBase:
                 [(str(i), sparse_scores.get(i, dense_scores.get(i, 0.0))) for i in (rankings[0] if rankings else [])]
         rows = [(int(i), s) for i, s in fused[:depth]]
         if rerank and rows:
-            scores = self.reranker.predict([(query, snap.chunks[i]["index_text"]) for i, _ in rows])
-            rows = sorted(zip([i for i, _ in rows], map(float, scores), strict=True), key=lambda r: -r[1])
+            w = self.rerank_weight if rerank_weight is None else rerank_weight
+            if not 0 <= w <= 1:
+                raise ValueError("rerank_weight must be between 0 and 1")
+            p = np.asarray(self.reranker.predict([(query, snap.chunks[i]["index_text"]) for i, _ in rows]), float)
+            blended = w * p + (1 - w) * (1 - np.arange(len(rows)) / len(rows))
+            order = np.argsort(-blended, kind="stable")
+            rows = [(rows[j][0], float(blended[j])) for j in order]
         out = []
         for i, score in rows[:k]:
             c = snap.chunks[i]

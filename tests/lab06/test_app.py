@@ -75,7 +75,12 @@ def test_upsert_replaces_and_delete_removes(client):
     assert client.delete("/documents/temp").status_code == 200
     assert "temp" not in ids(client.post("/search", json={"query": "zebra policy", "k": 10, "mode": "dense"}))
     assert client.delete("/documents/temp").status_code == 404
-    assert client.get("/index/stats").json()["tombstones"] >= 2
+    stats = client.get("/index/stats").json()
+    assert stats["tombstones"] >= 2
+    # deletes and upserts are on disk at once, not only at the next rebuild: a restart keeps them
+    reopened = KnowledgeBase(client.settings.lab_dir("lab06") / "service")
+    assert reopened.stats() | {"built_at": 0} == stats | {"built_at": 0}
+    assert "temp" not in [h["doc_id"] for h in reopened.search("zebra policy", 10, "hybrid")]
 
 
 def test_another_tenant_cannot_overwrite_a_document(client):

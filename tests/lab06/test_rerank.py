@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from labs.lab06_rag.corpus import load
+from labs.lab06_rag.evaluate import evaluate
 from labs.lab06_rag.rerank import held_in, load_reranker, training_pairs
 
 
@@ -14,6 +15,15 @@ def test_training_pairs_come_from_held_in_questions_only():
     held_out_questions = {q["question"] for q in load("eval") if q["relevant"] and not held_in(q)}
     assert pairs and not {p[0] for p in pairs} & held_out_questions
     assert 0.1 < np.mean([p[2] for p in pairs]) < 0.5 and {p[2] for p in pairs} == {0.0, 0.5, 1.0}
+    # mined negatives are never another version of a labelled article (those are 0.5, not 0)
+    by_query: dict[str, dict[str, float]] = {}
+    docs = {f"{d['title']}. {d['text']}": d["id"] for d in load("corpus")}
+    for query, doc, label in pairs:
+        by_query.setdefault(query, {})[docs[doc]] = label
+    for labels in by_query.values():
+        articles = {d.rsplit("-v", 1)[0] for d, g in labels.items() if g > 0 and d.startswith("kb-")}
+        assert not [d for d, g in labels.items() if g == 0 and d.rsplit("-v", 1)[0] in articles]
+    assert any(d.startswith("plan-") and g == 1.0 for labels in by_query.values() for d, g in labels.items())
 
 
 @pytest.mark.slow
@@ -27,9 +37,19 @@ def test_trained_reranker_separates_held_out_pairs(tmp_path, kb):
         negatives = [h["doc_id"] for h in kb.search(q["question"], 10, "bm25") if h["doc_id"] not in q["relevant"]][:3]
         scores = model.predict([(q["question"], docs[d]) for d in gold + negatives])
         wins += [g > n for g in scores[:len(gold)] for n in scores[len(gold):]]
-    assert np.mean(wins) > 0.65  # untrained head: 0.43; measured after training: 0.75
+    assert np.mean(wins) > 0.85  # untrained head: 0.43; question-only pairs: 0.75; measured now: 0.96
     assert load_reranker(tmp_path) is not None  # cached: loads without training
     kb.reranker = model
-    hits = kb.search("In Tessera 3.1, how long are previous revisions kept with version history?", 5, rerank=True)
-    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
-    kb.reranker = None
+    try:
+        hits = kb.search("In Tessera 3.1, how long are previous revisions kept with version history?", 5, rerank=True)
+        assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+        # on the held-out features, blended with the first stage (w = 0.5) it must not lose to hybrid alone
+        # (measured 0.937 vs 0.922); held-in it wins clearly (0.944 vs 0.796)
+        held_out = [q for q in load("eval") if q["relevant"] and not held_in(q)]
+        hybrid = evaluate(kb, "hybrid", held_out, with_answers=False)["overall"]["ndcg@5"]
+        reranked = evaluate(kb, "hybrid+rerank", held_out, with_answers=False)["overall"]["ndcg@5"]
+        assert reranked >= hybrid
+        with pytest.raises(ValueError):
+            kb.search("trash", 5, rerank=True, rerank_weight=1.5)
+    finally:
+        kb.reranker = None
