@@ -46,8 +46,17 @@ FACTS = {
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
         ast.Pow: operator.pow, ast.USub: operator.neg, ast.Mod: operator.mod, ast.FloorDiv: operator.floordiv}
 _EXPR = re.compile(r"[-+*/%().\d\s^x×÷]{3,}")
-_WORD_OPS = [(re.compile(r"\bmultiplied by\b|\btimes\b", re.I), "*"), (re.compile(r"\bdivided by\b", re.I), "/"),
-             (re.compile(r"\bplus\b", re.I), "+"), (re.compile(r"\bminus\b", re.I), "-")]
+_BINARY = re.compile(r"\d\s*[-+*/%^x×÷]\s*\(?\s*-?\d")  # an operator between two numbers
+_WORD_OP = re.compile(r"\b(multiplied by|times|divided by|plus|minus)\b", re.I)
+_WORD_SYMBOL = {"multiplied by": "*", "times": "*", "divided by": "/", "plus": "+", "minus": "-"}
+
+
+def word_ops(text: str) -> str:
+    """Operator words as symbols, "6 times 7" -> "6 * 7": one pass, none when no such word is there."""
+    low = text.lower()
+    if not any(word in low for word in ("times", "multiplied", "divided", "plus", "minus")):
+        return text
+    return _WORD_OP.sub(lambda m: _WORD_SYMBOL[" ".join(m.group(1).lower().split())], text)
 
 
 def safe_eval(expr: str) -> float:
@@ -79,12 +88,11 @@ def format_number(value: float) -> str:
 
 def arithmetic(text: str) -> str | None:
     """The value of the arithmetic expression in a question ("What is 6 times 7?" -> "42"), or None."""
-    for pattern, symbol in _WORD_OPS:
-        text = pattern.sub(symbol, text)
+    text = word_ops(text)
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
     for match in sorted(_EXPR.findall(text), key=len, reverse=True):
         candidate = match.strip().rstrip("?.").strip()
-        if not re.search(r"\d\s*[-+*/%^x×÷]\s*\(?\s*-?\d", candidate):
+        if not _BINARY.search(candidate):
             continue
         try:
             return format_number(safe_eval(candidate))
@@ -180,8 +188,7 @@ def tool_arguments(tool: dict[str, Any], text: str) -> str:
         args = {}
     for key, sub in schema.get("properties", {}).items():
         if key in ("expression", "expr") and sub.get("type") == "string":
-            for pattern, symbol in _WORD_OPS:
-                text = pattern.sub(symbol, text)
+            text = word_ops(text)
             match = max(_EXPR.findall(text.split("\n")[0]) or _EXPR.findall(text) or [text], key=len)
             args[key] = match.strip().rstrip("?.").strip()
     return json.dumps(args)
