@@ -27,6 +27,7 @@ def test_a_run_is_a_job_with_progress_and_a_report(client):
     assert client.get(f"/jobs/{body['job']['id']}").json()["status"] == "succeeded"
     page = client.get("/runs/ext/report")
     assert page.headers["content-type"].startswith("text/html") and "data:image/png" in page.text
+    assert client.get("/runs/ext/report?format=json").json()["summary"] == run["summary"]
     assert any(r["id"] == "ext" for r in client.get("/runs").json())
 
 

@@ -30,6 +30,9 @@ def test_the_tide_fixture_is_a_regression_hidden_by_the_mean(store):
     assert result["verdict"] == "regression" and result["average_tide_trap"]
     regressed = [s["slice"] for s in result["slices"] if s["regressed"]]
     assert regressed == ["multilingual"]
+    for s in result["slices"]:  # each slice's delta sits in its own paired-bootstrap CI
+        assert s["low"] <= s["delta"] <= s["high"] and s["p_holm"] >= s["p_mcnemar"]
+    assert next(s for s in result["slices"] if s["slice"] == "multilingual")["high"] < 0
     f = result["flips"]
     assert f["both_pass"] + f["both_fail"] + f["fixed"] + f["broken"] == result["n"] == 400
 

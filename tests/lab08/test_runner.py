@@ -84,9 +84,17 @@ def test_concurrency_is_bounded(store):
 
 
 def test_pass_at_k_for_code(store):
-    out = asyncio.run(Runner(store).run(RunConfig("code", limit=3, n_samples=4, k=[1, 4], concurrency=3)))
+    out = asyncio.run(Runner(store).run(RunConfig("code", limit=6, n_samples=4, k=[1, 4], concurrency=3)))
     scores = out["scores"]
     assert 0 <= scores["pass@1"]["mean"] <= scores["pass@4"]["mean"] <= 1
+    rows = results(store, out["run_id"])
+    assert len(rows) == 6 and all(r["error"] is None for r in rows)
+    for r in rows:  # each item's pass@k is the estimator on its own count of passing samples
+        c = r["scores"]["correct_samples"]
+        assert 0 <= c <= 4
+        assert r["scores"]["pass@1"] == pytest.approx(c / 4)
+        assert r["scores"]["pass@4"] == (1.0 if c else 0.0)
+    assert len({r["scores"]["correct_samples"] for r in rows}) > 1  # the samples differ: some pass, some fail
 
 
 def test_bad_configurations_are_refused(store):
