@@ -66,20 +66,23 @@ def main() -> None:
     from shared import llm
 
     llm.complete("What is 2 + 2?", model="mock/assistant")  # import LiteLLM before any clock starts
-    tmp = Path(tempfile.mkdtemp(prefix="lab08-bench-"))
     rows = {}
-    serial_store = Store(tmp / "serial.db", migrations=[SCHEMA])
-    store = Store(tmp / "parallel.db", migrations=[SCHEMA])
-    for name, st, c, run_id in [("concurrency_1", serial_store, 1, "c1"), ("concurrency_32", store, 32, "c32"),
-                                ("rerun_cached_32", store, 32, "c32-rerun"), ("resume_finished", store, 32, "c32")]:
-        cpu0 = time.process_time()
-        wall, result, calls = timed(st, c, run_id)
-        cpu = time.process_time() - cpu0
-        rows[name] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "cpu_ms_per_item": round(cpu / N * 1000, 2),
-                      "model_calls": calls["model"],
-                      "cache_hits": calls["cache_hits"],
-                      "judge_mean": result["scores"]["judge"]["mean"], "numeric_mean": result["scores"]["numeric"]["mean"]}
-        print(name, rows[name], file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="lab08-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        serial_store = Store(tmp / "serial.db", migrations=[SCHEMA])
+        store = Store(tmp / "parallel.db", migrations=[SCHEMA])
+        for name, st, c, run_id in [("concurrency_1", serial_store, 1, "c1"), ("concurrency_32", store, 32, "c32"),
+                                    ("rerun_cached_32", store, 32, "c32-rerun"), ("resume_finished", store, 32, "c32")]:
+            cpu0 = time.process_time()
+            wall, result, calls = timed(st, c, run_id)
+            cpu = time.process_time() - cpu0
+            rows[name] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+                          "cpu_ms_per_item": round(cpu / N * 1000, 2), "model_calls": calls["model"],
+                          "cache_hits": calls["cache_hits"], "judge_mean": result["scores"]["judge"]["mean"],
+                          "numeric_mean": result["scores"]["numeric"]["mean"]}
+            print(name, rows[name], file=sys.stderr)
+        serial_store.close()
+        store.close()
     c1, c32 = rows["concurrency_1"]["wall_s"], rows["concurrency_32"]["wall_s"]
     per_call = model_layer_cpu_ms()
     per_item = rows["concurrency_32"]["cpu_ms_per_item"]
