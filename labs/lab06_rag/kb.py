@@ -350,7 +350,10 @@ class KnowledgeBase:
             w = self.rerank_weight if rerank_weight is None else rerank_weight
             if not 0 <= w <= 1:
                 raise ValueError("rerank_weight must be between 0 and 1")
-            p = np.asarray(self.reranker.predict([(query, snap.chunks[i]["index_text"]) for i, _ in rows]), float)
+            # the cross-encoder reads "title. text", as it was trained: a contextual prefix is an aid to
+            # the first stage's index, and text it never saw in training only shifts its scores
+            texts = [f"{snap.chunks[i].get('title') or ''}. {snap.chunks[i]['text']}" for i, _ in rows]
+            p = np.asarray(self.reranker.predict([(query, t) for t in texts]), float)
             blended = w * p + (1 - w) * (1 - np.arange(len(rows)) / len(rows))
             order = np.argsort(-blended, kind="stable")
             rows = [(rows[j][0], float(blended[j])) for j in order]
