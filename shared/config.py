@@ -54,7 +54,8 @@ OFFLINE_ENV = apply_offline_environment()
 class Settings(BaseSettings):
     """Everything a lab can be told from outside. Field `llm_model` reads `LLM_MODEL`, and so on."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    # frozen: get_settings() hands the same instance to every caller until the environment changes.
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False, frozen=True)
 
     llm_model: str = Field("mock/assistant", description="LiteLLM model id; mock/<behaviour> needs no server")
     llm_api_base: str | None = Field(None, description="Base URL of an OpenAI-compatible server")
@@ -78,6 +79,19 @@ class Settings(BaseSettings):
         return path
 
 
+_cached: tuple[tuple, Settings] | None = None
+
+
 def get_settings(**overrides) -> Settings:
-    """A fresh Settings from the environment; keyword overrides win (tests pass data_dir=tmp_path)."""
-    return Settings(**overrides)
+    """Settings from the environment as it is now; keyword overrides win (tests pass data_dir=tmp_path).
+
+    Reading the environment through pydantic-settings costs ~1 ms, which every model call would pay,
+    so the result is reused until one of the variables it reads changes.
+    """
+    global _cached
+    if overrides:
+        return Settings(**overrides)
+    key = tuple(sorted((k.lower(), v) for k, v in os.environ.items() if k.lower() in Settings.model_fields))
+    if _cached is None or _cached[0] != key:
+        _cached = (key, Settings())
+    return _cached[1]

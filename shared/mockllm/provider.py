@@ -20,6 +20,7 @@ from litellm import CustomLLM, EmbeddingResponse, ModelResponse
 from litellm.llms.custom_llm import CustomLLMError
 
 from shared.mockllm.engine import BEHAVIOURS, MockEngine, MockError, MockRequest, Plan
+from shared.pricing import UnknownModelPrice, cost, usage_from
 
 HANG_S = 3600.0
 
@@ -51,6 +52,30 @@ def _timeout_of(timeout: Any) -> float:
     if isinstance(timeout, int | float):
         return float(timeout)
     return float(getattr(timeout, "read", None) or getattr(timeout, "timeout", None) or HANG_S)
+
+
+_TIMED_OUT = MockError(408, "request timed out (mock hang or latency past the client's timeout)", "timeout")
+
+
+def _wait_for(plan: Plan, timeout: Any) -> tuple[float, bool]:
+    """How long to sleep, and whether the client's timeout ends the call first (as a real socket would)."""
+    limit = _timeout_of(timeout)
+    if plan.hang:
+        return min(limit, HANG_S), True
+    if plan.latency_s and plan.latency_s > limit:
+        return limit, True
+    return plan.latency_s or 0.0, False
+
+
+def _response(plan: Plan, model: str) -> ModelResponse:
+    """The provider's answer with its price stamped on it, as LiteLLM's cost hook expects of a provider
+    that knows its own prices: LiteLLM then skips pricing the response again (~0.3 ms a call)."""
+    response = ModelResponse(**plan.body)
+    try:
+        response._hidden_params["response_cost"] = cost(f"mock/{model.removeprefix('mock/')}", usage_from(response.usage)).total
+    except UnknownModelPrice:
+        pass
+    return response
 
 
 def _stream_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
@@ -86,20 +111,18 @@ class MockLLM(CustomLLM):
             raise MockProviderError(exc) from exc
 
     def _wait_sync(self, plan: Plan, timeout: Any) -> None:
-        if plan.hang:
-            time.sleep(min(_timeout_of(timeout), HANG_S))
-            raise MockProviderError(MockError(408, "request timed out (mock hang)", "timeout"))
-        if plan.latency_s:
-            time.sleep(plan.latency_s)
+        wait, timed_out = _wait_for(plan, timeout)
+        time.sleep(wait)
+        if timed_out:
+            raise MockProviderError(_TIMED_OUT)
         if plan.error:
             raise MockProviderError(plan.error)
 
     async def _wait_async(self, plan: Plan, timeout: Any) -> None:
-        if plan.hang:
-            await asyncio.sleep(min(_timeout_of(timeout), HANG_S))
-            raise MockProviderError(MockError(408, "request timed out (mock hang)", "timeout"))
-        if plan.latency_s:
-            await asyncio.sleep(plan.latency_s)
+        wait, timed_out = _wait_for(plan, timeout)
+        await asyncio.sleep(wait)
+        if timed_out:
+            raise MockProviderError(_TIMED_OUT)
         if plan.error:
             raise MockProviderError(plan.error)
 
@@ -108,14 +131,14 @@ class MockLLM(CustomLLM):
                    headers=None, timeout=None, client=None) -> ModelResponse:
         plan = self._plan(model, messages, optional_params, headers, False)
         self._wait_sync(plan, timeout)
-        return ModelResponse(**plan.body)
+        return _response(plan, model)
 
     async def acompletion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose,
                           encoding, api_key, logging_obj, optional_params, acompletion=None, litellm_params=None,
                           logger_fn=None, headers=None, timeout=None, client=None) -> ModelResponse:
         plan = self._plan(model, messages, optional_params, headers, False)
         await self._wait_async(plan, timeout)
-        return ModelResponse(**plan.body)
+        return _response(plan, model)
 
     def streaming(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
                   api_key, logging_obj, optional_params, acompletion=None, litellm_params=None, logger_fn=None,

@@ -35,6 +35,26 @@ def test_in_process_faults_map_to_litellm_exceptions():
         llm.complete("hi", mock={"hang": True}, timeout=0.2)
 
 
+async def test_in_process_latency_past_the_timeout_times_out_like_a_socket():
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(litellm.Timeout):
+        llm.complete("hi", mock={"latency_ms": 5000}, timeout=0.2)
+    with pytest.raises(litellm.Timeout):
+        await llm.acomplete("hi", mock={"latency_ms": 5000}, timeout=0.2)
+    assert time.perf_counter() - start < 2.0
+    assert llm.complete("What is 2 + 2?", mock={"latency_ms": 50}, timeout=1).text == "4"
+
+
+def test_in_process_cost_is_stamped_by_the_provider_and_equals_the_price_map():
+    from shared.llm import litellm_module
+
+    raw = litellm_module().completion(model="mock/assistant", messages=[{"role": "user", "content": "What is 2+2?"}])
+    assert raw._hidden_params["response_cost"] == pytest.approx(llm.complete("What is 2+2?").cost_usd)
+    assert raw._hidden_params["response_cost"] > 0
+
+
 def test_in_process_reasoning_tokens_and_effort():
     low = llm.complete("What is 17 * 23?", model="mock/reasoning", reasoning_effort="low", seed=1)
     high = llm.complete("What is 17 * 23?", model="mock/reasoning", reasoning_effort="high", seed=1)
