@@ -41,8 +41,12 @@ def fixture_kb(folder: Path, contextual: bool = False, reranker=None, llm_model:
     kb = KnowledgeBase(folder / ("contextual" if contextual else "plain"),
                        RetrievalConfig(index="flat", contextual=contextual), llm_model=rag_model(llm_model),
                        reranker=reranker)
-    if kb.stats()["documents"] == 0:
-        kb.upsert(load("corpus"))
+    docs = {d["id"]: d for d in load("corpus")}
+    stored = {d["id"]: d for d in kb.documents()}
+    if stored != docs:  # first use, or the fixture was regenerated since: bring the index up to date
+        for doc_id in set(stored) - set(docs):
+            kb.delete(doc_id)
+        kb.upsert([d for i, d in docs.items() if stored.get(i) != d])
     return kb
 
 

@@ -100,3 +100,17 @@ def test_tenant_filter_never_leaks_on_the_fixture(kb):
     for mode in ("bm25", "dense", "hybrid"):
         hits = kb.search("Acme single sign-on connector code", 50, mode, tenant="globex")
         assert hits and all(h["tenant"] in {"globex", "public"} for h in hits)
+
+
+def test_fixture_kb_follows_a_regenerated_fixture(eval_dir, tmp_path):
+    import shutil
+
+    from labs.lab06_rag.evaluate import fixture_kb
+
+    shutil.copytree(eval_dir / "plain", tmp_path / "plain")
+    stale = fixture_kb(tmp_path)
+    original = stale.document("kb-00-v0")
+    stale.upsert([original | {"text": "An outdated sentence."}, original | {"id": "gone-doc"}])
+    fresh = fixture_kb(tmp_path)
+    assert fresh.document("kb-00-v0") == original and fresh.document("gone-doc") is None
+    assert fresh.stats()["documents"] == len(load("corpus"))
