@@ -76,7 +76,8 @@ class BM25:
         Only documents holding a query term can score > 0, so the partial sort runs over those."""
         s = self.scores(query)
         cand = np.flatnonzero(s > 0)  # a document that shares no query term is not a match
-        if mask is not None:
+        if mask is not None:  # rows past the mask's end (added after it was made) are not allowed
+            cand = cand[cand < len(mask)]
             cand = cand[mask[cand]]
         if k <= 0 or len(cand) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)

@@ -54,5 +54,7 @@ def test_mask_filters_and_empty_queries():
     bm = BM25([tokenize("refund policy"), tokenize("refund refund window"), tokenize("sso setup")])
     idx, _ = bm.top_k(["refund"], 3, mask=np.array([True, False, True]))
     assert list(idx) == [0]
+    idx, _ = bm.top_k(["refund"], 3, mask=np.array([False]))  # a mask made before rows were appended
+    assert list(idx) == []
     assert bm.top_k(["nothing"], 3)[0].tolist() == []
     assert bm.scores([]).sum() == 0
