@@ -16,10 +16,8 @@ not use. The mock fills arguments crudely, which is exactly the failure mode thi
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
-import operator
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from shared.arith import BASIC, ArithmeticRefused, evaluate
 from shared.config import FIXTURES
 
 
@@ -49,32 +48,13 @@ class CalculatorArgs(BaseModel):
     expression: str = Field(max_length=200, description="arithmetic with + - * / ** and parentheses")
 
 
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.Pow: operator.pow, ast.USub: operator.neg, ast.UAdd: operator.pos}
-
-
 def calculator(args: CalculatorArgs) -> dict[str, Any]:
-    """Evaluate numbers and operators only: never eval() a model's string."""
+    """Evaluate numbers and operators only: never eval() a model's string (shared.arith walks the syntax tree)."""
     expr = re.sub(r"[^0-9+\-*/().\s]", " ", args.expression.replace("^", "**").replace("×", "*")).strip()
-
-    def walk(node: ast.AST) -> float:
-        if isinstance(node, ast.Expression):
-            return walk(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-            return node.value
-        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-            left, right = walk(node.left), walk(node.right)
-            if isinstance(node.op, ast.Pow) and abs(right) > 64:
-                raise ToolFailure("exponent too large")
-            return _OPS[type(node.op)](left, right)
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
-            return _OPS[type(node.op)](walk(node.operand))
-        raise ToolFailure("only numbers and + - * / ** ( ) are allowed")
-
     try:
-        value = walk(ast.parse(expr, mode="eval"))
-    except (SyntaxError, ZeroDivisionError, OverflowError) as exc:
-        raise ToolFailure(f"cannot evaluate {args.expression!r}: {type(exc).__name__}") from exc
+        value = evaluate(expr, max_exponent=64, allowed=BASIC)
+    except ArithmeticRefused as exc:
+        raise ToolFailure(str(exc).replace(repr(expr), repr(args.expression))) from exc
     return {"expression": expr, "result": round(value, 10)}
 
 

@@ -20,12 +20,11 @@ the same model with the structured-output failure rates of structured.py switche
 
 from __future__ import annotations
 
-import ast
 import json
-import operator
 import re
 from typing import Any
 
+from shared.arith import evaluate
 from shared.mockllm.behaviours import structured
 from shared.mockllm.behaviours.schema_fill import fill, resolve
 from shared.mockllm.engine import SKILLS, MockRequest, Reply, ToolCallOut, behaviour
@@ -43,8 +42,6 @@ FACTS = {
     "author of hamlet": "William Shakespeare",
 }
 
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.Pow: operator.pow, ast.USub: operator.neg, ast.Mod: operator.mod, ast.FloorDiv: operator.floordiv}
 _EXPR = re.compile(r"[-+*/%().\d\s^x×÷]{3,}")
 _BINARY = re.compile(r"\d\s*[-+*/%^x×÷]\s*\(?\s*-?\d")  # an operator between two numbers
 _WORD_OP = re.compile(r"\b(multiplied by|times|divided by|plus|minus)\b", re.I)
@@ -60,24 +57,8 @@ def word_ops(text: str) -> str:
 
 
 def safe_eval(expr: str) -> float:
-    """Evaluate + - * / % ** and parentheses on numbers only (no names, no calls)."""
-    expr = expr.replace("^", "**").replace("×", "*").replace("÷", "/").replace("x", "*")
-
-    def walk(node: ast.AST) -> float:
-        if isinstance(node, ast.Expression):
-            return walk(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-            return node.value
-        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-            left, right = walk(node.left), walk(node.right)
-            if isinstance(node.op, ast.Pow) and abs(right) > 100:
-                raise ValueError("exponent too large")
-            return _OPS[type(node.op)](left, right)
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
-            return _OPS[type(node.op)](walk(node.operand))
-        raise ValueError("unsupported expression")
-
-    return walk(ast.parse(expr.strip(), mode="eval"))
+    """Evaluate + - * / % ** and parentheses on numbers only (no names, no calls); x, × and ÷ as operators."""
+    return evaluate(expr.replace("^", "**").replace("×", "*").replace("÷", "/").replace("x", "*"))
 
 
 def format_number(value: float) -> str:
