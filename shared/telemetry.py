@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,12 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from shared.config import Settings, get_settings
@@ -174,6 +179,16 @@ def _meter_provider(resource: Resource) -> MeterProvider:
     return MeterProvider(resource=resource, metric_readers=[PrometheusMetricReader()], views=views)
 
 
+def _rearrange(change: Callable[[tuple[SpanProcessor, ...]], tuple[SpanProcessor, ...]]) -> None:
+    """Rewrite the provider's processor chain under its lock. The SDK has no public API to reorder or
+    replace processors, so this one function is the only place that touches its private list."""
+    setup_telemetry()
+    assert _state is not None
+    multi = _state.provider._active_span_processor
+    with multi._lock:
+        multi._span_processors = change(multi._span_processors)
+
+
 def add_span_processor(processor: SpanProcessor, first: bool = False) -> None:
     """Add a processor (e.g. a redacting one) that sees spans before they are exported.
 
@@ -184,10 +199,22 @@ def add_span_processor(processor: SpanProcessor, first: bool = False) -> None:
     assert _state is not None
     _state.provider.add_span_processor(processor)
     if first:
-        multi = _state.provider._active_span_processor
-        with multi._lock:
-            others = tuple(p for p in multi._span_processors if p is not processor)
-            multi._span_processors = (processor, *others)
+        _rearrange(lambda procs: (processor, *(p for p in procs if p is not processor)))
+
+
+def wrap_exporters(wrap: Callable[[tuple[SpanProcessor, ...]], SpanProcessor]) -> SpanProcessor:
+    """Put one processor in front of the exporting ones (SQLite, OTLP): `wrap(exporters)` returns a
+    processor that decides what reaches them (a tail sampler holds a trace, then passes it on whole or
+    drops it). Processors that only read or rewrite spans keep running first, on every span."""
+    built: list[SpanProcessor] = []
+
+    def change(procs: tuple[SpanProcessor, ...]) -> tuple[SpanProcessor, ...]:
+        exporting = tuple(p for p in procs if isinstance(p, BatchSpanProcessor | SimpleSpanProcessor))
+        built.append(wrap(exporting))
+        return (*(p for p in procs if p not in exporting), built[0])
+
+    _rearrange(change)
+    return built[0]
 
 
 def tracer() -> trace.Tracer:

@@ -214,14 +214,7 @@ def install() -> TailSamplingProcessor:
     global _processor
     with _install_lock:
         if _processor is None:
-            from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+            from shared.telemetry import wrap_exporters
 
-            from shared.telemetry import setup_telemetry
-
-            multi = setup_telemetry()._active_span_processor
-            with multi._lock:
-                procs = multi._span_processors
-                exporting = tuple(p for p in procs if isinstance(p, BatchSpanProcessor | SimpleSpanProcessor))
-                _processor = TailSamplingProcessor(exporting)
-                multi._span_processors = (*(p for p in procs if p not in exporting), _processor)
+            _processor = wrap_exporters(TailSamplingProcessor)
         return _processor
