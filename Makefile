@@ -32,8 +32,8 @@ $(addprefix lab-,$(LAB_KEYS)): lab-%: $(STAMP)
 $(addprefix exercises-,$(LAB_KEYS)): exercises-%: $(STAMP)
 	$(PY) -m $$(ls -d labs/lab$*_* | head -1 | tr / .).exercises
 
-mock: $(STAMP) ## serve the mock LLM provider on 127.0.0.1:8000
-	$(PY) -m shared.mockllm
+mock: $(STAMP) ## serve the mock LLM provider on 127.0.0.1:8000, every lab's mock plugin loaded
+	$(PY) -m labs mock $(if $(PORT),--port $(PORT))
 
 up: $(STAMP) ## serve the mock and every lab at once (Ctrl-C stops all)
 	$(PY) -m labs up

@@ -3,6 +3,13 @@
     python -m labs list            # every lab, its port and make target
     python -m labs serve 06        # what `make lab-06` runs
     python -m labs up              # the mock and every lab at once (what `make up` runs)
+    python -m labs mock            # the mock with every lab's mock plugin loaded (what `make mock` runs)
+
+A lab whose mock needs lab-specific skills or behaviours (lab-07's travel `agent`, lab-08's golden-set
+skill) keeps them in `labs/labNN_<topic>/mock_plugin.py`, which defines `install()` (registering on
+import is fine; install may then do nothing). The lab's own code imports it, which is all the
+in-process mock needs; `mock_plugins()` lists every plugin as `module:install`, and every server a
+reader starts loads them all: `make mock`, `make up`, docker-compose (MOCK_LOAD).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from pathlib import Path
 
 LABS_DIR = Path(__file__).resolve().parent
 MOCK_PORT = 8000
+MOCK_PLUGIN = "mock_plugin"  # labs/labNN_<topic>/mock_plugin.py with install()
 _NAME = re.compile(r"^lab(\d{2})_[a-z0-9_]+$")
 
 
@@ -38,6 +46,13 @@ class Lab:
     def folder(self) -> Path:
         return LABS_DIR / self.name
 
+    @property
+    def mock_plugin(self) -> str | None:
+        """`module:install` for this lab's mock plugin, or None when the lab has none."""
+        if (self.folder / f"{MOCK_PLUGIN}.py").is_file():
+            return f"{self.package}.{MOCK_PLUGIN}:install"
+        return None
+
     def app_module(self):
         return importlib.import_module(f"{self.package}.app")
 
@@ -53,6 +68,17 @@ def discover() -> list[Lab]:
         if match and (path / "app.py").is_file():
             found.append(Lab(int(match.group(1)), f"labs.{path.name}"))
     return found
+
+
+def mock_plugins() -> list[str]:
+    """Every lab's mock plugin as a `--load` spec (`labs.lab07_agents.mock_plugin:install`), in chapter order."""
+    return [lab.mock_plugin for lab in discover() if lab.mock_plugin]
+
+
+def mock_argv(host: str | None = None, port: int | None = None) -> list[str]:
+    """The arguments of `python -m shared.mockllm` that serve the mock with every lab's plugin loaded."""
+    where = [*(["--host", host] if host else []), *(["--port", str(port)] if port else [])]
+    return [*where, *(arg for spec in mock_plugins() for arg in ("--load", spec))]
 
 
 def get(key: str | int) -> Lab:

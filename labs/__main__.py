@@ -1,4 +1,4 @@
-"""python -m labs list | serve NN | up | doctor"""
+"""python -m labs list | serve NN | mock | up | doctor"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import time
 
 import shared  # noqa: F401  (offline environment first)
-from labs import MOCK_PORT, discover, get
+from labs import MOCK_PORT, discover, get, mock_argv
 
 
 def cmd_list(_: argparse.Namespace) -> int:
@@ -33,13 +33,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mock(args: argparse.Namespace) -> int:
+    """The mock provider with every lab's mock plugin loaded (`labs.mock_plugins()`): what `make mock` runs."""
+    from shared.mockllm.__main__ import main as serve_mock
+
+    serve_mock(mock_argv(args.host, args.port))
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """One supervisor: start the mock and every lab as child processes; Ctrl-C stops all."""
     children: dict[str, subprocess.Popen] = {}
     py = sys.executable
     off = args.port_offset
-    specs = [("mock", [py, "-m", "shared.mockllm", "--host", args.host, "--port", str(MOCK_PORT + off)],
-              MOCK_PORT + off)]
+    specs = [("mock", [py, "-m", "shared.mockllm", *mock_argv(args.host, MOCK_PORT + off)], MOCK_PORT + off)]
     specs += [(lab.name, [py, "-m", "labs", "serve", lab.key, "--host", args.host, "--port", str(lab.port + off)],
                lab.port + off) for lab in discover()]
     for name, command, port in specs:
@@ -88,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(fn=cmd_serve)
+    mock = sub.add_parser("mock", help="serve the mock LLM provider with every lab's mock plugin loaded")
+    mock.add_argument("--host", default=None, help="default MOCK_HOST (127.0.0.1)")
+    mock.add_argument("--port", type=int, default=None, help="default MOCK_PORT (8000)")
+    mock.set_defaults(fn=cmd_mock)
     up = sub.add_parser("up")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port-offset", type=int, default=0, help="shift every port (tests use this)")

@@ -54,6 +54,8 @@ def test_up_serves_everything_reports_a_crash_and_stops_on_ctrl_c(tmp_path):
         ports = [MOCK_PORT + offset] + [lab.port + offset for lab in discover()]
         deadline = time.monotonic() + 240
         assert all(_wait_healthy(p, deadline) for p in ports), "not every service came up"
+        models = {m["id"] for m in httpx.get(f"http://127.0.0.1:{ports[0]}/v1/models", timeout=5).json()["data"]}
+        assert {"agent", "agent_tot"} <= models, "the mock make up starts loads every lab's mock plugin"
         mock_pid = None
         while mock_pid is None:
             line = proc.stdout.readline()
@@ -75,6 +77,14 @@ def test_up_serves_everything_reports_a_crash_and_stops_on_ctrl_c(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_make_mock_serves_every_lab_plugin():
+    """`make mock` runs `python -m labs mock`, which loads `labs.mock_plugins()` (tests/mockllm/test_lab_plugins.py)."""
+    out = subprocess.run(["make", "-n", "mock"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+    assert "-m labs mock" in out, out
+    assert "--port 9100" in subprocess.run(["make", "-n", "mock", "PORT=9100"], cwd=REPO_ROOT, capture_output=True,
+                                           text=True, check=True).stdout
 
 
 def test_every_lab_and_exercise_target_runs_its_command():

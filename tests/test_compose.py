@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from labs import discover
+from labs import discover, mock_plugins
 from shared.config import REPO_ROOT
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
@@ -37,6 +37,15 @@ def test_every_lab_has_a_service_on_its_port():
         command = SERVICES[by_port[lab.port]]["command"]
         assert command[3:5] == ["serve", lab.key] and str(lab.port) in command
     assert 8000 in by_port and by_port[8000] == "mock"
+
+
+def test_the_mock_loads_every_lab_plugin():
+    """MOCK_LOAD names exactly the plugins `make mock` and `make up` load, so the labs find their behaviours."""
+    loads = SERVICES["mock"]["environment"]["MOCK_LOAD"].split(",")
+    assert loads == mock_plugins() and loads
+    for spec in loads:
+        module, _, fn = spec.partition(":")
+        assert importlib.util.find_spec(module) is not None and fn == "install", spec
 
 
 def test_ports_are_unique():

@@ -25,6 +25,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+import labs.lab07_agents.mock_plugin  # noqa: F401  (registers the mock's `agent` and `agent_tot` in-process)
 from labs.lab07_agents import guards, injection
 from labs.lab07_agents.checkpoint import RunState, insert, load, save
 from labs.lab07_agents.resilience import BreakerOpen, BulkheadFull, Deadline, Registry, retry

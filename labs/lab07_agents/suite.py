@@ -23,6 +23,7 @@ from math import comb
 from pathlib import Path
 from typing import Any
 
+from labs.lab07_agents import mock_plugin  # noqa: F401  (registers mock/agent and mock/agent_tot)
 from labs.lab07_agents.checkpoint import RUNS_SCHEMA
 from labs.lab07_agents.guards import Budget
 from labs.lab07_agents.injection import Defenses
@@ -30,7 +31,6 @@ from labs.lab07_agents.resilience import Registry
 from labs.lab07_agents.runtime import Runtime
 from labs.lab07_agents.tools import ToolBox, ToolFaults
 from labs.lab07_agents.world import World
-from shared.mockllm.behaviours import agent_tot  # noqa: F401  (registers mock/agent_tot with the mock engine)
 from shared.store import Store
 
 TASKS_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "lab07" / "tasks.json"

@@ -10,7 +10,7 @@ import uvicorn
 from shared.config import get_settings
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(description="Serve the mock LLM provider (OpenAI/Anthropic-compatible)")
     parser.add_argument("--host", default=settings.mock_host)
@@ -18,7 +18,7 @@ def main() -> None:
     parser.add_argument("--load", action="append", default=[], metavar="MODULE[:FUNCTION]",
                         help="import a module that registers skills or behaviours (and call FUNCTION); "
                              "repeatable; MOCK_LOAD=a,b does the same")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     from shared.mockllm.server import create_app, load_plugins
 
     load_plugins([*os.environ.get("MOCK_LOAD", "").split(","), *args.load])

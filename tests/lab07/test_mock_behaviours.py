@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shared.mockllm.behaviours.agent import Obs, next_step, parse_task, plan_steps
+from labs.lab07_agents.mock_agent import Obs, next_step, parse_task, plan_steps
 from shared.mockllm.engine import MockEngine, MockError, MockRequest
 
 TOOL = {"type": "function", "function": {"name": "cancel_booking", "parameters": {

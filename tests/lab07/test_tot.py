@@ -6,12 +6,12 @@ import json
 
 import pytest
 
+import labs.lab07_agents.mock_plugin  # noqa: F401  (registers the behaviours these tests call)
 from labs.lab07_agents import suite
 from labs.lab07_agents.guards import Budget
 from labs.lab07_agents.patterns import PATTERNS
 from labs.lab07_agents.suite import judge, load_tasks, run_task, task_by_id
 from labs.lab07_agents.tot import PRUNE, VALUES, TreeOfThoughts, heuristic_value, parse_candidates
-from shared.mockllm.behaviours import agent_tot  # noqa: F401  (registers the behaviour these tests call)
 from shared.mockllm.engine import MockEngine, MockRequest
 
 TRIP = task_by_id("book-13")

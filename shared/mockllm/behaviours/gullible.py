@@ -16,7 +16,7 @@ where d = 1 when the instruction sits inside delimited untrusted content (<untru
 content is datamarked (words joined by ^, ˆ, ~ or • instead of spaces). Defaults: obedience 0.9,
 spotlight_resistance 0.7. The draw is seeded by the request, so an attack-success rate over a set
 of cases is reproducible. When it does not obey (or has nothing to obey) it answers as the
-behaviour named by the option `base` (default `assistant`; lab-07 uses `agent`), so a gullible
+behaviour named by the option `base` (default `assistant`; lab-07 uses its plugin's `agent`), so a gullible
 model is otherwise a useful one, which is what makes injections dangerous.
 """
 

@@ -1,6 +1,9 @@
-"""`agent_tot`: lab-07's travel agent with the two extra roles Tree-of-Thoughts needs.
+"""`agent_tot`: lab-07's travel agent with the two extra roles Tree-of-Thoughts needs (a mock behaviour).
 
-    python -c "from shared import llm; print(llm.complete([{'role': 'system', 'content': 'ROLE: proposer. \
+Part of lab-07's mock plugin (`mock_plugin.py`): importing this module registers `mock/agent_tot` with
+the in-process mock; a separate server gets it with `--load labs.lab07_agents.mock_plugin:install`.
+
+    python -c "import labs.lab07_agents.mock_plugin; from shared import llm; print(llm.complete([{'role': 'system', 'content': 'ROLE: proposer. \
 Propose up to 3 candidate next steps.'}, {'role': 'user', 'content': 'Task: Look up the pets policy.'}], \
 model='mock/agent_tot').text)"
 
@@ -29,7 +32,7 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-from shared.mockllm.behaviours import agent
+from labs.lab07_agents import mock_agent as agent
 from shared.mockllm.engine import MockRequest, Reply, behaviour
 
 Step = tuple[str, dict[str, Any]] | str  # (tool, args) or a final answer

@@ -1,5 +1,9 @@
 """`agent`: a deterministic tool-using planner for lab-07's travel world (flights, hotels, payments).
 
+A mock behaviour that belongs to this lab, not to the shared engine: part of lab-07's mock plugin
+(`mock_plugin.py`). Importing this module registers `mock/agent` with the in-process mock; a separate
+server (`make mock`, `make up`, docker-compose) loads it with `--load labs.lab07_agents.mock_plugin:install`.
+
     curl -s localhost:8000/v1/chat/completions -H 'content-type: application/json' -d '{"model": "agent",
       "messages": [{"role": "user", "content": "Task: Look up the baggage policy."}],
       "tools": [{"type": "function", "function": {"name": "get_policy", "parameters": {"type": "object",
