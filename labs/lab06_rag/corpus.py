@@ -6,6 +6,10 @@
 Facts are generated from one table (FEATURES), so every document and every reference answer agrees.
 Questions paraphrase the documents ("largest file" vs "maximum upload size") so that lexical and
 dense retrieval fail differently. Graded relevance: 2 = holds the answer, 1 = same topic, other version.
+
+Per feature: one fact article per version, a plan page, four troubleshooting notes, a set-up how-to
+(steps only, no values, so it answers no eval question) and a 3.0 → 3.1 upgrade note (states the
+3.0 and 3.1 values, so it is graded 2 for those versions and for "currently" questions, 1 for 2.4).
 """
 
 from __future__ import annotations
@@ -101,6 +105,17 @@ TROUBLE = [
     ("{f} is slow", "Large folders slow {f} down; exclude build directories and caches."),
     ("{f} greyed out", "The option is hidden when the plan does not include {f}."),
 ]
+# where each section's settings live in the client, and who may change them (for the set-up how-tos)
+SETUP = {
+    "Limits": ("Settings > Plan and usage", "a workspace owner"),
+    "Data": ("Admin console > Data management", "an administrator"),
+    "Sharing": ("Admin console > Sharing policy", "an administrator"),
+    "Security": ("Admin console > Security", "an administrator"),
+    "Install": ("the installer, then Preferences > General", "each member"),
+    "Sync": ("Preferences > Sync", "each member"),
+    "API": ("Admin console > Integrations", "an administrator"),
+    "Support": ("Help > Contact and status", "any member"),
+}
 TENANTS = {"acme": ("Acme Corp", "acme.example", "AC-7731"), "globex": ("Globex", "globex.example", "GX-2208")}
 UNANSWERABLE = [
     "What is the price of the Tessera Quantum add-on?",
@@ -128,6 +143,38 @@ def fact_sentence(feature: tuple, vi: int) -> str:
     return f"In {PRODUCT} {VERSIONS[vi]}, the {attr} for {name} is {values[vi]}."
 
 
+def upgrade_note(feature: tuple) -> str:
+    """What moving from the previous release to the current one changes for a feature (its two values)."""
+    name, attr, _q, values, _plan, _sec = feature
+    before, now = VERSIONS[-2], VERSIONS[-1]
+    if values[-2] == values[-1]:
+        return (f"Upgrading from {PRODUCT} {before} to {now} leaves {name} unchanged: the {attr} stays "
+                f"{values[-1]}, as it was in {before}.")
+    return (f"Upgrading from {PRODUCT} {before} to {now} changes {name}: in {before} the {attr} was "
+            f"{values[-2]}, and from {now} on it is {values[-1]}.")
+
+
+def howtos(fi: int, feature: tuple, rng: random.Random) -> list[dict]:
+    """Two how-to articles per feature: set-up steps (no values) and the upgrade note (two versions' values)."""
+    name, _attr, _q, _values, _plan, section = feature
+    where, who = SETUP[section]
+    steps = (f"To set up {name}, {who} opens {where}, finds the {name} entry and picks the options the "
+             f"team needs. Save, then open the same page on a second device to confirm the change arrived. "
+             f"If {name} is not listed, the workspace plan does not include it; the plans article says "
+             f"which one does.")
+    return [
+        _doc(f"howto-{fi:02d}-setup", f"How to set up {name}", "How-to", VERSIONS[-1], "public",
+             f"{steps} {rng.choice(FILLER_SENTENCES)}"),
+        _doc(f"howto-{fi:02d}-upgrade", f"Upgrading to {PRODUCT} {VERSIONS[-1]}: {name}", "How-to", VERSIONS[-1],
+             "public", f"{upgrade_note(feature)} {rng.choice(FILLER_SENTENCES)}"),
+    ]
+
+
+def upgrade_grade(vi: int) -> int:
+    """The upgrade note states the last two versions' values: it answers those, and is related for older ones."""
+    return 2 if vi >= len(VERSIONS) - 2 else 1
+
+
 def build(seed: int = 6) -> tuple[list[dict], list[dict]]:
     """(documents, eval questions), deterministic for a seed."""
     rng = random.Random(seed)
@@ -144,6 +191,9 @@ def build(seed: int = 6) -> tuple[list[dict], list[dict]]:
         for ti, (title, fix) in enumerate(TROUBLE):
             docs.append(_doc(f"ts-{fi:02d}-{ti}", title.format(f=name).capitalize(), "Troubleshooting",
                              VERSIONS[-1], "public", f"{fix.format(f=name)} {rng.choice(FILLER_SENTENCES)}"))
+    # appended after every feature's original articles, so the ids and order above stay as they were
+    for fi, feat in enumerate(FEATURES):
+        docs += howtos(fi, feat, rng)
     for tenant, (org, domain, code) in TENANTS.items():
         docs.append(_doc(f"{tenant}-sso", f"{org} single sign-on setup", "Security", VERSIONS[-1], tenant,
                          f"For {org}, single sign-on uses the domain {domain} and the connector code {code}."))
@@ -154,12 +204,14 @@ def build(seed: int = 6) -> tuple[list[dict], list[dict]]:
         name, attr, q_attr, values, plan, _sec = feat
         vi = fi % len(VERSIONS)
         grades = {f"kb-{fi:02d}-v{v}": (2 if v == vi else 1) for v in range(len(VERSIONS))}
+        grades[f"howto-{fi:02d}-upgrade"] = upgrade_grade(vi)
         questions.append({"id": f"q-fact-{fi:02d}", "slice": "single-fact", "tenant": "public",
                           "question": f"In {PRODUCT} {VERSIONS[vi]}, {q_attr} with {name}?",
                           "relevant": grades, "answer": fact_sentence(feat, vi)})
         if fi % 2 == 0:
             latest = len(VERSIONS) - 1
             grades = {f"kb-{fi:02d}-v{v}": (2 if v == latest else 1) for v in range(len(VERSIONS))}
+            grades[f"howto-{fi:02d}-upgrade"] = upgrade_grade(latest)
             questions.append({"id": f"q-fresh-{fi:02d}", "slice": "freshness", "tenant": "public",
                               "question": f"Currently, {q_attr} with {name}?",
                               "relevant": grades, "answer": fact_sentence(feat, latest)})
@@ -168,7 +220,8 @@ def build(seed: int = 6) -> tuple[list[dict], list[dict]]:
             questions.append({"id": f"q-hop-{fi:02d}", "slice": "multi-hop", "tenant": "public",
                               "question": f"Which plan do I need for {name}, and in {PRODUCT} {VERSIONS[latest]} "
                                           f"{q_attr}?",
-                              "relevant": {f"plan-{fi:02d}": 2, f"kb-{fi:02d}-v{latest}": 2},
+                              "relevant": {f"plan-{fi:02d}": 2, f"kb-{fi:02d}-v{latest}": 2,
+                                           f"howto-{fi:02d}-upgrade": upgrade_grade(latest)},
                               "answer": f"{name.capitalize()} is included from the {plan} plan upward. "
                                         f"{fact_sentence(feat, latest)}"})
     for i, q in enumerate(UNANSWERABLE):

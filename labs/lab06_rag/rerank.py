@@ -24,7 +24,7 @@ import os
 import random
 from pathlib import Path
 
-from labs.lab06_rag.corpus import FEATURES, PRODUCT, VERSIONS, load
+from labs.lab06_rag.corpus import FEATURES, PRODUCT, VERSIONS, load, upgrade_grade
 
 SUBDIR = "reranker"
 
@@ -37,8 +37,9 @@ def training_pairs(seed: int = 0, hard: int = 2, easy: int = 1) -> list[tuple[st
        (BM25 and dense rankings fused with RRF, exactly what the reranker will be asked to reorder)
        and `easy` random ones;
     2. every feature, in the documents' own words (the attribute as the article names it, not the
-       questions' paraphrase): a fact query per version (that version 1, the next 0.5) and a
-       plan-plus-fact query (plan page and latest article 1, an older version 0.5), each with
+       questions' paraphrase): a fact query per version (that version 1, the next 0.5, the upgrade
+       note graded as the eval set grades it) and a plan-plus-fact query (plan page, latest article
+       and upgrade note 1, an older version 0.5), each with
        `hard` mined negatives. Those are mostly other features at the same version: a reranker
        trained on (1) alone learns that a matching "3.0" means relevant, and ranks the wrong
        feature's 3.0 article first on held-out questions.
@@ -61,11 +62,14 @@ def training_pairs(seed: int = 0, hard: int = 2, easy: int = 1) -> list[tuple[st
             queries.append((q["question"], {d: g / 2 for d, g in q["relevant"].items()}, easy))
     last = len(VERSIONS) - 1
     for fi, (name, attr, _paraphrase, _values, _plan, _section) in enumerate(FEATURES):
+        upgrade = f"howto-{fi:02d}-upgrade"  # states the last two versions' values (corpus.upgrade_note)
         for vi, version in enumerate(VERSIONS):
             queries.append((f"What is the {attr} for {name} in {PRODUCT} {version}?",
-                            {f"kb-{fi:02d}-v{vi}": 1.0, f"kb-{fi:02d}-v{(vi + 1) % len(VERSIONS)}": 0.5}, 0))
+                            {f"kb-{fi:02d}-v{vi}": 1.0, f"kb-{fi:02d}-v{(vi + 1) % len(VERSIONS)}": 0.5,
+                             upgrade: upgrade_grade(vi) / 2}, 0))
         queries.append((f"Which plan includes {name}, and what is the {attr} in {PRODUCT} {VERSIONS[last]}?",
-                        {f"plan-{fi:02d}": 1.0, f"kb-{fi:02d}-v{last}": 1.0, f"kb-{fi:02d}-v{fi % last}": 0.5}, 0))
+                        {f"plan-{fi:02d}": 1.0, f"kb-{fi:02d}-v{last}": 1.0, f"kb-{fi:02d}-v{fi % last}": 0.5,
+                         upgrade: upgrade_grade(last) / 2}, 0))
 
     q_vecs = encoder.encode([q for q, _, _ in queries], batch_size=64, normalize_embeddings=True)
     pairs = []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from labs.lab06_rag import chunking
-from labs.lab06_rag.corpus import build, load, synthetic
+from labs.lab06_rag.corpus import FEATURES, build, load, synthetic
 from labs.lab06_rag.dense import INDEX_KINDS, VectorIndex, truncate
 from labs.lab06_rag.evaluate import evaluate
 from labs.lab06_rag.rewrite import rewrite
@@ -88,6 +88,22 @@ def test_fixture_is_consistent_and_the_generator_scales():
     assert all(set(q["relevant"]) <= ids for q in questions)
     corpus, queries = synthetic(2000)
     assert len(corpus) == 2000 and len(queries) == 1000
+
+
+def test_every_article_stating_a_fact_is_graded():
+    """Several hundred documents; any public article naming a feature's attribute is graded for its
+    fact and freshness questions, and every grade-2 document states the reference value."""
+    docs, questions = build()
+    assert len(docs) >= 300
+    text = {d["id"]: d["text"] for d in docs if d["tenant"] == "public"}
+    for q in questions:
+        if q["slice"] not in ("single-fact", "freshness"):
+            continue
+        fi = int(q["id"].rsplit("-", 1)[1])
+        attr, value = FEATURES[fi][1], q["answer"].rsplit(" is ", 1)[1].rstrip(".")
+        stating = {i for i, t in text.items() if f"the {attr} " in t}
+        assert stating <= set(q["relevant"]), q["id"]
+        assert all(value in text[d] for d, g in q["relevant"].items() if g == 2), q["id"]
 
 
 def test_hybrid_beats_bm25_on_the_fixture(kb):
