@@ -30,30 +30,8 @@ def session_settings(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def live_mock(tmp_path_factory):
     """The mock provider served over real HTTP on a free loopback port, for clients that need a URL."""
-    import socket
-    import threading
-    import time
-
-    import httpx
-    import uvicorn
-
     from shared.mockllm.server import create_app
+    from tests.services import serve_in_thread
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    app = create_app(get_settings(data_dir=tmp_path_factory.mktemp("live-mock")))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve_in_thread(create_app(get_settings(data_dir=tmp_path_factory.mktemp("live-mock")))) as base:
+        yield base

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 
 from labs.lab09_gateway.app import create_app
 from shared.config import get_settings
+from tests.services import serve_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -25,21 +22,8 @@ pytestmark = [pytest.mark.browser,
 def test_dashboard_shows_the_calls_just_made(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     app = create_app(get_settings(data_dir=tmp_path / "data"))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+    with serve_in_thread(app) as base:
         # keep only what tail sampling must keep: the error trace (and any call slower than 1 s)
         assert httpx.put(f"{base}/admin/sampling", json={"p": 0, "slow_ms": 1000},
                          headers={"authorization": "Bearer sk-lab09-admin"}).status_code == 200
@@ -62,9 +46,6 @@ def test_dashboard_shows_the_calls_just_made(tmp_path):
             kept_line = page.inner_text("#sampling")
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
     assert "assistant\tacme\t7\t" in golden and "0 / 1 / 0" in golden
     assert f"{row['error_rate']}" in golden
     assert "v9" in versions and "availability" in slo_text and "page-fast" in slo_text

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
 import uuid
 
 import httpx
 import openai
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from labs.lab09_gateway.app import create_app
 from labs.lab09_gateway.decorator import trace_llm_call
 from shared.config import get_settings
 from shared.telemetry import query_spans
+from tests.services import serve_in_thread
 
 ADMIN = {"authorization": "Bearer sk-lab09-admin"}
 ACME = {"authorization": "Bearer sk-lab09-acme"}
@@ -228,23 +226,9 @@ def test_decorator_records_usage_and_errors():
 @pytest.fixture
 def served_gateway(tmp_path):
     """The gateway on a real socket (a client disconnect needs one)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     app = create_app(get_settings(data_dir=tmp_path / "data"))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield base, app
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve_in_thread(app) as base:
+        yield base, app
 
 
 def test_client_disconnect_mid_stream_closes_the_span_with_usage_so_far(served_gateway):
@@ -272,20 +256,7 @@ def test_client_disconnect_mid_stream_closes_the_span_with_usage_so_far(served_g
 def test_streams_are_relayed_chunk_by_chunk_not_buffered(tmp_path, live_mock, model):
     """Over a real socket: the first chunk reaches the client while the upstream is still producing."""
     settings = get_settings(data_dir=tmp_path / "data", llm_api_base=f"{live_mock}/v1")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+    with serve_in_thread(create_app(settings)) as base:
         body = {"model": model, "stream": True,
                 "messages": [{"role": "user", "content": "Summarize: " + "the gateway relays every chunk. " * 20}]}
         httpx.post(f"{base}/v1/chat/completions", json={**body, "stream": False}, headers=ACME, timeout=30)  # warm
@@ -299,9 +270,6 @@ def test_streams_are_relayed_chunk_by_chunk_not_buffered(tmp_path, live_mock, mo
             for line in r.iter_lines():
                 if line.startswith("data: {") and '"content"' in line:
                     arrivals.append(time.monotonic() - start)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
     assert len(arrivals) >= 8
     # 60 ms between upstream chunks: a buffering proxy would deliver them all at once at the end
     assert arrivals[-1] - arrivals[0] >= 0.06 * (len(arrivals) - 1) * 0.7
