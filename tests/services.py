@@ -45,16 +45,13 @@ SERVICES = services()
 def serve_in_thread(app: FastAPI, timeout_s: float = 20.0) -> Iterator[str]:
     """Serve `app` on a free loopback port in a daemon thread (for clients that need a real socket:
     SDKs given a base URL, a browser, a client that disconnects); yields the base URL once /healthz answers."""
-    import socket
     import threading
     import time
 
     import httpx
     import uvicorn
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -71,3 +68,39 @@ def serve_in_thread(app: FastAPI, timeout_s: float = 20.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve_in_subprocess(argv: list[str], env: dict[str, str], ready_url: str, timeout_s: float = 60.0) -> Iterator[None]:
+    """Run a server command (what a reader types) until `ready_url` answers 200; stop it afterwards.
+    A server that exits early fails the test with the end of its stderr."""
+    import subprocess
+    import time
+
+    import httpx
+
+    proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if httpx.get(ready_url, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, f"{argv} did not start"
+            time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from labs import discover, mock_argv, mock_plugins
+from tests.services import free_port, serve_in_subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_TASK = {"role": "user", "content": "Task: Look up the pets policy."}
@@ -54,29 +53,13 @@ def test_the_shared_engine_alone_has_no_lab_behaviours_and_lab07_code_brings_the
 @pytest.fixture(scope="module")
 def lab_mock(tmp_path_factory):
     """`python -m labs mock --host H --port P`: what `make mock` runs (and `make up` starts the same loads)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "DATA_DIR": str(tmp_path_factory.mktemp("lab-mock")), "MOCK_LATENCY_MS": "1"}
     env.pop("MOCK_LOAD", None)
-    proc = subprocess.Popen([sys.executable, "-m", "labs", "mock", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the mock server did not start"
-            time.sleep(0.2)
+    with serve_in_subprocess([sys.executable, "-m", "labs", "mock", "--host", "127.0.0.1", "--port", str(port)],
+                             env, f"{base}/v1/models"):
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _chat(base: str, body: dict) -> dict:

@@ -4,10 +4,7 @@ and it answers in-process, over HTTP, and in a separate server started with --lo
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +13,7 @@ import pytest
 from shared import llm
 from shared.mockllm.engine import SKILLS, MockEngine, MockRequest
 from tests.mockllm import promql_skill
+from tests.services import free_port, serve_in_subprocess
 
 SYSTEM = "Translate the question to PromQL. Reply with the query only."
 QUESTION = "What is the error rate of service checkout over the last 10 minutes?"
@@ -62,28 +60,11 @@ def test_the_skill_reaches_shared_llm_and_the_http_fronts(promql, live_mock):
 
 def test_a_separate_server_loads_skills_with_the_load_flag(tmp_path):
     """`python -m shared.mockllm --host H --port P --load module:install`, as make mock / compose run it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "DATA_DIR": str(tmp_path), "MOCK_LATENCY_MS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "shared.mockllm", "--host", "127.0.0.1", "--port", str(port),
-                             "--load", "tests.mockllm.promql_skill:install"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the mock server did not start"
-            time.sleep(0.2)
+    base = f"http://127.0.0.1:{port}"
+    with serve_in_subprocess([sys.executable, "-m", "shared.mockllm", "--host", "127.0.0.1", "--port", str(port),
+                              "--load", "tests.mockllm.promql_skill:install"], env, f"{base}/v1/models"):
         resp = httpx.post(f"{base}/v1/chat/completions", timeout=10, json={"model": "assistant", "messages": [
             {"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]})
-        assert resp.status_code == 200 and resp.json()["choices"][0]["message"]["content"] == EXPECTED
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    assert resp.status_code == 200 and resp.json()["choices"][0]["message"]["content"] == EXPECTED
