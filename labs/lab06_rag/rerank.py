@@ -19,12 +19,13 @@ Any other reranker (a local folder or a hub id, where reachable) is one setting 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
 from pathlib import Path
 
-from labs.lab06_rag.corpus import FEATURES, PRODUCT, VERSIONS, load, upgrade_grade
+from labs.lab06_rag.corpus import FEATURES, FIXTURES, PRODUCT, VERSIONS, load, upgrade_grade
 
 SUBDIR = "reranker"
 
@@ -112,12 +113,22 @@ def train(out: Path, epochs: int = 3, seed: int = 0, lr: float = 3e-5):
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=data, loss=BinaryCrossEntropyLoss(model))
     trainer.train()
     model.save_pretrained(str(out))
-    (out / "trained.json").write_text(json.dumps({"pairs": len(pairs), "epochs": epochs}))
+    (out / "trained.json").write_text(json.dumps({"pairs": len(pairs), "epochs": epochs,
+                                                  "fixture": fixture_digest()}))
     return model
 
 
+def fixture_digest() -> str:
+    """A hash of the fixture the pairs come from, so a regenerated fixture retrains the cached reranker."""
+    digest = hashlib.sha256()
+    for name in ("corpus", "eval"):
+        digest.update((FIXTURES / f"{name}.jsonl").read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def load_reranker(lab_dir: Path, train_if_missing: bool = False):
-    """The reranker at RERANKER_PATH, else the one trained under DATA_DIR (trained now if asked)."""
+    """The reranker at RERANKER_PATH, else the one trained under DATA_DIR (trained now if asked, or
+    retrained if asked and the fixture changed since it was trained)."""
     from sentence_transformers.cross_encoder import CrossEncoder
 
     path = os.environ.get("RERANKER_PATH")
@@ -125,7 +136,9 @@ def load_reranker(lab_dir: Path, train_if_missing: bool = False):
         return CrossEncoder(path, device="cpu")
     out = Path(lab_dir) / SUBDIR
     if (out / "trained.json").exists():
-        return CrossEncoder(str(out), device="cpu")
+        stale = json.loads((out / "trained.json").read_text()).get("fixture") != fixture_digest()
+        if not (stale and train_if_missing):  # a stale one still serves until someone asks to train
+            return CrossEncoder(str(out), device="cpu")
     if not train_if_missing:
         return None
     out.mkdir(parents=True, exist_ok=True)
