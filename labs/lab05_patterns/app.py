@@ -178,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          readiness={"store": store.ping, "tenants": lambda: f"{len(tenants.tenants)} tenants",
                                     "model": model_layer})
     app.state.breakers = breakers
+    app.state.tenants = tenants
     mock_apps: list[FastAPI] = []
 
     def mock_app() -> FastAPI:
@@ -199,12 +200,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                allowed=tenant.models)
         return tenant
 
-    def admit(tenant: production.Tenant) -> None:
+    def admit(tenant: production.Tenant, messages: list[dict[str, Any]],
+              params: dict[str, Any]) -> production.Reservation:
+        """Rate bucket + budget hold; the call is then sent with the hold's output cap as max_tokens."""
         try:
-            tenants.admit(tenant)
+            r = tenants.admit(tenant, tokens.count_messages(messages), params.get("max_tokens"))
         except production.QuotaExceeded as exc:
             raise ServiceError(429, str(exc), "quota_exceeded",
                                headers={"retry-after": str(max(1, round(exc.retry_after_s)))}) from exc
+        params["max_tokens"] = r.max_output
+        return r
 
     def prepare(body: ChatRequest) -> tuple[str, list[dict[str, Any]], production.Masked, dict[str, Any]]:
         model = body.model or settings.llm_model
@@ -239,19 +244,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if stored is not None:
                 return {**stored, "replayed": True}
         try:
-            admit(tenant)
+            hold = admit(tenant, messages, params)
             try:
                 c = await llm.acomplete(messages, model=model, settings=settings, **params)
             except Exception as exc:
+                tenants.release(hold)
                 raise _provider_error(exc) from exc
+            except BaseException:  # cancelled while waiting: nothing was answered, nothing is billed
+                tenants.release(hold)
+                raise
         except BaseException:
             if idempotency_key:
                 idempotency.abandon(tenant.id, idempotency_key)
             raise
-        tenants.record(tenant.id, c.usage.total_tokens, c.cost_usd)
+        tenants.settle(hold, c.usage.total_tokens, c.cost_usd)
         out = {"text": masked.unmask(c.text), "model": c.model, "finish_reason": c.finish_reason,
                "usage": asdict(c.usage), "cost_usd": c.cost_usd, "tenant": tenant.id,
-               "pii_masked": masked.counts(), "sent": messages, "replayed": False}
+               "max_tokens": params["max_tokens"], "pii_masked": masked.counts(), "sent": messages,
+               "replayed": False}
         if idempotency_key:
             idempotency.finish(tenant.id, idempotency_key, out)
         return out
@@ -262,7 +272,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The same call streamed as server-sent events: deltas, then usage and cost."""
         model, messages, masked, params = prepare(body)
         tenant = tenant_of(x_tenant_id, model)
-        admit(tenant)
+        hold = admit(tenant, messages, params)
         upstream = llm.astream(messages, model=model, settings=settings, **params)
 
         def record(state: dict[str, Any]) -> None:
@@ -272,7 +282,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if not used and state["cancelled"]:
                 usage = Usage(input_tokens=tokens.count_messages(messages), output_tokens=tokens.count(state["text"]))
                 used, spent = usage.total_tokens, cost(model, usage).total
-            tenants.record(tenant.id, used, spent)
+            tenants.settle(hold, used, spent)
 
         return StreamingResponse(sse_events(upstream, request.is_disconnected, on_close=record),
                                  media_type="text/event-stream", headers={"cache-control": "no-cache"})

@@ -8,7 +8,11 @@ with the same key and body gets the stored response without a second model call 
 the same key with a different body is a 422, and a retry while the first is still running a 409.
 
 Quotas per tenant: a token bucket for requests per minute (capacity rpm, refill rpm/60 per second)
-and a daily token budget; either exhausted is a 429 with retry-after. Everything a tenant stores is
+and a daily token budget; either exhausted is a 429 with retry-after. The budget is reserved, not
+just checked: admitting a call holds its prompt tokens plus its output cap (max_tokens, lowered to
+what is left of the day), and the call's real usage replaces the hold when it ends. Concurrent
+calls therefore cannot overshoot the day together, and the last call of the day gets a shorter
+answer (finish_reason "length") instead of a bill past the budget. Everything a tenant stores is
 keyed by its id, so one tenant never sees another's idempotency keys or usage.
 
 PII masking replaces emails, phone numbers, card numbers (Luhn-checked), IBANs, US SSNs and IPv4
@@ -19,12 +23,13 @@ stays here and puts the originals back into the reply the caller sees.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +104,34 @@ class QuotaExceeded(Exception):
         self.retry_after_s = retry_after_s
 
 
+DEFAULT_MAX_OUTPUT = 1024  # the output cap a call gets (and holds) when it names none
+HOLD_TTL_S = 600.0  # a hold older than any call can run (a stream never started) stops counting
+
+
 def _today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
+def _seconds_to_midnight_utc() -> float:
+    now = datetime.now(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - now).total_seconds()
+
+
+@dataclass
+class Reservation:
+    """Tokens held against a tenant's day while a call runs: its prompt plus its output cap."""
+    id: int
+    tenant: str
+    day: str
+    tokens: int
+    max_output: int  # the max_tokens the call must be sent with, so it cannot spend past the hold
+    created_at: float = field(default_factory=time.monotonic)
+
+
 class Tenants:
-    """Tenant registry (fixtures/lab05/tenants.json), rate buckets in memory, daily usage in SQLite."""
+    """Tenant registry (fixtures/lab05/tenants.json), rate buckets and budget holds in memory (one
+    process serves the lab), daily usage in SQLite."""
 
     def __init__(self, store: Store, path: Path | None = None):
         raw = json.loads((path or FIXTURES / "lab05" / "tenants.json").read_text())["tenants"]
@@ -112,36 +139,79 @@ class Tenants:
                         for tid, cfg in raw.items()}
         self.store = store
         self._lock = threading.Lock()
+        self._holds: dict[int, Reservation] = {}
+        self._ids = itertools.count(1)
 
     def get(self, tenant_id: str | None) -> Tenant | None:
         return self.tenants.get(tenant_id or "public")
 
+    def _held(self, tenant_id: str, day: str) -> int:
+        cutoff = time.monotonic() - HOLD_TTL_S
+        for rid in [rid for rid, r in self._holds.items() if r.created_at < cutoff]:
+            del self._holds[rid]
+        return sum(r.tokens for r in self._holds.values() if r.tenant == tenant_id and r.day == day)
+
     def usage(self, tenant_id: str) -> dict[str, Any]:
+        day = _today()
         row = self.store.one("SELECT requests, tokens, cost_usd FROM usage WHERE tenant = ? AND day = ?",
-                             (tenant_id, _today())) or {"requests": 0, "tokens": 0, "cost_usd": 0.0}
-        t = self.tenants[tenant_id]
-        return {"tenant": tenant_id, "day": _today(), **row, "daily_tokens": t.daily_tokens, "rpm": t.rpm,
-                "tokens_left": max(0, t.daily_tokens - row["tokens"]), "models": t.models}
-
-    def admit(self, tenant: Tenant) -> None:
-        """Take one request from the bucket and check the day's token budget (raises QuotaExceeded)."""
-        if self.usage(tenant.id)["tokens_left"] <= 0:
-            raise QuotaExceeded(f"tenant {tenant.id!r} used its {tenant.daily_tokens} tokens for today", 3600.0)
+                             (tenant_id, day)) or {"requests": 0, "tokens": 0, "cost_usd": 0.0}
         with self._lock:
-            now = time.monotonic()
-            tenant.tokens = min(tenant.rpm, tenant.tokens + (now - tenant.refilled_at) * tenant.rpm / 60)
-            tenant.refilled_at = now
-            if tenant.tokens < 1:
-                raise QuotaExceeded(f"tenant {tenant.id!r} is over {tenant.rpm} requests per minute",
-                                    (1 - tenant.tokens) * 60 / tenant.rpm)
-            tenant.tokens -= 1
+            held = self._held(tenant_id, day)
+        t = self.tenants[tenant_id]
+        return {"tenant": tenant_id, "day": day, **row, "daily_tokens": t.daily_tokens, "rpm": t.rpm,
+                "held_in_flight": held, "tokens_left": max(0, t.daily_tokens - row["tokens"] - held),
+                "models": t.models}
 
-    def record(self, tenant_id: str, tokens: int, cost_usd: float) -> None:
+    def admit(self, tenant: Tenant, prompt_tokens: int, max_tokens: int | None = None) -> Reservation:
+        """Take one request from the rate bucket and hold the call's tokens against today's budget.
+
+        The hold is prompt_tokens + the output cap; the cap is max_tokens (DEFAULT_MAX_OUTPUT if
+        None) lowered to what the day has left. Raises QuotaExceeded, taking nothing, when either
+        limit refuses. Every Reservation must end in settle() or release()."""
+        day = _today()
+        with self._lock:
+            used = self.store.one("SELECT tokens FROM usage WHERE tenant = ? AND day = ?", (tenant.id, day))
+            held = self._held(tenant.id, day)
+            left = tenant.daily_tokens - (used["tokens"] if used else 0) - held
+            if left <= prompt_tokens:
+                # held tokens come back within seconds when the calls in flight end; spent ones at midnight
+                retry = 1.0 if held and left + held > prompt_tokens else _seconds_to_midnight_utc()
+                if left <= 0 and not held:
+                    msg = f"tenant {tenant.id!r} used its {tenant.daily_tokens} tokens for today"
+                else:
+                    msg = (f"tenant {tenant.id!r} has {max(0, left)} of its {tenant.daily_tokens} daily tokens left"
+                           f" ({held} held by calls in flight); this prompt alone is {prompt_tokens}")
+                raise QuotaExceeded(msg, retry)
+            now = time.monotonic()
+            bucket = min(tenant.rpm, tenant.tokens + (now - tenant.refilled_at) * tenant.rpm / 60)
+            tenant.tokens, tenant.refilled_at = bucket, now
+            if bucket < 1:
+                raise QuotaExceeded(f"tenant {tenant.id!r} is over {tenant.rpm} requests per minute",
+                                    (1 - bucket) * 60 / tenant.rpm)
+            tenant.tokens -= 1
+            cap = min(max_tokens or DEFAULT_MAX_OUTPUT, left - prompt_tokens)
+            r = Reservation(next(self._ids), tenant.id, day, prompt_tokens + cap, cap)
+            self._holds[r.id] = r
+            return r
+
+    def release(self, r: Reservation) -> None:
+        """The call spent nothing (it failed before the provider answered): drop its hold."""
+        with self._lock:
+            self._holds.pop(r.id, None)
+
+    def settle(self, r: Reservation, tokens: int, cost_usd: float) -> None:
+        """Replace the hold by what the call really used, in one step under the lock, so no other
+        call sees the freed tokens before the spent ones are counted."""
+        with self._lock:
+            self._holds.pop(r.id, None)
+            self.record(r.tenant, tokens, cost_usd, day=r.day)
+
+    def record(self, tenant_id: str, tokens: int, cost_usd: float, day: str | None = None) -> None:
         with self.store.tx() as db:
             db.execute("INSERT INTO usage (tenant, day, requests, tokens, cost_usd) VALUES (?, ?, 1, ?, ?) "
                        "ON CONFLICT (tenant, day) DO UPDATE SET requests = requests + 1, "
                        "tokens = tokens + excluded.tokens, cost_usd = cost_usd + excluded.cost_usd",
-                       (tenant_id, _today(), tokens, cost_usd))
+                       (tenant_id, day or _today(), tokens, cost_usd))
 
 
 def luhn_ok(digits: str) -> bool:

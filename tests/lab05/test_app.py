@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -212,3 +216,41 @@ def test_a_stream_the_client_left_is_still_billed(client, monkeypatch):
     assert "event: done" not in text and text.count("event: delta") == 2
     assert usage["requests"] == 1 and usage["tokens"] == tokens.count_messages(messages) + tokens.count(streamed)
     assert usage["cost_usd"] > 0
+
+
+def test_concurrent_calls_cannot_overshoot_a_tenants_day(client, monkeypatch):
+    """Twelve calls arrive together; each would use ~39 tokens and the day has 200. A budget that
+    were only checked would let all twelve through (468 tokens); the holds admit what fits."""
+    client.app.state.tenants.tenants["acme"].daily_tokens = 200
+    real = llm.acomplete
+
+    async def slow(messages, **kwargs):
+        await asyncio.sleep(0.2)  # every call is in flight when the others are admitted
+        return await real(messages, **kwargs)
+
+    monkeypatch.setattr(llm, "acomplete", slow)
+    text = "Summarize: quotas protect shared capacity. Each tenant gets a budget. Budgets reset daily."
+    started = time.monotonic()
+    with ThreadPoolExecutor(12) as pool:
+        replies = list(pool.map(lambda _: chat(client, text, headers={"x-tenant-id": "acme"}, max_tokens=20),
+                                range(12)))
+    assert time.monotonic() - started < 2.0, "the calls ran concurrently"
+    codes = sorted(r.status_code for r in replies)
+    assert 200 in codes and 429 in codes and set(codes) == {200, 429}
+    usage = client.get("/tenants/acme/usage").json()
+    assert usage["tokens"] <= 200 and usage["held_in_flight"] == 0
+    assert usage["requests"] == codes.count(200)
+    refused = next(r for r in replies if r.status_code == 429)
+    assert refused.headers["retry-after"] == "1", "tokens held by calls in flight come back soon"
+
+
+def test_the_last_call_of_the_day_is_cut_short_not_billed_past_the_budget(client):
+    text = "Summarize: quotas protect shared capacity. Each tenant gets a budget. Budgets reset daily."
+    first = chat(client, text, headers={"x-tenant-id": "tiny"})
+    body = first.json()
+    assert first.status_code == 200 and body["finish_reason"] == "length" and body["max_tokens"] == 3
+    assert body["usage"]["output_tokens"] <= 3
+    usage = client.get("/tenants/tiny/usage").json()
+    assert usage["tokens"] == 30 and usage["tokens_left"] == 0
+    again = chat(client, "Summarize: one more call.", headers={"x-tenant-id": "tiny"})
+    assert again.status_code == 429 and "used its 30 tokens" in again.json()["error"]["message"]

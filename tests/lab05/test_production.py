@@ -40,22 +40,78 @@ def test_an_abandoned_key_can_be_retried(store):
     assert idem.begin("acme", "k", {"a": 1}) is None
 
 
-def test_rate_bucket_and_daily_budget(store, tmp_path):
+def _tenants(store, tmp_path, **budgets):
     path = tmp_path / "tenants.json"
-    path.write_text(json.dumps({"tenants": {"t": {"rpm": 2, "daily_tokens": 100, "models": ["*"]},
-                                            "u": {"rpm": 5, "daily_tokens": 100, "models": ["*"]}}}))
-    tenants = Tenants(store, path)
+    path.write_text(json.dumps({"tenants": {tid: {"rpm": rpm, "daily_tokens": daily, "models": ["*"]}
+                                            for tid, (rpm, daily) in budgets.items()}}))
+    return Tenants(store, path)
+
+
+def test_rate_bucket_and_daily_budget(store, tmp_path):
+    tenants = _tenants(store, tmp_path, t=(2, 100), u=(5, 100))
     t = tenants.get("t")
-    tenants.admit(t)
-    tenants.admit(t)
+    tenants.release(tenants.admit(t, 5))
+    tenants.release(tenants.admit(t, 5))
     with pytest.raises(production.QuotaExceeded) as over:
-        tenants.admit(t)
+        tenants.admit(t, 5)
     assert 0 < over.value.retry_after_s <= 30
     tenants.record("u", 100, 0.01)
-    with pytest.raises(production.QuotaExceeded):
-        tenants.admit(tenants.get("u"))
+    with pytest.raises(production.QuotaExceeded) as spent:
+        tenants.admit(tenants.get("u"), 5)
+    assert "used its 100 tokens" in str(spent.value) and spent.value.retry_after_s > 1, "spent tokens return at midnight"
     assert tenants.usage("t")["tokens"] == 0, "one tenant's usage never lands on another"
     assert tenants.get("nobody") is None and tenants.get(None) is None
+
+
+def test_a_hold_caps_the_output_and_blocks_what_it_holds(store, tmp_path):
+    tenants = _tenants(store, tmp_path, t=(100, 100))
+    t = tenants.get("t")
+    first = tenants.admit(t, 30, max_tokens=40)
+    assert (first.tokens, first.max_output) == (70, 40)
+    assert tenants.usage("t")["tokens_left"] == 30 and tenants.usage("t")["held_in_flight"] == 70
+    second = tenants.admit(t, 10)  # no max_tokens: the cap is what the day has left
+    assert second.max_output == 20
+    with pytest.raises(production.QuotaExceeded) as busy:
+        tenants.admit(t, 1)
+    assert busy.value.retry_after_s == 1.0, "held tokens come back when the calls in flight end"
+    tenants.settle(first, 35, 0.0)  # used less than it held: the rest is free again
+    tenants.release(second)
+    assert tenants.usage("t")["tokens_left"] == 65 and tenants.usage("t")["held_in_flight"] == 0
+    with pytest.raises(production.QuotaExceeded):
+        tenants.admit(t, 65)  # a prompt that fills the day leaves no room for a single output token
+
+
+def test_a_hold_nobody_ends_expires(store, tmp_path, monkeypatch):
+    tenants = _tenants(store, tmp_path, t=(100, 100))
+    tenants.admit(tenants.get("t"), 90)  # e.g. a stream the client never started reading
+    assert tenants.usage("t")["tokens_left"] == 0
+    monkeypatch.setattr(production, "HOLD_TTL_S", -1.0)
+    assert tenants.usage("t")["tokens_left"] == 100
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["admit", "settle", "release"]), st.integers(1, 60),
+                          st.one_of(st.none(), st.integers(1, 80)), st.floats(0, 1)), max_size=40))
+def test_holds_and_settles_never_overshoot_the_day(tmp_path_factory, ops):
+    """Any interleaving of admits and ends: spent + held never exceeds the budget, provided each call
+    uses no more output than the max_tokens it was given (the provider enforces that)."""
+    tmp = tmp_path_factory.mktemp("holds")
+    tenants = _tenants(Store(tmp / "p.db", migrations=[production.SCHEMA]), tmp, t=(10_000, 300))
+    t, open_holds = tenants.get("t"), []
+    for op, prompt, max_tokens, used_fraction in ops:
+        if op == "admit":
+            try:
+                open_holds.append((tenants.admit(t, prompt, max_tokens), prompt))
+            except production.QuotaExceeded:
+                pass
+        elif open_holds:
+            hold, prompt_used = open_holds.pop(0)
+            if op == "settle":
+                tenants.settle(hold, prompt_used + int(used_fraction * hold.max_output), 0.0)
+            else:
+                tenants.release(hold)
+        u = tenants.usage("t")
+        assert u["tokens"] + u["held_in_flight"] <= 300 and u["tokens_left"] >= 0
 
 
 def _luhn_reference(number: str) -> bool:
