@@ -7,11 +7,20 @@ temporary directory, with limits set between fork and exec (resource.setrlimit):
 space, file size, open files, and no new processes. The wall-clock timeout kills it if it sleeps.
 Root ignores the process limit (and every file permission), so a harness running as root starts the
 child as `nobody`: there it cannot fork, cannot write into the harness's files, and cannot read /root.
-What this sandbox does not do is cut the network; for untrusted code at scale, run it in a container.
+
+The network is cut twice. Between fork and exec the child moves into a network namespace of its own
+(unshare(CLONE_NEWNET); an unprivileged user adds CLONE_NEWUSER): it holds only a loopback that is
+down, so no address, the harness's 127.0.0.1 included, can be reached. Where the kernel or the
+container forbids namespaces, that layer is missing (`network_isolation()` says which layers hold,
+and the log warns). Inside the interpreter, an audit hook (PEP 578) installed before the solution
+runs refuses socket connect/bind/send and name lookups, ctypes (the way around the hook) and
+starting processes. A hook is not a security boundary on its own; for hostile code at scale, run
+the sandbox in a container with no network as well.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import os
@@ -27,6 +36,19 @@ log = logging.getLogger(__name__)
 
 HARNESS = """
 import sys
+
+_REFUSED = ("socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg", "socket.getaddrinfo",
+            "socket.gethostbyname", "socket.gethostbyaddr", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata",
+            "os.system", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "subprocess.Popen",
+            "pty.spawn")
+
+
+def _guard(event, args):
+    if event.startswith(_REFUSED):
+        raise PermissionError(f"refused in the sandbox: {event}")
+
+
+sys.addaudithook(_guard)
 src = open("solution.py").read()
 ns = {}
 exec(compile(src, "solution.py", "exec"), ns)
@@ -42,6 +64,23 @@ class Outcome:
     passed: bool
     status: str  # passed | failed | error | timeout
     detail: str = ""
+
+
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)  # loaded in the parent: the child only calls it
+
+
+def _cut_network() -> None:
+    """Between fork and exec: a network namespace of its own (root may make one; nobody needs a user
+    namespace around it). Failure leaves the audit hook as the only layer; network_isolation() tells."""
+    libc = _libc()
+    if libc.unshare(CLONE_NEWNET) != 0:
+        libc.unshare(CLONE_NEWUSER | CLONE_NEWNET)
 
 
 def _limits(cpu_s: int, memory_mb: int) -> None:
@@ -76,6 +115,28 @@ def _identity() -> dict[str, object]:
     return ids
 
 
+def _preexec(cpu_s: int, memory_mb: int) -> None:
+    _cut_network()
+    _limits(cpu_s, memory_mb)
+
+
+@functools.cache
+def network_isolation() -> list[str]:
+    """The layers that cut a child's network here: "namespace" (kernel) and "audit hook" (always).
+
+    Checked once, by starting a child as run_code does and asking it which interfaces it can see."""
+    probe = "import sys; sys.exit(0 if open('/proc/self/net/dev').read().count(':') == 1 else 3)"
+    try:
+        proc = subprocess.run([sys.executable, "-I", "-c", probe], cwd="/", env={}, capture_output=True,
+                              timeout=30, preexec_fn=_cut_network, **_identity())
+        namespaced = proc.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        namespaced = False
+    if not namespaced:
+        log.warning("no network namespace for sandboxed code here: only the audit hook cuts its network")
+    return ["namespace", "audit hook"] if namespaced else ["audit hook"]
+
+
 def run_code(code: str, tests: list[str], timeout_s: float = 2.0, memory_mb: int = 256) -> Outcome:
     """Run `code`, then each test expression; passed only if every test is truthy."""
     with tempfile.TemporaryDirectory(prefix="lab08-sandbox-") as tmp:
@@ -87,7 +148,7 @@ def run_code(code: str, tests: list[str], timeout_s: float = 2.0, memory_mb: int
         cpu = int(timeout_s) + 1  # the wall clock should fire first; the CPU limit is the backstop
         try:
             proc = subprocess.run([sys.executable, "-I", "-c", HARNESS], cwd=tmp, capture_output=True, text=True,
-                                  timeout=timeout_s, env={}, preexec_fn=lambda: _limits(cpu, memory_mb),
+                                  timeout=timeout_s, env={}, preexec_fn=lambda: _preexec(cpu, memory_mb),
                                   **_identity())
         except subprocess.TimeoutExpired:
             return Outcome(False, "timeout", f"killed after {timeout_s}s")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import time
 
 import pytest
@@ -65,11 +67,87 @@ def test_generated_code_never_runs_in_the_harness_process():
 
 
 def test_generated_code_cannot_start_processes():
+    for test in ("os.fork() is None", "subprocess.run(['true']).returncode == 0", "os.system('true') == 0"):
+        out = run_code("import os\nimport subprocess\n", [test])
+        assert out.status == "error" and "refused in the sandbox" in out.detail, out
+
+
+def test_the_process_limit_holds_without_the_audit_hook(monkeypatch):
     if os.geteuid() == 0 and not sandbox._identity():
         pytest.skip("running as root and nobody cannot start this interpreter: root ignores the process limit")
-    for test in ("os.fork() is None", "subprocess.run(['true']).returncode == 0"):
-        out = run_code("import os\nimport subprocess\n", [test])
-        assert out.status == "error" and "Resource temporarily unavailable" in out.detail, out
+    monkeypatch.setattr(sandbox, "HARNESS", sandbox.HARNESS.replace("sys.addaudithook(_guard)", ""))
+    out = run_code("import os\n", ["os.fork() is None"])
+    assert out.status == "error" and "Resource temporarily unavailable" in out.detail, out
+
+
+REACH = """
+import socket
+
+
+def reach(port):
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        return s.connect_ex(("127.0.0.1", port))
+    except OSError as exc:
+        return repr(exc)
+"""
+
+
+@pytest.fixture
+def listener():
+    """A port on the harness's loopback; afterwards, whether anything connected to it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    sock.settimeout(0.3)
+
+    def connected() -> bool:
+        try:
+            sock.accept()[0].close()
+            return True
+        except TimeoutError:
+            return False
+
+    yield sock.getsockname()[1], connected
+    sock.close()
+
+
+def test_generated_code_cannot_reach_the_harness_over_the_network(listener):
+    port, connected = listener
+    assert not run_code(REACH, [f"reach({port}) == 0"]).passed
+    assert run_code(REACH, [f"'refused in the sandbox: socket.connect' in reach({port})"]).passed
+    assert run_code("import socket\n", ["socket.getaddrinfo('localhost', 80)"]).status == "error"
+    assert run_code("import ctypes\n", ["True"]).status == "error", "ctypes would step around the hook"
+    assert not connected()
+
+
+def test_the_namespace_alone_cuts_the_network(listener, monkeypatch):
+    if "namespace" not in sandbox.network_isolation():
+        pytest.skip("this kernel or container allows no network namespace: only the audit hook holds here")
+    port, connected = listener
+    monkeypatch.setattr(sandbox, "HARNESS", sandbox.HARNESS.replace("sys.addaudithook(_guard)", ""))
+    out = run_code(REACH, [f"reach({port}) == 0"])
+    assert out.status == "failed", out  # the connect ran (no hook) and failed: the loopback is not ours
+    assert run_code(REACH, [f"reach({port}) == {errno.ENETUNREACH}"]).passed
+    assert not connected()
+
+
+def test_the_audit_hook_alone_cuts_the_network(listener, monkeypatch):
+    port, connected = listener
+    monkeypatch.setattr(sandbox, "_cut_network", lambda: None)
+    assert not run_code(REACH, [f"reach({port}) == 0"]).passed
+    assert run_code(REACH, [f"'refused in the sandbox: socket.connect' in reach({port})"]).passed
+    assert not connected()
+
+
+def test_without_either_layer_the_probe_would_connect(listener, monkeypatch):
+    """The control: the same code with both layers off reaches the port, so the tests above can fail."""
+    port, connected = listener
+    monkeypatch.setattr(sandbox, "_cut_network", lambda: None)
+    monkeypatch.setattr(sandbox, "HARNESS", sandbox.HARNESS.replace("sys.addaudithook(_guard)", ""))
+    assert run_code(REACH, [f"reach({port}) == 0"]).passed
+    assert connected()
 
 
 def test_a_root_harness_runs_generated_code_as_nobody():
