@@ -8,7 +8,9 @@ Token bucket (capacity b, refill rate r per second), for a request at time t:
     otherwise retry_after = (1 - tokens) / r seconds
 
 Keys are stored as SHA-256 hashes; the raw key is shown once, when it is created. The budget is
-checked before a call (spent >= budget -> 403) and charged after it, from the price map.
+checked before a call (spent >= budget -> 403) and charged after it, from the price map: a soft
+budget, as LiteLLM's proxy keeps it, which the calls in flight at the moment it runs out can overshoot
+by their own cost. lab-05 (production.py) shows the hard variant, which holds each call's worst case.
 
 The admin surface (/admin/*, replay, right to deletion, every tenant's call log) takes a separate
 admin key: LAB09_ADMIN_KEY, or `sk-lab09-admin` for the local lab (logged as a warning at start).
