@@ -104,7 +104,7 @@ class QuotaExceeded(Exception):
         self.retry_after_s = retry_after_s
 
 
-DEFAULT_MAX_OUTPUT = 1024  # the output cap a call gets (and holds) when it names none
+DEFAULT_MAX_OUTPUT = 4096  # the output cap a call gets (and holds) when it names none: the most ChatRequest allows
 HOLD_TTL_S = 600.0  # a hold older than any call can run (a stream never started) stops counting
 
 
