@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from labs.lab08_eval import datasets, judge, report, stats
+from labs.lab08_eval import datasets, judge, report, sandbox, stats
 from labs.lab08_eval.compare import CompareError, compare_runs
 from labs.lab08_eval.runner import SCHEMA, RunConfig, RunError, Runner, get_run, import_run
 from shared.config import Settings, get_settings
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         import_run(store, f"tide-{side}", "tide", f"fixture model {side.upper()}",
                    [{"id": r["id"], "slices": r["slices"], "scores": {"pass": r[side]}} for r in tide])
     app = create_service("lab-08 Evaluation systems", lab="lab08", settings=settings,
-                         readiness={"store": store.ping})
+                         readiness={"store": store.ping, "sandbox": sandbox.describe})
     app.state.fuzz_skip = {"POST /runs", "POST /judge/bias", "POST /judge/calibrate"}
 
     data = APIRouter(prefix="/datasets", tags=["datasets"])

@@ -137,6 +137,15 @@ def network_isolation() -> list[str]:
     return ["namespace", "audit hook"] if namespaced else ["audit hook"]
 
 
+def describe() -> str:
+    """What holds generated code here, in one line (the lab's /readyz shows it)."""
+    if _identity():
+        who = "nobody"
+    else:
+        who = "root, without a process limit" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+    return f"network cut by {' + '.join(network_isolation())}; generated code runs as {who}"
+
+
 def run_code(code: str, tests: list[str], timeout_s: float = 2.0, memory_mb: int = 256) -> Outcome:
     """Run `code`, then each test expression; passed only if every test is truthy."""
     with tempfile.TemporaryDirectory(prefix="lab08-sandbox-") as tmp:

@@ -101,3 +101,11 @@ def test_progress_is_visible_while_a_run_works(client):
     assert job["status"] == "succeeded" and run["done"] == 8
     assert any(f is not None and 0 < f < 1 for f, _ in seen), seen  # the job reports partial progress ...
     assert any(0 < done < 8 for _, done in seen), seen  # ... and so does the run's row count
+
+
+def test_readiness_says_what_holds_generated_code(client):
+    from labs.lab08_eval import sandbox
+
+    checks = client.get("/readyz").json()["checks"]
+    line = checks["sandbox"]["detail"]
+    assert "audit hook" in line and ("namespace" in line) == ("namespace" in sandbox.network_isolation())
