@@ -126,6 +126,7 @@ def network_isolation() -> list[str]:
 
     Checked once, by starting a child as run_code does and asking it which interfaces it can see."""
     probe = "import sys; sys.exit(0 if open('/proc/self/net/dev').read().count(':') == 1 else 3)"
+    _libc()  # dlopen here, not between fork and exec
     try:
         proc = subprocess.run([sys.executable, "-I", "-c", probe], cwd="/", env={}, capture_output=True,
                               timeout=30, preexec_fn=_cut_network, **_identity())
@@ -155,6 +156,7 @@ def run_code(code: str, tests: list[str], timeout_s: float = 2.0, memory_mb: int
             f.write("\n".join(t.replace("\n", " ") for t in tests))
         os.chmod(tmp, 0o755)  # nobody may read the two files, not write beside them
         cpu = int(timeout_s) + 1  # the wall clock should fire first; the CPU limit is the backstop
+        _libc()  # dlopen here, not between fork and exec
         try:
             proc = subprocess.run([sys.executable, "-I", "-c", HARNESS], cwd=tmp, capture_output=True, text=True,
                                   timeout=timeout_s, env={}, preexec_fn=lambda: _preexec(cpu, memory_mb),
