@@ -151,16 +151,19 @@ class Tenants:
             del self._holds[rid]
         return sum(r.tokens for r in self._holds.values() if r.tenant == tenant_id and r.day == day)
 
-    def usage(self, tenant_id: str) -> dict[str, Any]:
-        day = _today()
+    def _room(self, tenant: Tenant, day: str) -> tuple[dict[str, Any], int, int]:
+        """(the day's usage row, tokens held in flight, tokens left); call it holding the lock."""
         row = self.store.one("SELECT requests, tokens, cost_usd FROM usage WHERE tenant = ? AND day = ?",
-                             (tenant_id, day)) or {"requests": 0, "tokens": 0, "cost_usd": 0.0}
+                             (tenant.id, day)) or {"requests": 0, "tokens": 0, "cost_usd": 0.0}
+        held = self._held(tenant.id, day)
+        return row, held, tenant.daily_tokens - row["tokens"] - held
+
+    def usage(self, tenant_id: str) -> dict[str, Any]:
+        day, t = _today(), self.tenants[tenant_id]
         with self._lock:
-            held = self._held(tenant_id, day)
-        t = self.tenants[tenant_id]
+            row, held, left = self._room(t, day)
         return {"tenant": tenant_id, "day": day, **row, "daily_tokens": t.daily_tokens, "rpm": t.rpm,
-                "held_in_flight": held, "tokens_left": max(0, t.daily_tokens - row["tokens"] - held),
-                "models": t.models}
+                "held_in_flight": held, "tokens_left": max(0, left), "models": t.models}
 
     def admit(self, tenant: Tenant, prompt_tokens: int, max_tokens: int | None = None) -> Reservation:
         """Take one request from the rate bucket and hold the call's tokens against today's budget.
@@ -170,9 +173,7 @@ class Tenants:
         limit refuses. Every Reservation must end in settle() or release()."""
         day = _today()
         with self._lock:
-            used = self.store.one("SELECT tokens FROM usage WHERE tenant = ? AND day = ?", (tenant.id, day))
-            held = self._held(tenant.id, day)
-            left = tenant.daily_tokens - (used["tokens"] if used else 0) - held
+            _, held, left = self._room(tenant, day)
             if left <= prompt_tokens:
                 # held tokens come back within seconds when the calls in flight end; spent ones at midnight
                 retry = 1.0 if held and left + held > prompt_tokens else _seconds_to_midnight_utc()
