@@ -351,3 +351,102 @@ def structured(prompt: Messages, response_model: type[T], *, model: str | None =
 
 def provider(model: str | None = None, settings: Settings | None = None) -> str:
     return provider_of(model or (settings or get_settings()).llm_model)
+
+
+_MOCK_PREFIXES = ("mock/", "openai/mock/")
+
+
+@dataclass(frozen=True)
+class Model:
+    """The one model handle a lab builds in `create_app` and hands to its domain objects.
+
+        model = Model.from_settings(settings)          # LLM_MODEL, api base, key, timeout: read once
+        model.complete("What is 6 * 7?").text
+        model.for_behaviour("rag").complete(...)     # the lab's own mock skill, however the mock is reached
+
+    It carries everything a call needs (settings, model id, default mock options), so nothing is re-read
+    from the environment at call time and `create_app(settings)` applies to every call the lab makes.
+    The mock can be addressed two ways: in-process (`mock/rag`, no server) and over HTTP
+    (`openai/mock/rag` with LLM_API_BASE pointing at `make mock`, as docker-compose runs it).
+    `is_mock` and `for_behaviour` understand both, so a lab's "use my own mock behaviour" works in each.
+    """
+
+    settings: Settings
+    id: str
+    mock: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, model: str | None = None,
+                      **mock: Any) -> Model:
+        settings = settings or get_settings()
+        return cls(settings, model or settings.llm_model, dict(mock))
+
+    @property
+    def is_mock(self) -> bool:
+        """True for the in-process mock and for the mock served over HTTP."""
+        return self.id.startswith(_MOCK_PREFIXES)
+
+    @property
+    def behaviour(self) -> str | None:
+        """The mock behaviour this handle asks for (`rag` for `mock/rag` or `openai/mock/rag?x=1`), else None."""
+        for prefix in _MOCK_PREFIXES:
+            if self.id.startswith(prefix):
+                return self.id[len(prefix):].split("?", 1)[0]
+        return None
+
+    def for_behaviour(self, name: str) -> Model:
+        """This handle, pointed at the mock behaviour `name`, kept on the same transport.
+
+        A real provider is returned unchanged: the lab's prompt does the work there.
+        """
+        if not self.is_mock:
+            return self
+        prefix = "openai/mock/" if self.id.startswith("openai/mock/") else "mock/"
+        return Model(self.settings, prefix + name, self.mock)
+
+    def with_model(self, model: str) -> Model:
+        """The same settings and mock options for another model id (e.g. one a request names)."""
+        return Model(self.settings, model, self.mock)
+
+    def with_mock(self, **options: Any) -> Model:
+        """The same model with extra mock options (faults, seed, variant ...) on every call."""
+        return Model(self.settings, self.id, {**self.mock, **options})
+
+    def _mock(self, extra: dict[str, Any] | None) -> dict[str, Any] | None:
+        merged = {**self.mock, **(extra or {})}
+        return merged or None
+
+    def complete(self, prompt: Messages, *, mock: dict[str, Any] | None = None, **kwargs: Any) -> Completion:
+        return complete(prompt, model=self.id, settings=self.settings, mock=self._mock(mock), **kwargs)
+
+    async def acomplete(self, prompt: Messages, *, mock: dict[str, Any] | None = None,
+                        **kwargs: Any) -> Completion:
+        return await acomplete(prompt, model=self.id, settings=self.settings, mock=self._mock(mock), **kwargs)
+
+    def stream(self, prompt: Messages, *, mock: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[StreamEvent]:
+        return stream(prompt, model=self.id, settings=self.settings, mock=self._mock(mock), **kwargs)
+
+    def astream(self, prompt: Messages, *, mock: dict[str, Any] | None = None,
+                **kwargs: Any) -> AsyncIterator[StreamEvent]:
+        return astream(prompt, model=self.id, settings=self.settings, mock=self._mock(mock), **kwargs)
+
+    def structured(self, prompt: Messages, response_model: type[T], *, mock: dict[str, Any] | None = None,
+                   **kwargs: Any) -> Structured:
+        return structured(prompt, response_model, model=self.id, settings=self.settings,
+                          mock=self._mock(mock), **kwargs)
+
+    def embed(self, texts: str | list[str], *, model: str | None = None, **kwargs: Any) -> list[list[float]]:
+        return embed(texts, model=model, settings=self.settings, **kwargs)
+
+    @property
+    def provider(self) -> str:
+        return provider_of(self.id)
+
+    def warm(self) -> str:
+        """Pay LiteLLM's import (seconds) now, not on the first request; returns what /readyz shows."""
+        litellm_module()
+        return self.id
+
+
+__all__ = ["Completion", "Model", "StreamEvent", "Structured", "ToolCall", "acomplete", "as_messages",
+           "astream", "complete", "embed", "litellm_module", "provider", "stream", "structured"]

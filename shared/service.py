@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -131,10 +132,56 @@ def _run_check(check: Check) -> tuple[bool, str]:
     return True, str(result)
 
 
+class Warmup:
+    """Heavy imports and model loads, run once in a background thread when the server starts.
+
+    Each named step is also a readiness check: `/readyz` answers 503 "warming up" until the step has
+    finished, and names the error if it failed, so a load balancer sends no request that would pay for
+    (or time out on) a cold import. `wait()` blocks until every step is done (tests, CLIs).
+    """
+
+    def __init__(self, steps: dict[str, Check]):
+        self.steps = dict(steps)
+        self.results: dict[str, tuple[bool, str]] = {}
+        self.done = threading.Event()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, name="warmup", daemon=True).start()
+
+    def _run(self) -> None:
+        for name, step in self.steps.items():
+            self.results[name] = _run_check(step)
+        self.done.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.start()
+        return self.done.wait(timeout)
+
+    def check(self, name: str) -> Check:
+        def probe() -> Any:
+            if name not in self.results:
+                raise RuntimeError("warming up")
+            ok, detail = self.results[name]
+            if not ok:
+                raise RuntimeError(detail)
+            return detail
+        return probe
+
+
 def create_service(title: str, *, lab: str, description: str = "", version: str = "0.1.0",
                    settings: Settings | None = None, readiness: dict[str, Check] | None = None,
-                   instrument: bool = True) -> FastAPI:
-    """A FastAPI app with the project's health, readiness, metrics, errors and tracing."""
+                   warmup: dict[str, Check] | None = None, instrument: bool = True) -> FastAPI:
+    """A FastAPI app with the project's health, readiness, metrics, errors and tracing.
+
+    `warmup` names the slow start-up steps (`{"model": model.warm}`): they run in the background when
+    the server starts and `/readyz` is 503 until each has finished.
+    """
     settings = settings or get_settings()
     setup_telemetry(settings, service_name=lab)
     # FastAPI >= 0.16x has its own OpenTelemetry hooks that switch on as soon as a global provider
@@ -146,6 +193,10 @@ def create_service(title: str, *, lab: str, description: str = "", version: str 
     app.state.settings = settings
     app.state.lab = lab
     app.state.readiness = dict(readiness or {})
+    app.state.warmup = Warmup(warmup or {})
+    for name in app.state.warmup.steps:
+        app.state.readiness[name] = app.state.warmup.check(name)
+    app.router.on_startup.append(app.state.warmup.start)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):

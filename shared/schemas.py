@@ -1,0 +1,87 @@
+"""Request models that say when they are wrong: unknown fields, lone surrogates, NaN, oversized lists.
+
+    from shared.schemas import StrictModel, Text, Number
+    class SearchIn(StrictModel):
+        query: Text = Field(min_length=1, max_length=2_000)
+        k: int = Field(5, ge=1, le=100)
+
+Every lab's request bodies subclass `StrictModel`:
+- an unknown field is a 422 that names it (`top_kk: Extra inputs are not permitted`), as the OpenAI
+  API answers, instead of being silently ignored and running with the defaults;
+- every string, anywhere in the body, must be encodable as UTF-8: a lone surrogate (`"\\ud800"`, legal
+  in JSON, illegal in UTF-8) is a 422 here, not a 500 deep inside SQLite, a header or a tokenizer;
+- every float must be finite: NaN and Infinity are 422s (JSON has no NaN, but Python's parser
+  accepts it, and one stored NaN makes a row that strict JSON readers refuse);
+- strings default to at most `MAX_TEXT` characters and lists to `MAX_ITEMS` items unless a field says
+  otherwise, so no request can make a route do unbounded work.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+MAX_TEXT = 100_000
+MAX_ITEMS = 1_000
+
+
+def check_text(value: str) -> str:
+    """Refuse strings that are not valid Unicode text (lone surrogates cannot be encoded as UTF-8)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"text is not valid UTF-8 (lone surrogate at position {exc.start})") from None
+    return value
+
+
+def check_finite(value: float) -> float:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number (NaN and Infinity are not allowed)")
+    return value
+
+
+Text = Annotated[str, AfterValidator(check_text)]
+Number = Annotated[float, AfterValidator(check_finite)]
+
+
+def _walk(value: Any, path: str, limit_text: int, limit_items: int) -> None:
+    """Check every nested string, float and list of free-form data (dict[str, Any] fields included)."""
+    if isinstance(value, str):
+        check_text(value)
+        if len(value) > limit_text:
+            raise ValueError(f"{path or 'value'}: text longer than {limit_text} characters")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path or 'value'}: must be a finite number (NaN and Infinity are not allowed)")
+    elif isinstance(value, dict):
+        if len(value) > limit_items:
+            raise ValueError(f"{path or 'value'}: more than {limit_items} keys")
+        for k, v in value.items():
+            _walk(k, path, limit_text, limit_items)
+            _walk(v, f"{path}.{k}" if path else str(k), limit_text, limit_items)
+    elif isinstance(value, list | tuple):
+        if len(value) > limit_items:
+            raise ValueError(f"{path or 'value'}: more than {limit_items} items")
+        for i, v in enumerate(value):
+            _walk(v, f"{path}[{i}]", limit_text, limit_items)
+
+
+class StrictModel(BaseModel):
+    """The base of every request body: unknown fields, bad text, NaN and unbounded input are 422s.
+
+    Field-level `max_length` still wins where a field sets one; the walk below is the floor for every
+    field that does not (including free-form `dict[str, Any]` and `list[...]` fields).
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_bad_input(cls, data: Any) -> Any:
+        _walk(data, "", MAX_TEXT, MAX_ITEMS)
+        return data
+
+
+__all__ = ["MAX_ITEMS", "MAX_TEXT", "Field", "Number", "StrictModel", "Text", "check_finite", "check_text"]
