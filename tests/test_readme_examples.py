@@ -20,6 +20,8 @@ def test_readme_curl_examples(service, tmp_path):
     assert examples, f"{service.readme} shows no curl example"
     app = service.factory(get_settings(data_dir=tmp_path / "data"))
     with TestClient(app, raise_server_exceptions=False) as client:
+        warmup = getattr(app.state, "warmup", None)
+        assert warmup is None or warmup.wait(120), "start-up work did not finish"  # as `make lab-NN` + a reader
         problems = []
         for example in examples:
             problems += check_example(client, example)

@@ -21,7 +21,10 @@ import json
 import re
 from typing import Any
 
-from shared import llm
+from labs.lab06_rag.corpus import load
+from labs.lab06_rag.kb import KnowledgeBase
+from shared.config import get_settings
+from shared.llm import Model
 
 SYSTEM = ("Answer the question using only the sources. Cite the id of every source you use in square brackets, "
           "like [kb-01-v2]. If the sources do not contain the answer, say you don't know.")
@@ -29,12 +32,10 @@ DONT_KNOW = "I don't know: nothing relevant was retrieved."
 _CITE = re.compile(r"\[([A-Za-z0-9_.#:/-]{1,80})\]")
 
 
-def rag_model(model: str | None) -> str:
-    """The lab's answerer: the configured model, or the mock's RAG answerer when that is a mock."""
-    from shared.config import get_settings
-
-    model = model or get_settings().llm_model
-    return "mock/rag" if model.startswith("mock/") else model
+def rag_model(model: Model | None = None) -> Model:
+    """The lab's answerer: the configured model, or the mock's RAG answerer when that is the mock
+    (in-process `mock/...` or served over HTTP as `openai/mock/...`)."""
+    return (model or Model.from_settings()).for_behaviour("rag")
 
 
 def reorder(items: list[Any]) -> list[Any]:
@@ -47,29 +48,27 @@ def build_prompt(question: str, sources: list[dict]) -> str:
     return "Sources:\n" + "\n".join(lines) + f"\n\nQuestion: {question}"
 
 
-def answer(question: str, sources: list[dict], model: str | None = None, reorder_sources: bool = False,
+def answer(question: str, sources: list[dict], model: Model | None = None, reorder_sources: bool = False,
            mock: dict | None = None) -> dict[str, Any]:
     model = rag_model(model)
     if not sources:
         return {"answer": DONT_KNOW, "citations": [], "invalid_citations": [], "sources": [], "model": None}
     shown = reorder(sources) if reorder_sources else sources
-    out = llm.complete(build_prompt(question, shown), model=model, system=SYSTEM, mock=mock)
+    out = model.complete(build_prompt(question, shown), system=SYSTEM, mock=mock)
     retrieved = {s["doc_id"] for s in sources}
     cited = list(dict.fromkeys(_CITE.findall(out.text)))
     return {"answer": out.text, "citations": [c for c in cited if c in retrieved],
             "invalid_citations": [c for c in cited if c not in retrieved],
             "sources": [{"doc_id": s["doc_id"], "title": s.get("title"), "score": s.get("score")} for s in shown],
-            "model": model, "usage": {"input_tokens": out.usage.input_tokens, "output_tokens": out.usage.output_tokens}}
+            "model": model.id, "usage": {"input_tokens": out.usage.input_tokens, "output_tokens": out.usage.output_tokens}}
 
 
-def lost_in_the_middle(n_sources: int = 20, middle_attention: float = 0.3, model: str | None = None) -> dict:
+def lost_in_the_middle(n_sources: int = 20, middle_attention: float = 0.3, model: Model | None = None) -> dict:
     """Accuracy by the gold source's position among n, then with the sources reordered best-at-ends.
 
     Uses the fixture's single-fact questions; distractors are the other documents of the same
     feature first (hard negatives), then others. "Ranked" order has the gold document at rank 1
     (a good retriever) before reordering, which is what the mitigation assumes."""
-    from labs.lab06_rag.corpus import load
-
     docs = {d["id"]: d for d in load("corpus")}
     questions = [q for q in load("eval") if q["slice"] == "single-fact"]
     mock = {"middle_attention": middle_attention}
@@ -106,10 +105,6 @@ def main() -> None:
     if args.lost_in_the_middle or not args.question:
         print(json.dumps(lost_in_the_middle(), indent=2))
         return
-    from labs.lab06_rag.corpus import load
-    from labs.lab06_rag.kb import KnowledgeBase
-    from shared.config import get_settings
-
     kb = KnowledgeBase(get_settings().lab_dir("lab06") / "cli")
     if not kb.stats()["documents"]:
         kb.upsert(load("corpus"))

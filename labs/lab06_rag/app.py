@@ -9,12 +9,13 @@ import threading
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Path
-from pydantic import BaseModel, Field, field_validator
+from fastapi import APIRouter, FastAPI, Path, Query
+from pydantic import Field, field_validator
 
 from labs.lab06_rag import answer as answer_mod
-from labs.lab06_rag.dense import INDEX_KINDS
-from labs.lab06_rag.evaluate import CONFIGS, evaluate, fixture_kb
+from labs.lab06_rag.corpus import load
+from labs.lab06_rag.dense import INDEX_KINDS, Embedder
+from labs.lab06_rag.evaluate import CONFIGS, evaluate
 from labs.lab06_rag.kb import (
     CHUNKERS,
     MIN_PQ_CHUNKS,
@@ -23,10 +24,14 @@ from labs.lab06_rag.kb import (
     NoReranker,
     TenantConflict,
     UnknownTenant,
+    fixture_kb,
 )
+from labs.lab06_rag.rerank import load_reranker
 from labs.lab06_rag.rewrite import PROMPTS
 from shared.config import Settings, get_settings
 from shared.jobs import JobStore, jobs_router
+from shared.llm import Model
+from shared.schemas import StrictModel, Text
 from shared.service import ServiceError, create_service, not_found
 
 MAX_TEXT = 20_000  # characters; a support article, not a book
@@ -34,9 +39,9 @@ DocId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
-class Document(BaseModel):
+class Document(StrictModel):
     id: DocId
-    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    text: Text = Field(min_length=1, max_length=MAX_TEXT)
     title: str = Field("", max_length=300)
     tenant: Name = "public"
     product: str = Field("Tessera", max_length=64)
@@ -45,7 +50,7 @@ class Document(BaseModel):
     updated: str = Field("2025-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
 
 
-class DocumentsIn(BaseModel):
+class DocumentsIn(StrictModel):
     documents: list[Document] = Field(min_length=1, max_length=500)
 
     @field_validator("documents")
@@ -56,8 +61,8 @@ class DocumentsIn(BaseModel):
         return v
 
 
-class SearchIn(BaseModel):
-    query: str = Field(min_length=1, max_length=2000)
+class SearchIn(StrictModel):
+    query: Text = Field(min_length=1, max_length=2000)
     k: int = Field(5, ge=1, le=100)
     mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
     fusion: Literal["rrf", "weighted"] = "rrf"
@@ -65,7 +70,7 @@ class SearchIn(BaseModel):
     rerank_weight: float | None = Field(None, ge=0, le=1, description="cross-encoder share of the reranked "
                                         "score; the rest is the first-stage rank (default: the lab's)")
     rewrite: Literal["none", "hyde", "multi_query", "step_back"] = "none"
-    filters: dict[str, str | list[str]] = Field(default_factory=dict)
+    filters: dict[str, str | list[str]] = Field(default_factory=dict, max_length=10)
     tenant: Name = "public"
 
     @field_validator("query")
@@ -81,7 +86,7 @@ class AnswerIn(SearchIn):
     middle_attention: float | None = Field(None, ge=0, le=1, description="mock answerer only")
 
 
-class RebuildIn(BaseModel):
+class RebuildIn(StrictModel):
     index: Literal["flat", "hnsw", "ivf", "ivfpq"] | None = None
     chunker: Literal["fixed", "semantic", "hierarchical", "late"] | None = None
     chunk_tokens: int | None = Field(None, ge=8, le=512)
@@ -91,139 +96,157 @@ class RebuildIn(BaseModel):
     wait: bool = False
 
 
-class EvalIn(BaseModel):
+class EvalIn(StrictModel):
     config: Literal[tuple(CONFIGS)] = "hybrid"  # type: ignore[valid-type]
     limit: int | None = Field(None, ge=1, le=500, description="first N questions only")
     answers: bool = True
 
 
-def _search_args(body: SearchIn) -> dict[str, Any]:
-    return {"k": body.k, "mode": body.mode, "tenant": body.tenant, "filters": body.filters, "rerank": body.rerank,
-            "rerank_weight": body.rerank_weight, "fusion": body.fusion, "rewrite_kind": body.rewrite}
+TenantQuery = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                                    description="the tenant asking; another tenant's document is a 404")]
+DocPath = Annotated[str, Path(max_length=80)]
 
 
-def _run_search(kb: KnowledgeBase, body: SearchIn) -> list[dict]:
-    try:
-        return kb.search(body.query, **_search_args(body))
-    except FilterError as exc:
-        raise ServiceError(422, str(exc), type="invalid_filters") from exc
-    except UnknownTenant as exc:
-        raise ServiceError(404, f"unknown tenant {exc.args[0]!r}", type="unknown_tenant") from exc
-    except NoReranker as exc:
-        raise ServiceError(409, str(exc), type="no_reranker") from exc
+class Lab06:
+    """The lab's state: one model handle, the serving knowledge base (built on first use), jobs."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.dir = settings.lab_dir("lab06")
+        self.model = Model.from_settings(settings)
+        self.jobs = JobStore(self.dir / "jobs.sqlite")
+        self._kb: KnowledgeBase | None = None
+        self._lock = threading.Lock()
+
+    def kb(self) -> KnowledgeBase:
+        with self._lock:
+            if self._kb is None:
+                self._kb = KnowledgeBase(self.dir / "service", model=answer_mod.rag_model(self.model),
+                                         reranker=load_reranker(self.dir))
+            return self._kb
+
+    def search(self, body: SearchIn) -> list[dict]:
+        try:
+            return self.kb().search(body.query, k=body.k, mode=body.mode, tenant=body.tenant,
+                                    filters=body.filters, rerank=body.rerank, rerank_weight=body.rerank_weight,
+                                    fusion=body.fusion, rewrite_kind=body.rewrite)
+        except FilterError as exc:
+            raise ServiceError(422, str(exc), type="invalid_filters") from exc
+        except UnknownTenant as exc:
+            raise ServiceError(404, f"unknown tenant {exc.args[0]!r}", type="unknown_tenant") from exc
+        except NoReranker as exc:
+            raise ServiceError(409, str(exc), type="no_reranker") from exc
+
+    def warm(self) -> str:
+        """Load the index (and the embedding model it needs) before the first request does."""
+        return f"index version {self.kb().snap.version}"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    lab_dir = settings.lab_dir("lab06")
-    state: dict[str, Any] = {}
-    lock = threading.Lock()
+def documents_router(lab: Lab06) -> APIRouter:
+    router = APIRouter(prefix="/documents", tags=["documents"])
 
-    def kb() -> KnowledgeBase:
-        with lock:
-            if "kb" not in state:
-                from labs.lab06_rag.rerank import load_reranker
-
-                state["kb"] = KnowledgeBase(lab_dir / "service", llm_model=answer_mod.rag_model(settings.llm_model),
-                                            reranker=load_reranker(lab_dir))
-            return state["kb"]
-
-    jobs = JobStore(lab_dir / "jobs.sqlite")
-    app = create_service("lab-06 retrieval and RAG", lab="lab06", settings=settings,
-                         readiness={"index": lambda: kb().snap is not None})
-    app.state.fuzz_skip = {"POST /eval", "POST /index/rebuild"}
-
-    docs = APIRouter(prefix="/documents", tags=["documents"])
-
-    @docs.post("")
+    @router.post("")
     def upsert(body: DocumentsIn) -> dict[str, Any]:
         """Add or replace documents (batch); they are searchable on return."""
         try:
-            return kb().upsert([d.model_dump() for d in body.documents]) | {"version": kb().snap.version}
+            return lab.kb().upsert([d.model_dump() for d in body.documents]) | {"version": lab.kb().snap.version}
         except TenantConflict as exc:
             raise ServiceError(409, str(exc), type="tenant_conflict") from exc
 
-    @docs.get("/{doc_id}")
-    def get_document(doc_id: Annotated[str, Path(max_length=80)]) -> dict[str, Any]:
-        """One stored document."""
-        doc = kb().document(doc_id)
+    @router.get("/{doc_id}")
+    def get_document(doc_id: DocPath, tenant: TenantQuery = "public") -> dict[str, Any]:
+        """One stored document, if the asking tenant may see it (its own, or a public one)."""
+        doc = lab.kb().document(doc_id, tenant)
         if not doc:
             raise not_found("document", doc_id)
         return doc
 
-    @docs.delete("/{doc_id}")
-    def delete(doc_id: Annotated[str, Path(max_length=80)]) -> dict[str, Any]:
-        """Delete a document; its chunks stop matching at once (tombstoned until the next rebuild)."""
-        if not kb().delete(doc_id):
+    @router.delete("/{doc_id}")
+    def delete(doc_id: DocPath, tenant: TenantQuery = "public") -> dict[str, Any]:
+        """Delete the asking tenant's own document; its chunks stop matching at once (tombstoned)."""
+        if not lab.kb().delete(doc_id, tenant):
             raise not_found("document", doc_id)
         return {"deleted": doc_id}
 
-    index = APIRouter(prefix="/index", tags=["index"])
+    return router
 
-    @index.get("/stats")
+
+def index_router(lab: Lab06) -> APIRouter:
+    router = APIRouter(prefix="/index", tags=["index"])
+
+    @router.get("/stats")
     def stats() -> dict[str, Any]:
         """The serving version: config, documents, chunks, tombstones, tenants."""
-        return kb().stats()
+        return lab.kb().stats()
 
-    @index.post("/rebuild")
+    @router.post("/rebuild")
     def rebuild(body: RebuildIn | None = None) -> dict[str, Any]:
         """Build the next index version as a job; the current one serves until the swap."""
         body = body or RebuildIn()
         changes = {k: v for k, v in body.model_dump(exclude={"wait"}).items() if v is not None}
         try:
-            config = kb().with_config(**changes)
+            config = lab.kb().with_config(**changes)
         except ValueError as exc:
             raise ServiceError(422, str(exc), type="invalid_config") from exc
-        if config.index == "ivfpq" and kb().stats()["chunks"] < MIN_PQ_CHUNKS:
+        if config.index == "ivfpq" and lab.kb().stats()["chunks"] < MIN_PQ_CHUNKS:
             raise ServiceError(422, f"ivfpq needs at least {MIN_PQ_CHUNKS} chunks to train its codebooks",
                                type="invalid_config")
 
         def run(ctx) -> dict[str, Any]:
-            version = kb().rebuild(config, progress=lambda s, t, m: ctx.progress(s, t, m))
+            version = lab.kb().rebuild(config, progress=lambda s, t, m: ctx.progress(s, t, m))
             return {"version": version, "config": asdict(config)}
 
-        job_id = jobs.submit("rebuild", asdict(config), run)
-        return jobs.wait(job_id, timeout_s=600) if body.wait else jobs.get(job_id)
+        job_id = lab.jobs.submit("rebuild", asdict(config), run)
+        return lab.jobs.wait(job_id, timeout_s=600) if body.wait else lab.jobs.get(job_id)
 
-    search = APIRouter(tags=["retrieval"])
+    return router
 
-    @search.post("/search")
+
+def retrieval_router(lab: Lab06) -> APIRouter:
+    router = APIRouter(tags=["retrieval"])
+
+    @router.post("/search")
     def do_search(body: SearchIn) -> dict[str, Any]:
         """Retrieve the top k chunks (bm25 | dense | hybrid, optional rerank, filters, tenant)."""
-        return {"query": body.query, "mode": body.mode, "version": kb().snap.version,
-                "results": _run_search(kb(), body)}
+        return {"query": body.query, "mode": body.mode, "version": lab.kb().snap.version,
+                "results": lab.search(body)}
 
-    @search.post("/answer")
+    @router.post("/answer")
     def do_answer(body: AnswerIn) -> dict[str, Any]:
         """Retrieve, then answer from numbered sources with [doc-id] citations (or say it doesn't know)."""
-        hits = _run_search(kb(), body)
+        hits = lab.search(body)
         mock = {"middle_attention": body.middle_attention} if body.middle_attention is not None else None
-        return answer_mod.answer(body.query, hits, settings.llm_model, body.reorder, mock) | {"query": body.query}
+        return answer_mod.answer(body.query, hits, lab.model, body.reorder, mock) | {"query": body.query}
 
-    @search.post("/eval")
+    @router.post("/eval")
     def do_eval(body: EvalIn) -> dict[str, Any]:
         """Run the fixture eval set over a named configuration; metrics per slice."""
-        from labs.lab06_rag.corpus import load
-        from labs.lab06_rag.dense import Embedder
-        from labs.lab06_rag.rerank import load_reranker
-
         spec = CONFIGS[body.config]
-        reranker = load_reranker(lab_dir) if spec.get("rerank") else None
+        reranker = load_reranker(lab.dir) if spec.get("rerank") else None
         if spec.get("rerank") and reranker is None:
             raise ServiceError(409, "no cross-encoder: train one with `python -m labs.lab06_rag.rerank`",
                                type="no_reranker")
-        eval_kb = fixture_kb(lab_dir / "eval", spec.get("contextual", False), reranker, settings.llm_model)
+        eval_kb = fixture_kb(lab.dir / "eval", spec.get("contextual", False), reranker, lab.model)
         questions = load("eval")[:body.limit] if body.limit else None
-        embed = Embedder(lab_dir / "eval" / "embeddings.sqlite").embed if body.answers else None
+        embed = Embedder(lab.dir / "eval" / "embeddings.sqlite").embed if body.answers else None
         return evaluate(eval_kb, body.config, questions, with_answers=body.answers, embed=embed,
-                        llm_model=settings.llm_model, progress=lambda *_: None)
+                        model=lab.model, progress=lambda *_: None)
 
-    @search.get("/configs")
+    @router.get("/configs")
     def configs() -> dict[str, Any]:
         """What can be chosen: eval configurations, index kinds, chunkers, rewrites."""
         return {"eval_configs": CONFIGS, "index_kinds": list(INDEX_KINDS), "chunkers": list(CHUNKERS),
                 "rewrites": ["none", *PROMPTS]}
 
-    for router in (docs, index, search, jobs_router(jobs)):
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    lab = Lab06(settings or get_settings())
+    app = create_service("lab-06 retrieval and RAG", lab="lab06", settings=lab.settings,
+                         readiness={"jobs": lab.jobs.ping} if hasattr(lab.jobs, "ping") else None,
+                         warmup={"model": lab.model.warm, "index": lab.warm})
+    for router in (documents_router(lab), index_router(lab), retrieval_router(lab), jobs_router(lab.jobs)):
         app.include_router(router)
+    app.state.lab = lab
     return app

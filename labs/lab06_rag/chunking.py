@@ -18,14 +18,15 @@ from functools import lru_cache
 
 import numpy as np
 
+from labs.lab06_rag.dense import minilm_path, normalise, sentence_model
+from shared.llm import Model
+
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
 @lru_cache(maxsize=2)
 def tokenizer(path: str | None = None):
-    from transformers import AutoTokenizer
-
-    from labs.lab06_rag.dense import minilm_path
+    from transformers import AutoTokenizer  # heavy: only the chunkers that count model tokens need it
 
     return AutoTokenizer.from_pretrained(path or minilm_path())
 
@@ -80,9 +81,7 @@ def hierarchical(doc: dict, child_size: int = 24) -> list[dict]:
 
 def late_chunk_embeddings(text: str, chunks: list[str], model=None) -> np.ndarray:
     """One vector per chunk: mean of the whole document's contextual token embeddings in its span."""
-    import torch
-
-    from labs.lab06_rag.dense import normalise, sentence_model
+    import torch  # heavy: only late chunking runs the transformer itself
 
     model = model or sentence_model()
     transformer = model[0].auto_model
@@ -114,9 +113,7 @@ Write one short sentence that situates this chunk within the document, to improv
 of the chunk. Answer with the sentence only."""
 
 
-def contextual_prefix(doc: dict, chunk: str, model: str | None = None) -> str:
-    """The LLM-written context sentence for a chunk (shared.llm; the mock answers via a lab skill)."""
-    from shared import llm
-
+def contextual_prefix(doc: dict, chunk: str, model: Model | None = None) -> str:
+    """The LLM-written context sentence for a chunk (the lab's model handle; the mock answers via a lab skill)."""
     prompt = CONTEXT_PROMPT.format(title=doc.get("title", ""), document=doc["text"], chunk=chunk)
-    return llm.complete(prompt, model=model).text.strip()
+    return (model or Model.from_settings()).complete(prompt).text.strip()

@@ -21,8 +21,12 @@ from tqdm import tqdm
 from labs.lab06_rag import ragas
 from labs.lab06_rag.answer import answer, rag_model
 from labs.lab06_rag.corpus import load
-from labs.lab06_rag.kb import KnowledgeBase, RetrievalConfig
+from labs.lab06_rag.dense import Embedder
+from labs.lab06_rag.kb import KnowledgeBase, fixture_kb
 from labs.lab06_rag.metrics import ranking_metrics
+from labs.lab06_rag.rerank import load_reranker
+from shared.config import get_settings
+from shared.llm import Model
 
 CONFIGS = {
     "bm25": {"mode": "bm25"},
@@ -34,20 +38,6 @@ CONFIGS = {
     "hybrid+contextual+rerank": {"mode": "hybrid", "contextual": True, "rerank": True},
 }
 K = 5
-
-
-def fixture_kb(folder: Path, contextual: bool = False, reranker=None, llm_model: str | None = None) -> KnowledgeBase:
-    """The fixture corpus indexed once per variant under `folder` (embeddings cached there too)."""
-    kb = KnowledgeBase(folder / ("contextual" if contextual else "plain"),
-                       RetrievalConfig(index="flat", contextual=contextual), llm_model=rag_model(llm_model),
-                       reranker=reranker)
-    docs = {d["id"]: d for d in load("corpus")}
-    stored = {d["id"]: d for d in kb.documents()}
-    if stored != docs:  # first use, or the fixture was regenerated since: bring the index up to date
-        for doc_id in set(stored) - set(docs):
-            kb.delete(doc_id)
-        kb.upsert([d for i, d in docs.items() if stored.get(i) != d])
-    return kb
 
 
 def values_of(reference: str) -> list[str]:
@@ -67,12 +57,12 @@ def answer_ok(q: dict, result: dict) -> bool:
 
 
 def evaluate(kb: KnowledgeBase, config: str, questions: list[dict] | None = None, with_answers: bool = True,
-             embed=None, llm_model: str | None = None, progress=None) -> dict:
+             embed=None, model: Model | None = None, progress=None) -> dict:
     if config not in CONFIGS:
         raise KeyError(config)
     spec = CONFIGS[config]
     questions = questions if questions is not None else load("eval")
-    model = rag_model(llm_model)
+    model = rag_model(model)
     rows = []
     for i, q in enumerate(tqdm(questions, desc=config, disable=progress is not None, leave=False)):
         hits = kb.search(q["question"], K * 2, spec["mode"], tenant=q["tenant"], rerank=spec.get("rerank", False))
@@ -121,10 +111,6 @@ def summarise(rows: list[dict]) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    from labs.lab06_rag.dense import Embedder
-    from labs.lab06_rag.rerank import load_reranker
-    from shared.config import get_settings
-
     parser = argparse.ArgumentParser(description="run the lab-06 eval set over one configuration")
     parser.add_argument("--config", default="hybrid", choices=sorted(CONFIGS))
     args = parser.parse_args()

@@ -31,8 +31,10 @@ import numpy as np
 
 from labs.lab06_rag import chunking, hybrid
 from labs.lab06_rag.bm25 import BM25, tokenize
+from labs.lab06_rag.corpus import load
 from labs.lab06_rag.dense import INDEX_KINDS, Embedder, VectorIndex
 from labs.lab06_rag.rewrite import rewrite
+from shared.llm import Model
 from shared.store import Store
 
 CHUNKERS = ("fixed", "semantic", "hierarchical", "late")
@@ -128,12 +130,12 @@ def matches(meta: dict, filters: dict[str, Any]) -> bool:
 
 
 class KnowledgeBase:
-    def __init__(self, folder: Path, config: RetrievalConfig | None = None, llm_model: str | None = None,
+    def __init__(self, folder: Path, config: RetrievalConfig | None = None, model: Model | None = None,
                  reranker=None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.folder / "kb.sqlite", migrations=MIGRATIONS)
-        self.llm_model = llm_model
+        self.model = model or Model.from_settings()  # contextual prefixes and query rewrites
         self.reranker = reranker
         self.rerank_weight = RERANK_WEIGHT
         self._embedders: dict[tuple, Embedder] = {}
@@ -151,9 +153,16 @@ class KnowledgeBase:
     def documents(self) -> list[dict]:
         return [json.loads(r["body"]) for r in self.store.query("SELECT body FROM documents ORDER BY id")]
 
-    def document(self, doc_id: str) -> dict | None:
-        row = self.store.one("SELECT body FROM documents WHERE id = ?", (doc_id,))
-        return json.loads(row["body"]) if row else None
+    def document(self, doc_id: str, tenant: str | None = None) -> dict | None:
+        """A stored document; with `tenant`, only when it is that tenant's (or public, for reading).
+
+        A tenant asking for another tenant's document gets None, exactly as for a missing id, so the
+        answer does not even tell it the id exists.
+        """
+        row = self.store.one("SELECT tenant, body FROM documents WHERE id = ?", (doc_id,))
+        if row is None or (tenant is not None and row["tenant"] not in (tenant, PUBLIC)):
+            return None
+        return json.loads(row["body"])
 
     def tenants(self) -> set[str]:
         return {PUBLIC} | {r["tenant"] for r in self.store.query("SELECT DISTINCT tenant FROM documents")}
@@ -182,9 +191,11 @@ class KnowledgeBase:
             self._persist(snap)
             return {"added": len(docs) - len(existing), "updated": len(existing), "chunks": len(new_chunks)}
 
-    def delete(self, doc_id: str) -> bool:
+    def delete(self, doc_id: str, tenant: str | None = None) -> bool:
+        """Delete a document; with `tenant`, only that tenant's own (a public one needs tenant `public`)."""
         with self._write:
-            if not self.document(doc_id):
+            doc = self.document(doc_id)
+            if not doc or (tenant is not None and doc["tenant"] != tenant):
                 return False
             with self.store.tx() as db:
                 db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
@@ -229,7 +240,7 @@ class KnowledgeBase:
             pieces = [{"text": t} for t in chunking.fixed(doc["text"], config.chunk_tokens, config.overlap)]
         out = []
         for j, piece in enumerate(pieces):
-            prefix = chunking.contextual_prefix(doc, piece["text"], self.llm_model) + " " if config.contextual else ""
+            prefix = chunking.contextual_prefix(doc, piece["text"], self.model) + " " if config.contextual else ""
             out.append({"id": f"{doc['id']}#{j}", "doc_id": doc["id"], "text": piece["text"],
                         "parent": piece.get("parent"),
                         "index_text": f"{prefix}{doc.get('title', '')}. {piece['text']}", **meta})
@@ -329,7 +340,7 @@ class KnowledgeBase:
         rankings: list[list[int]] = []
         dense_scores: dict[int, float] = {}
         sparse_scores: dict[int, float] = {}
-        for q in rewrite(rewrite_kind, query, self.llm_model):
+        for q in rewrite(rewrite_kind, query, self.model):
             if mode in {"bm25", "hybrid"} and n:
                 idx, s = snap.bm25.top_k(tokenize(q), depth, mask=allowed)
                 rankings.append(idx.tolist())
@@ -367,3 +378,20 @@ class KnowledgeBase:
 
     def with_config(self, **changes) -> RetrievalConfig:
         return replace(self.snap.config, **changes).check()
+
+
+def fixture_kb(folder: Path, contextual: bool = False, reranker=None, model: Model | None = None) -> KnowledgeBase:
+    """The fixture corpus indexed once per variant under `folder` (embeddings cached there too).
+
+    The model writes contextual prefixes and rewrites: the mock's `rag` skill when the model is the mock.
+    """
+    kb = KnowledgeBase(folder / ("contextual" if contextual else "plain"),
+                       RetrievalConfig(index="flat", contextual=contextual),
+                       model=(model or Model.from_settings()).for_behaviour("rag"), reranker=reranker)
+    docs = {d["id"]: d for d in load("corpus")}
+    stored = {d["id"]: d for d in kb.documents()}
+    if stored != docs:  # first use, or the fixture was regenerated since: bring the index up to date
+        for doc_id in set(stored) - set(docs):
+            kb.delete(doc_id)
+        kb.upsert([d for i, d in docs.items() if stored.get(i) != d])
+    return kb

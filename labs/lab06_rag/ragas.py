@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-from shared import llm
+from shared.llm import Model
 
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 _CITE = re.compile(r"\s*\[[^\]]+\]")
@@ -37,36 +37,36 @@ def _json(text: str) -> dict:
         return {}
 
 
-def supported(claims: list[str], context: str, model: str | None) -> list[bool]:
+def supported(claims: list[str], context: str, model: Model | None) -> list[bool]:
     if not claims:
         return []
     prompt = ("## Context\n" + context + "\n\n## Statements\n" +
               "\n".join(f"{i}. {c}" for i, c in enumerate(claims, 1)) +
               "\n\nFor each statement say whether the context supports it. Reply with JSON: "
               '{"verdicts": [{"statement": 1, "supported": true}]}')
-    verdicts = {v.get("statement"): bool(v.get("supported")) for v in _json(llm.complete(prompt, model=model).text)
+    verdicts = {v.get("statement"): bool(v.get("supported")) for v in _json((model or Model.from_settings()).complete(prompt).text)
                 .get("verdicts", []) if isinstance(v, dict)}
     return [verdicts.get(i, False) for i in range(1, len(claims) + 1)]
 
 
-def faithfulness(answer: str, contexts: list[str], model: str | None = None) -> float | None:
+def faithfulness(answer: str, contexts: list[str], model: Model | None = None) -> float | None:
     claims = statements(answer)
     if not claims or "don't know" in answer.lower():
         return None
     return float(np.mean(supported(claims, "\n".join(contexts), model)))
 
 
-def answer_relevancy(question: str, answer: str, embed, model: str | None = None) -> float:
+def answer_relevancy(question: str, answer: str, embed, model: Model | None = None) -> float:
     prompt = ("## Answer\n" + answer + "\n\nWrite the question this answer responds to, and say whether the "
               'answer is noncommittal. Reply with JSON: {"question": "...", "noncommittal": false}')
-    out = _json(llm.complete(prompt, model=model).text)
+    out = _json((model or Model.from_settings()).complete(prompt).text)
     if out.get("noncommittal") or not out.get("question"):
         return 0.0
     V = embed([question, out["question"]])
     return float(V[0] @ V[1])
 
 
-def context_precision(contexts: list[str], reference: str, model: str | None = None) -> float | None:
+def context_precision(contexts: list[str], reference: str, model: Model | None = None) -> float | None:
     ref = " ".join(statements(reference))
     v = [all(supported([ref], c, model)) for c in contexts] if ref else []
     if not any(v):
@@ -78,6 +78,6 @@ def context_precision(contexts: list[str], reference: str, model: str | None = N
     return total / sum(v)
 
 
-def context_recall(contexts: list[str], reference: str, model: str | None = None) -> float | None:
+def context_recall(contexts: list[str], reference: str, model: Model | None = None) -> float | None:
     claims = statements(reference)
     return float(np.mean(supported(claims, "\n".join(contexts), model))) if claims else None

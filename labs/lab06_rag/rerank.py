@@ -25,7 +25,13 @@ import os
 import random
 from pathlib import Path
 
+from labs.lab06_rag.bm25 import BM25, tokenize
 from labs.lab06_rag.corpus import FEATURES, FIXTURES, PRODUCT, VERSIONS, load, upgrade_grade
+from labs.lab06_rag.dense import minilm_path, sentence_model
+from labs.lab06_rag.hybrid import rrf
+from labs.lab06_rag.kb import fixture_kb
+from labs.lab06_rag.metrics import ndcg_at_k
+from shared.config import get_settings
 
 SUBDIR = "reranker"
 
@@ -45,10 +51,6 @@ def training_pairs(seed: int = 0, hard: int = 2, easy: int = 1) -> list[tuple[st
        trained on (1) alone learns that a matching "3.0" means relevant, and ranks the wrong
        feature's 3.0 article first on held-out questions.
     """
-    from labs.lab06_rag.bm25 import BM25, tokenize
-    from labs.lab06_rag.dense import sentence_model
-    from labs.lab06_rag.hybrid import rrf
-
     rng = random.Random(seed)
     docs = load("corpus")
     ids = [d["id"] for d in docs if d["tenant"] == "public"]
@@ -100,8 +102,6 @@ def train(out: Path, epochs: int = 3, seed: int = 0, lr: float = 3e-5):
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
     from sentence_transformers.cross_encoder.training_args import CrossEncoderTrainingArguments
 
-    from labs.lab06_rag.dense import minilm_path
-
     pairs = training_pairs(seed)
     model = CrossEncoder(minilm_path(), num_labels=1, device="cpu")
     data = Dataset.from_dict({"query": [p[0] for p in pairs], "doc": [p[1] for p in pairs],
@@ -146,10 +146,6 @@ def load_reranker(lab_dir: Path, train_if_missing: bool = False):
 
 
 def main() -> None:
-    from labs.lab06_rag.evaluate import fixture_kb
-    from labs.lab06_rag.metrics import ndcg_at_k
-    from shared.config import get_settings
-
     lab = get_settings().lab_dir("lab06")
     reranker = load_reranker(lab, train_if_missing=True)
     kb = fixture_kb(lab / "eval", reranker=reranker)

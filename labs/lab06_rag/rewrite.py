@@ -9,7 +9,7 @@ step-back   a more general question, retrieved alongside the original
 
 from __future__ import annotations
 
-from shared import llm
+from shared.llm import Model
 
 PROMPTS = {
     "hyde": "Rewrite task. Write a short hypothetical passage from a support article that answers the "
@@ -20,13 +20,13 @@ PROMPTS = {
 }
 
 
-def rewrite(kind: str, question: str, model: str | None = None) -> list[str]:
+def rewrite(kind: str, question: str, model: Model | None = None) -> list[str]:
     """The queries to retrieve with (the original always first)."""
     if kind == "none":
         return [question]
     if kind not in PROMPTS:
         raise ValueError(f"unknown rewrite {kind!r}; one of none, {', '.join(PROMPTS)}")
-    text = llm.complete(PROMPTS[kind].format(q=question), model=model).text.strip()
+    text = (model or Model.from_settings()).complete(PROMPTS[kind].format(q=question)).text.strip()
     extra = [line.strip() for line in text.splitlines() if line.strip()]
     if kind == "hyde":
         extra = [" ".join(extra)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labs.lab06_rag.evaluate import fixture_kb
+from labs.lab06_rag.kb import fixture_kb
 
 
 @pytest.fixture(scope="session")

@@ -160,3 +160,40 @@ def test_bad_rebuild_and_eval_inputs(client):
 def test_eval_returns_per_slice_metrics(client):
     body = client.post("/eval", json={"config": "bm25", "limit": 6, "answers": False}).json()
     assert body["questions"] == 6 and "recall@5" in body["slices"]["single-fact"]
+
+
+def test_document_routes_are_scoped_by_tenant(client):
+    """Another tenant's private document is neither readable nor deletable (a 404, as for a missing id)."""
+    assert client.get("/documents/acme-key").status_code == 404
+    assert client.get("/documents/acme-key", params={"tenant": "globex"}).status_code == 404
+    assert client.delete("/documents/acme-key").status_code == 404
+    assert client.delete("/documents/acme-key", params={"tenant": "globex"}).status_code == 404
+    assert client.get("/documents/acme-key", params={"tenant": "acme"}).json()["tenant"] == "acme"
+    # a public document is readable by any tenant, deletable only as public
+    assert client.get("/documents/sso", params={"tenant": "acme"}).status_code == 200
+    assert client.delete("/documents/sso", params={"tenant": "acme"}).status_code == 404
+    assert client.get("/documents/sso").status_code == 200
+    acme = client.post("/search", json={"query": "Acme refund approver", "k": 3, "mode": "bm25", "tenant": "acme"})
+    assert "acme-key" in ids(acme), "nothing was deleted by the refused calls"
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/search", {"query": "refund", "top_kk": 3}),
+    ("/answer", {"query": "refund", "reorderr": True}),
+    ("/eval", {"k": -1}),
+    ("/documents", {"documents": [{"id": "x", "text": "y", "colour": "red"}]}),
+])
+def test_unknown_fields_are_a_422_that_names_them(client, path, body):
+    r = client.post(path, json=body)
+    assert r.status_code == 422, r.text
+    field = next(k for k in ("top_kk", "reorderr", "k", "colour") if k in r.text)
+    assert field in r.json()["error"]["message"] or field in str(r.json()["error"]["details"])
+
+
+def test_text_that_is_not_unicode_is_a_422_and_stores_nothing(client):
+    before = client.get("/index/stats").json()["documents"]
+    r = client.post("/documents", content=b'{"documents": [{"id": "bad", "text": "x\\ud800y"}]}',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert client.get("/index/stats").json()["documents"] == before
+    assert client.post("/search", json={"query": "refund café ☕"}).status_code == 200

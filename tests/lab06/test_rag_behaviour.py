@@ -9,7 +9,10 @@ import pytest
 from labs.lab06_rag import ragas
 from labs.lab06_rag.answer import answer, lost_in_the_middle, reorder
 from shared import llm
+from shared.llm import Model
 from shared.mockllm.behaviours.rag import attention, parse_sources
+
+RAG = Model.from_settings(model="mock/rag")
 
 PROMPT = ("Sources:\n[kb-1] Refunds: The refund window is 30 days.\n[kb-2] SSO: Single sign-on uses SAML 2.0.\n"
           "It needs the metadata URL.\n\nQuestion: {q}")
@@ -53,22 +56,22 @@ def test_answer_drops_invented_citations(monkeypatch):
         usage = type("U", (), {"input_tokens": 1, "output_tokens": 1})
 
     monkeypatch.setattr(llm, "complete", lambda *a, **k: Fake)
-    out = answer("q", [{"doc_id": "kb-1", "text": "30 days"}], "mock/rag")
+    out = answer("q", [{"doc_id": "kb-1", "text": "30 days"}], RAG)
     assert out["citations"] == ["kb-1"] and out["invalid_citations"] == ["kb-999"]
 
 
 def test_ragas_metrics_with_the_judge(kb):
     ctx = ["In Tessera 3.1, the maximum upload size for file upload is 10 GB.", "Unrelated: trash keeps 60 days."]
     ref = "In Tessera 3.1, the maximum upload size for file upload is 10 GB."
-    assert ragas.faithfulness("The maximum upload size for file upload is 10 GB. [kb-1]", ctx, "mock/rag") == 1.0
-    assert ragas.faithfulness("The maximum upload size for file upload is 99 GB.", ctx, "mock/rag") == 0.0
-    assert ragas.faithfulness("I don't know.", ctx, "mock/rag") is None
-    assert ragas.context_precision(ctx, ref, "mock/rag") == 1.0
-    assert ragas.context_precision(ctx[::-1], ref, "mock/rag") == 0.5
-    assert ragas.context_recall(ctx, ref, "mock/rag") == 1.0 and ragas.context_recall(ctx[1:], ref, "mock/rag") == 0
+    assert ragas.faithfulness("The maximum upload size for file upload is 10 GB. [kb-1]", ctx, RAG) == 1.0
+    assert ragas.faithfulness("The maximum upload size for file upload is 99 GB.", ctx, RAG) == 0.0
+    assert ragas.faithfulness("I don't know.", ctx, RAG) is None
+    assert ragas.context_precision(ctx, ref, RAG) == 1.0
+    assert ragas.context_precision(ctx[::-1], ref, RAG) == 0.5
+    assert ragas.context_recall(ctx, ref, RAG) == 1.0 and ragas.context_recall(ctx[1:], ref, RAG) == 0
     embed = kb.embedder(kb.snap.config).embed
     good = ragas.answer_relevancy("What is the maximum upload size in 3.1?", "The maximum upload size is 10 GB.",
-                                  embed, "mock/rag")
-    assert good > 0.5 and ragas.answer_relevancy("What is it?", "I don't know.", embed, "mock/rag") == 0.0
+                                  embed, RAG)
+    assert good > 0.5 and ragas.answer_relevancy("What is it?", "I don't know.", embed, RAG) == 0.0
     verdicts = json.loads(llm.complete("## Context\nabc\n\n## Statements\n1. abc\n2. xyz", model="mock/rag").text)
     assert verdicts == {"verdicts": [{"statement": 1, "supported": True}, {"statement": 2, "supported": False}]}

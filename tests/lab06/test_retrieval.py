@@ -10,6 +10,9 @@ from labs.lab06_rag.corpus import FEATURES, build, load, synthetic
 from labs.lab06_rag.dense import INDEX_KINDS, VectorIndex, truncate
 from labs.lab06_rag.evaluate import evaluate
 from labs.lab06_rag.rewrite import rewrite
+from shared.llm import Model
+
+RAG = Model.from_settings(model="mock/rag")
 
 
 def unit(n, d, seed=0):
@@ -70,12 +73,12 @@ def test_semantic_hierarchical_and_late_chunking(kb):
 
 def test_contextual_prefix_and_rewrites_go_through_the_llm():
     doc = {"title": "Trash in Tessera 3.1", "text": "Deleted files are purged after 60 days."}
-    assert "Trash in Tessera 3.1" in chunking.contextual_prefix(doc, doc["text"], "mock/rag")
+    assert "Trash in Tessera 3.1" in chunking.contextual_prefix(doc, doc["text"], RAG)
     q = "In Tessera 3.1, how long until removed items are gone for good with trash?"
-    queries = rewrite("multi_query", q, "mock/rag")
+    queries = rewrite("multi_query", q, RAG)
     assert queries[0] == q and len(queries) == len(set(queries)) == 3
-    assert rewrite("step_back", q, "mock/rag")[1].startswith("What are the general")
-    assert rewrite("hyde", q, "mock/rag")[1] != q
+    assert rewrite("step_back", q, RAG)[1].startswith("What are the general")
+    assert rewrite("hyde", q, RAG)[1] != q
     with pytest.raises(ValueError):
         rewrite("telepathy", q)
 
@@ -121,7 +124,7 @@ def test_tenant_filter_never_leaks_on_the_fixture(kb):
 def test_fixture_kb_follows_a_regenerated_fixture(eval_dir, tmp_path):
     import shutil
 
-    from labs.lab06_rag.evaluate import fixture_kb
+    from labs.lab06_rag.kb import fixture_kb
 
     shutil.copytree(eval_dir / "plain", tmp_path / "plain")
     stale = fixture_kb(tmp_path)
