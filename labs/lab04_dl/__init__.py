@@ -1,0 +1,1 @@
+"""Chapter 04: Deep learning fundamentals (backprop, optimizers, init, normalization, from scratch)."""
