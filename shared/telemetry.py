@@ -3,9 +3,12 @@
     python -c "from shared.telemetry import setup_telemetry, query_spans; setup_telemetry(); print(query_spans(limit=5))"
 
 Embedded default: every finished span is written to `DATA_DIR/telemetry.db`, where labs and tests
-query it (`query_spans`). When `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans also go over OTLP/HTTP
-to a collector (docker-compose runs one in front of Jaeger). Metrics go through an OpenTelemetry
-MeterProvider whose Prometheus reader feeds every service's `/metrics`.
+read it through this module (`query_spans`, `span_tree`, `remove_span_attributes`), never its table.
+Attributes are stored as strict JSON: a non-finite float (NaN, Infinity) is stored as its name, a
+string, so every row stays readable by SQLite's JSON functions and by strict JSON readers.
+When `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans and metrics also go over OTLP/HTTP to a collector
+(docker-compose runs one in front of Jaeger). Metrics go through an OpenTelemetry MeterProvider whose
+Prometheus reader feeds every service's `/metrics` (and whose OTLP reader, when set, the collector).
 
 GenAI conventions used here (the current names; `gen_ai.system` is the old one):
 span name "{gen_ai.operation.name} {gen_ai.request.model}", kind CLIENT, attributes
@@ -13,11 +16,16 @@ gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.*, gen_ai.response.m
 finish_reasons, gen_ai.usage.input_tokens / output_tokens / cache_read.input_tokens /
 cache_creation.input_tokens / reasoning.output_tokens, error.type; metrics
 gen_ai.client.token.usage (by gen_ai.token.type) and gen_ai.client.operation.duration (seconds).
+Every span that names a `gen_ai.operation.name` (an `invoke_agent` span a lab opens itself too)
+carries `gen_ai.provider.name`, derived from `gen_ai.request.model` when the caller left it out.
+What a call cost is not a GenAI convention: it goes in the project's own namespace,
+`aieng.usage.cost_usd` (`COST_ATTRIBUTE`), not among the spec's `gen_ai.usage.*` token counts.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +36,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
@@ -43,6 +52,7 @@ from shared.config import Settings, get_settings
 from shared.store import Store
 
 TRACER_NAME = "aieng.labs"
+COST_ATTRIBUTE = "aieng.usage.cost_usd"  # the project's namespace: gen_ai.usage.* holds token counts only
 TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]
 DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
 
@@ -110,12 +120,35 @@ def _span_row(span: ReadableSpan) -> dict[str, Any]:
         "duration_ms": (end - start) / 1e6,
         "status": span.status.status_code.name,
         "status_message": span.status.description,
-        "attributes": json.dumps(dict(span.attributes or {}), default=list),
-        "events": json.dumps(
-            [{"name": e.name, "ts": e.timestamp, "attributes": dict(e.attributes or {})} for e in span.events],
-            default=list,
-        ),
+        "attributes": json_text(dict(span.attributes or {})),
+        "events": json_text(
+            [{"name": e.name, "ts": e.timestamp, "attributes": dict(e.attributes or {})} for e in span.events]),
     }
+
+
+def _finite(value: Any) -> Any:
+    """NaN and +-Infinity as their names (strings): strict JSON has no number for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_text(value: Any) -> str:
+    """Strict JSON for the span store (never NaN/Infinity, which SQLite's JSON functions call malformed)."""
+    return json.dumps(_finite(value), default=lambda v: _finite(list(v)), allow_nan=False)
+
+
+def _read_json(text: str | None, default: Any) -> Any:
+    """A stored attributes/events column, read leniently: rows written before strict JSON may hold a
+    bare NaN (Python's reader accepts it); a row that is not JSON at all reads as `default`."""
+    try:
+        return json.loads(text) if text else default
+    except (TypeError, ValueError):
+        return default
 
 
 @dataclass
@@ -151,6 +184,7 @@ def setup_telemetry(settings: Settings | None = None, service_name: str | None =
         name = service_name or settings.otel_service_name or "aieng-labs"
         resource = Resource.create({"service.name": name})
         provider = TracerProvider(resource=resource)
+        provider.add_span_processor(GenAIConventions())
         sqlite = SQLiteSpanExporter(db_path)
         batch = BatchSpanProcessor(sqlite, schedule_delay_millis=200, max_export_batch_size=512,
                                    max_queue_size=65536)
@@ -161,22 +195,56 @@ def setup_telemetry(settings: Settings | None = None, service_name: str | None =
             endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
         trace.set_tracer_provider(provider)
-        meter_provider = _meter_provider(resource)
+        meter_provider = _meter_provider(resource, settings.otel_exporter_otlp_endpoint)
         metrics.set_meter_provider(meter_provider)
         _state = _State(provider, sqlite, batch, meter_provider, name)
         return provider
 
 
-def _meter_provider(resource: Resource) -> MeterProvider:
-    from opentelemetry.exporter.prometheus import PrometheusMetricReader
-
-    views = [
+def metric_views() -> list[View]:
+    """The GenAI conventions' bucket boundaries for the two GenAI histograms."""
+    return [
         View(instrument_name="gen_ai.client.token.usage",
              aggregation=ExplicitBucketHistogramAggregation(TOKEN_BUCKETS)),
         View(instrument_name="gen_ai.client.operation.duration",
              aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS)),
     ]
-    return MeterProvider(resource=resource, metric_readers=[PrometheusMetricReader()], views=views)
+
+
+def otlp_metric_reader(endpoint: str) -> MetricReader:
+    """Every metric (the GenAI ones included) pushed over OTLP/HTTP to `endpoint`/v1/metrics."""
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+    return PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint.rstrip("/") + "/v1/metrics"))
+
+
+def _meter_provider(resource: Resource, otlp_endpoint: str | None) -> MeterProvider:
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+
+    readers: list[MetricReader] = [PrometheusMetricReader()]
+    if otlp_endpoint:
+        readers.append(otlp_metric_reader(otlp_endpoint))
+    return MeterProvider(resource=resource, metric_readers=readers, views=metric_views())
+
+
+class GenAIConventions(SpanProcessor):
+    """Fills `gen_ai.provider.name` (required on every GenAI span) from `gen_ai.request.model` on spans
+    that name a GenAI operation but not their provider, e.g. an `invoke_agent` span a lab opens itself."""
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        attrs = span.attributes or {}
+        model = attrs.get("gen_ai.request.model")
+        if attrs.get("gen_ai.operation.name") and "gen_ai.provider.name" not in attrs and isinstance(model, str):
+            span.set_attribute("gen_ai.provider.name", provider_of(model))
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
 
 
 def _rearrange(change: Callable[[tuple[SpanProcessor, ...]], tuple[SpanProcessor, ...]]) -> None:
@@ -227,7 +295,7 @@ def flush(timeout_ms: int = 5000) -> None:
         _state.provider.force_flush(timeout_ms)
 
 
-def span_store() -> Store:
+def _span_store() -> Store:
     setup_telemetry()
     assert _state is not None
     return _state.sqlite.store
@@ -247,16 +315,44 @@ def query_spans(trace_id: str | None = None, name: str | None = None, since_ns: 
     if since_ns is not None:
         where.append("start_ns >= ?")
         params.append(since_ns)
-    if attribute is not None:
-        where.append("json_extract(attributes, ?) = ?")
+    if attribute is not None:  # CASE: json_extract never sees a row that is not valid JSON
+        where.append("CASE WHEN json_valid(attributes) THEN json_extract(attributes, ?) END = ?")
         params.extend([f'$."{attribute[0]}"', attribute[1]])
     sql = "SELECT * FROM spans" + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY start_ns DESC LIMIT ?"
-    rows = span_store().query(sql, [*params, limit])
+    rows = _span_store().query(sql, [*params, limit])
     for row in rows:
-        row["attributes"] = json.loads(row["attributes"])
-        row["events"] = json.loads(row["events"])
+        row["attributes"] = _read_json(row["attributes"], {})
+        row["events"] = _read_json(row["events"], [])
     return rows
+
+
+def remove_span_attributes(names: Sequence[str], where: tuple[str, Any]) -> int:
+    """Delete the attributes `names` from every stored span whose attribute `where[0]` equals `where[1]`
+    (right to deletion: a user's captured content). Returns how many spans changed.
+
+    It works over any stored row: rows are matched by the value's JSON text, then read leniently in
+    Python, so an old row holding a bare NaN is cleaned (and rewritten as strict JSON) instead of
+    failing the whole deletion; a row that is not JSON at all but holds the value loses every attribute.
+    """
+    flush()
+    key, value = where
+    names = set(names)
+    changed = 0
+    with _span_store().tx() as db:
+        rows = db.execute("SELECT span_id, attributes FROM spans WHERE instr(attributes, ?) > 0",
+                          [json.dumps(value)]).fetchall()
+        for span_id, text in rows:
+            attrs = _read_json(text, None)
+            if not isinstance(attrs, dict):
+                kept: dict[str, Any] = {}
+            elif attrs.get(key) != value or not names & set(attrs):
+                continue
+            else:
+                kept = {k: v for k, v in attrs.items() if k not in names}
+            db.execute("UPDATE spans SET attributes = ? WHERE span_id = ?", [json_text(kept), span_id])
+            changed += 1
+    return changed
 
 
 def span_tree(trace_id: str) -> list[dict]:
@@ -353,7 +449,7 @@ def _finish_genai(span: trace.Span, r: GenAIResult, operation: str, model: str, 
         "gen_ai.usage.cache_read.input_tokens": r.cache_read_tokens,
         "gen_ai.usage.cache_creation.input_tokens": r.cache_creation_tokens,
         "gen_ai.usage.reasoning.output_tokens": r.reasoning_tokens,
-        "gen_ai.usage.cost_usd": r.cost_usd,
+        COST_ATTRIBUTE: r.cost_usd,
         "gen_ai.response.time_to_first_chunk": r.time_to_first_chunk_s,
     }
     for key, value in pairs.items():
