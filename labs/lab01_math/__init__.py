@@ -1,0 +1,1 @@
+"""Chapter 01: Math for ML (vectors, matrices, tensors, calculus, numerics, probability)."""
