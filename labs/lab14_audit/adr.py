@@ -206,7 +206,7 @@ def yearly_record(year: int, summary: dict) -> dict:
         "title": f"Yearly review {year}: what to keep, refresh and drop",
         "context": (f"The {year} audit scored {summary.get('score', '?')} / 100. "
                     f"libyear {deps.get('libyear_total', '?')}, {deps.get('behind', '?')} dependencies behind, "
-                    f"{summary.get('deprecations', {}).get('total', 'unmeasured')} deprecation warnings, "
+                    f"{(summary.get('deprecations') or {}).get('total', 'unmeasured')} deprecation warnings, "
                     f"{len(overdue)} topics past their refresh date."),
         "options": ["keep the current stack and cadences", "upgrade the packages that are behind",
                     "drop the ephemeral tools that no longer pay for their upkeep"],

@@ -287,6 +287,7 @@ def audit(repo: Path, snapshot: dict | None = None, *, live: bool = False,
           as_of: date | None = None, installed: dict | None = None,
           newest_of: Callable[[str], str | None] | None = None) -> dict:
     """The freshness report of the project in `repo` (nothing is written there)."""
+    repo = repo.resolve()
     project = read_project(repo)
     pin_file, pins = read_pins(repo)
     snapshot = snapshot or load_snapshot()

@@ -179,6 +179,7 @@ def _python(repo: Path) -> str:
 
 def capture(repo: Path, mode: str = "import", paths: list[str] | None = None, timeout_s: float = 300.0) -> dict:
     """Run the import probe or the test suite in a child and return the raw records."""
+    repo = repo.resolve()
     with tempfile.TemporaryDirectory(prefix="lab14-deprecations-") as tmp:
         out = Path(tmp) / "warnings.json"
         if mode == "import":
