@@ -118,8 +118,8 @@ def matrices_router() -> APIRouter:
                "torch_singular_values": torch.linalg.svdvals(torch.tensor(A)).tolist(),
                "low_rank": {key: ey[key] for key in ("k", "frobenius_error", "predicted_frobenius",
                                                        "spectral_error", "predicted_spectral")}}
-        if A.shape == (2, 2):
-            st = matrices.svd_steps(A)
+        if body.circle or A.shape == (2, 2):
+            st = run(matrices.svd_steps, A)
             out |= {"steps": {"1_Vt": st["Vt_is"], "2_Sigma": st["stretch"], "3_U": st["U_is"],
                               "steps_vs_A_error": st["steps_vs_A_error"]},
                     "png": "/matrices/svd.png?A=" + ",".join(f"{v:g}" for v in A.ravel())}

@@ -143,8 +143,9 @@ def svd_via_eigh(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lam, V = lam[order], V[:, order]
     s = np.sqrt(np.clip(lam, 0.0, None))
     U = np.zeros((m, n))
-    tol = max(m, n) * np.finfo(np.float64).eps * (s[0] if s.size else 0.0) * 1e3
-    keep = s > tol
+    # decide "σ = 0" on the λ = σ² scale: round-off in AᵀA is about ε·λ_max, and its square root
+    # (≈ 1e-8·σ_max) would pass for a real singular value and give a garbage u = Av/σ
+    keep = lam > max(m, n) * np.finfo(np.float64).eps * (lam[0] if lam.size else 0.0) * 10
     U[:, keep] = (A @ V[:, keep]) / s[keep]
     if not keep.all():
         # fill the null directions: QR of [kept u's | random] gives orthonormal completions

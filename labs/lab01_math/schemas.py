@@ -70,6 +70,7 @@ class MatmulIn(StrictModel):
 class MatrixIn(StrictModel):
     A: Matrix
     k: int | None = Field(None, ge=0, le=MAX_SIDE, description="rank of the approximation (SVD only)")
+    circle: bool = Field(False, description="SVD: the unit-circle steps (needs a 2x2 matrix; on by default for 2x2)")
 
     @model_validator(mode="after")
     def _rect(self):

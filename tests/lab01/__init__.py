@@ -1,0 +1,1 @@
+"""Tests for lab-01 (math for ML)."""
