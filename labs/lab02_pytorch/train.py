@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -58,7 +58,6 @@ class TrainConfig:
     threads: int = 1
     compile: bool = False
     eval_every: int = 50
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         """Refuse a config before any work starts (the service turns these into 422s)."""

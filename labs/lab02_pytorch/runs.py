@@ -1,0 +1,106 @@
+"""Training runs as jobs with checkpoints on disk: `curl -s -X POST localhost:8002/train -d '{"steps": 100}'`.
+
+A run trains in a job worker thread (shared.jobs: status, progress, cancel over HTTP) and saves a
+checkpoint every `ckpt_every` steps under DATA_DIR/lab02/runs/<run>/. The job row lives in SQLite
+and the checkpoints on disk, so both survive a restart: a job that was running when the service
+died is marked failed ("interrupted") by JobStore on the next start, and `resume` continues it
+from its newest checkpoint in a new job, bit-exactly where the straight run would have been.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from labs.lab02_pytorch import checkpoint
+from labs.lab02_pytorch.train import TrainConfig, Trainer
+from shared.jobs import JobContext, JobStore
+from shared.service import ServiceError, not_found
+
+RESUMABLE = {"failed", "cancelled"}
+PROGRESS_UPDATES = 100  # progress rows written per run at most (each rewrites the job's metrics)
+
+
+class Runs:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.jobs = JobStore(folder / "jobs.db")
+
+    def run_dir(self, job: dict[str, Any]) -> Path:
+        return self.folder / "runs" / (job["params"].get("run") or job["id"])
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise not_found("job", job_id)
+        return job
+
+    def start(self, cfg: TrainConfig, ckpt_every: int, throttle_ms: int) -> str:
+        params = {"config": asdict(cfg), "ckpt_every": ckpt_every, "throttle_ms": throttle_ms, "resume_of": None,
+                  "run": None}
+        return self.jobs.submit("train", params, lambda ctx: self._train(ctx, params))
+
+    def resume(self, job_id: str) -> str:
+        job = self.get(job_id)
+        if job["status"] not in RESUMABLE:
+            raise ServiceError(409, f"job {job_id} is {job['status']}; only failed or cancelled jobs resume",
+                               "conflict")
+        ckpts = checkpoint.list_checkpoints(self.run_dir(job))
+        if not ckpts:
+            raise ServiceError(409, f"job {job_id} saved no checkpoint before it stopped", "conflict")
+        params = {**job["params"], "resume_of": job_id, "run": job["params"].get("run") or job_id}
+        return self.jobs.submit("train", params, lambda ctx: self._train(ctx, params))
+
+    def checkpoints(self, job_id: str) -> list[dict[str, Any]]:
+        folder = self.run_dir(self.get(job_id))
+        return [{"step": c["step"], "file": c["path"].name, "bytes": c["bytes"]}
+                for c in checkpoint.list_checkpoints(folder)]
+
+    def _train(self, ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+        folder = self.run_dir({"id": ctx.job_id, "params": params})
+        if params["resume_of"]:
+            trainer = checkpoint.resume(folder)
+        else:
+            trainer = Trainer(TrainConfig(**params["config"]))
+        total, every = trainer.cfg.steps, params["ckpt_every"]
+        log_every = max(1, total // PROGRESS_UPDATES)
+        started_at = trainer.step
+        ctx.progress(trainer.step, total, f"resumed at step {trainer.step}" if started_at else "training")
+
+        def on_step(row: dict[str, float]) -> None:
+            step = trainer.step
+            if step % every == 0 or step == total:
+                checkpoint.save(trainer, folder)
+            if step % log_every == 0 or step == total:
+                # ctx.progress raises JobCancelled when a cancel came in: the run stops here,
+                # after a completed step, with its last checkpoint on disk
+                ctx.progress(step, total, "training",
+                             metrics={"last": row, "losses": [h["loss"] for h in trainer.history]})
+
+        t0 = time.perf_counter()
+        trainer.run(on_step=on_step, throttle_s=params["throttle_ms"] / 1000)
+        last = trainer.history[-1]
+        return {"steps": trainer.step, "resumed_from_step": started_at or None,
+                "val_loss": last.get("val_loss"), "val_acc": last.get("val_acc"), "final_loss": last["loss"],
+                "seconds": round(time.perf_counter() - t0, 3),
+                "checkpoints": [c["path"].name for c in checkpoint.list_checkpoints(folder)]}
+
+
+def curve_png(job: dict[str, Any], losses: list[float]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(range(1, len(losses) + 1), losses, lw=1)
+    ax.set(xlabel="step", ylabel="training loss", title=f"job {job['id']} ({job['status']})")
+    ax.set_yscale("log")
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
