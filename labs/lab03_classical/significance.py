@@ -197,8 +197,12 @@ def n_arcsine(p1: float, p2: float, alpha: float = 0.05, power: float = 0.8) -> 
 def sample_size(p_baseline: float, lift: float, alpha: float = 0.05, power: float = 0.8) -> dict:
     """Users per arm to detect an absolute lift on a baseline rate, three ways, rounded up."""
     p1, p2 = p_baseline, round(p_baseline + lift, 12)
-    if not (0 < p1 < 1 and 0 < p2 < 1) or lift == 0:
-        raise MetricError("p_baseline and p_baseline + lift must both lie strictly between 0 and 1, and lift != 0")
+    if not (0 < p1 < 1 and 0 < p2 < 1):
+        raise MetricError("lift: p_baseline + lift must lie strictly between 0 and 1")
+    if abs(p2 - p1) < 1e-6:
+        raise MetricError("lift: must be at least 1e-6 in size (a zero lift needs infinitely many users)")
+    if not (1e-6 <= alpha < 1 and 0 < power <= 0.9999):
+        raise MetricError("alpha must be in [1e-6, 1) and power in (0, 0.9999]")
     exact = n_two_proportions(p1, p2, alpha, power)
     rule = n_rule_of_thumb(p1, lift)
     return {
