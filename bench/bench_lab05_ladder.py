@@ -21,12 +21,14 @@ from tqdm import tqdm
 
 import shared  # noqa: F401  (offline environment first)
 from labs.lab05_patterns.structured import LEVELS, extract
-from shared.config import FIXTURES, REPO_ROOT
+from shared.config import FIXTURES, REPO_ROOT, get_settings
+from shared.llm import Model
 
 OUT = REPO_ROOT / "bench" / "results"
 
 
 def run(n: int, model: str, max_retries: int) -> dict:
+    handle = Model.from_settings(get_settings(), model)
     rows = [json.loads(line) for line in (FIXTURES / "lab05" / "people.jsonl").read_text().splitlines()][:n]
     results = {}
     for level in LEVELS:
@@ -34,7 +36,7 @@ def run(n: int, model: str, max_retries: int) -> dict:
         cost = 0.0
         start = time.perf_counter()
         for row in tqdm(rows, desc=f"{level:>11}", leave=False):
-            r = extract(row["text"], level, max_retries=max_retries, model=model)
+            r = extract(row["text"], level, max_retries=max_retries, model=handle)
             first += r.ok and r.attempts == 1
             final += r.ok
             attempts += r.attempts

@@ -20,14 +20,15 @@ from tqdm import tqdm
 
 import shared  # noqa: F401  (offline environment first)
 from labs.lab05_patterns.orchestration import Caller, final_answer, majority, majority_accuracy_bound
-from shared.config import FIXTURES, REPO_ROOT
+from shared.config import FIXTURES, REPO_ROOT, get_settings
+from shared.llm import Model
 
 OUT = REPO_ROOT / "bench" / "results"
 KS = (1, 3, 5, 7, 9)
 
 
 async def samples(question: str, p: float, temperature: float, k: int) -> list[str | None]:
-    call = Caller(model="mock/noisy", mock={"p": p})
+    call = Caller(Model.from_settings(get_settings()).for_behaviour("noisy"), mock={"p": p})
     texts = await asyncio.gather(*(call(f"s{i}", question, temperature=temperature, seed=i) for i in range(k)))
     return [final_answer(t) for t in texts]
 

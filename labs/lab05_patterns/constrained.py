@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from labs.lab05_patterns.person import Person
 from labs.lab05_patterns.sampling import SamplingParams, distribution, sample
 
 
@@ -465,8 +466,6 @@ def decode(schema: dict[str, Any], model: Any, vocab: Vocabulary | None = None,
 
 
 if __name__ == "__main__":
-    from labs.lab05_patterns.structured import Person
-
     source = " ".join(sys.argv[1:]) or "Ada Lovelace, 36, engineer, ada@example.com"
     draft = '{"name": "Ada Lovelace", "age": "36", "role": "engineer"'
     result = decode(Person.model_json_schema(), CopyModel(draft, source))

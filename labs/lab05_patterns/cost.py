@@ -25,6 +25,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from shared.llm import Model
 from shared.mockllm import tokens
 from shared.pricing import Usage, cost, price_for
 
@@ -77,24 +78,21 @@ def cache_savings(model: str, prefix_tokens: int, suffix_tokens: int, requests: 
                      1 - with_cache / none if none else 0.0, break_even)
 
 
-def measure_cache(requests: int = 10, prefix_tokens: int = 2000, model: str = "mock/assistant",
-                  settings=None) -> dict[str, Any]:
-    """Send `requests` calls sharing a long system prompt to the mock; price what its cache reports."""
-    from shared import llm
-
+def measure_cache(model: Model, requests: int = 10, prefix_tokens: int = 2000) -> dict[str, Any]:
+    """Send `requests` calls sharing a long system prompt to the model; price what its cache reports."""
     sentence = "Policy clause: refunds are processed within five business days of approval. "
     run = uuid.uuid4().hex[:12]  # a fresh prefix, so the first call of every measurement starts cold
     system = f"Policy set {run}. " + sentence * max(1, prefix_tokens // max(1, tokens.count(sentence)))
     total, calls = Usage(), []
     for i in range(requests):
-        c = llm.complete(f"Question {i}: what is {i} + {i + 1}?", system=system, model=model, settings=settings)
+        c = model.complete(f"Question {i}: what is {i} + {i + 1}?", system=system)
         total = total + c.usage
         calls.append({"input_tokens": c.usage.input_tokens, "cached_tokens": c.usage.cached_input_tokens})
-    billed = cost(model, total)
-    baseline = cost(model, Usage(input_tokens=total.input_tokens, output_tokens=total.output_tokens))
+    billed = cost(model.id, total)
+    baseline = cost(model.id, Usage(input_tokens=total.input_tokens, output_tokens=total.output_tokens))
     prompt_billed = billed.input + billed.cached_input + billed.cache_write
     prefix = max(c["cached_tokens"] for c in calls)
-    predicted = cache_savings(model, prefix, round(total.input_tokens / requests) - prefix, requests,
+    predicted = cache_savings(model.id, prefix, round(total.input_tokens / requests) - prefix, requests,
                               hit_rate=(requests - 1) / requests)
     return {"requests": requests, "system_prompt_tokens": tokens.count(system), "calls": calls,
             "cached_fraction": total.cached_input_tokens / total.input_tokens,

@@ -4,7 +4,7 @@
     curl -s localhost:8055/chat -H 'content-type: application/json' -d '{"prompt": "What is 6 * 7?"}'
 
 Everything the rest of this lab explains at length, at the size you would start a real service:
-one model call through LiteLLM (shared.llm), tenacity retries with full jitter on transient errors,
+one model call through LiteLLM (shared.llm), retries with full jitter on transient errors (shared.resilience),
 the cost of every call from the price map, an idempotency cache, email masking, and SSE streaming.
 It deliberately keeps state in memory; app.py shows the SQLite-backed versions.
 """
@@ -15,37 +15,33 @@ import argparse
 import json
 import re
 
-import tenacity
+import uvicorn
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
 
-from shared import llm
+from shared.config import Settings
+from shared.llm import Completion, Model
+from shared.resilience import aretry
+from shared.schemas import Field, Number, StrictModel, Text
 
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 
 
-class Ask(BaseModel):
-    prompt: str = Field(min_length=1, max_length=20_000)
-    temperature: float | None = Field(None, ge=0, le=2)
+class Ask(StrictModel):
+    prompt: Text = Field(min_length=1, max_length=20_000)
+    temperature: Number | None = Field(None, ge=0, le=2)
 
 
-def transient(exc: BaseException) -> bool:
-    return getattr(exc, "status_code", None) in {429, 500, 502, 503, 504}
-
-
-retrying = tenacity.retry(stop=tenacity.stop_after_attempt(3), wait=tenacity.wait_random_exponential(0.2, max=4),
-                          retry=tenacity.retry_if_exception(transient), reraise=True)
-
-
-def create_app(model: str | None = None) -> FastAPI:
+def create_app(model: str | None = None, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="lab-05 MVP")
+    llm = Model.from_settings(settings, model)  # LLM_MODEL, api base and key: read once, here
     seen: dict[str, dict] = {}  # idempotency key -> response (in memory: one process)
 
-    @retrying
-    async def ask(prompt: str, temperature: float | None) -> llm.Completion:
+    async def ask(prompt: str, temperature: float | None) -> Completion:
         kwargs = {} if temperature is None else {"temperature": temperature}
-        return await llm.acomplete(EMAIL.sub("<EMAIL>", prompt), model=model, **kwargs)
+        # three tries, full jitter U(0, min(4, 0.2 * 2^n)), only on transient errors (429, 5xx, timeouts)
+        return await aretry(lambda: llm.acomplete(EMAIL.sub("<EMAIL>", prompt), **kwargs),
+                            attempts=3, base_s=0.2, cap_s=4)
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -67,7 +63,7 @@ def create_app(model: str | None = None) -> FastAPI:
     @app.post("/chat/stream")
     async def chat_stream(body: Ask) -> StreamingResponse:
         async def events():
-            async for e in llm.astream(EMAIL.sub("<EMAIL>", body.prompt), model=model):
+            async for e in llm.astream(EMAIL.sub("<EMAIL>", body.prompt)):
                 data = {"text": e.delta} if not e.done else {"done": True, "cost_usd": e.completion.cost_usd}
                 yield f"data: {json.dumps(data)}\n\n"
 
@@ -80,8 +76,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8055)
     args = parser.parse_args()
-    import uvicorn
-
     uvicorn.run(create_app(), host="127.0.0.1", port=args.port)
 
 

@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared import llm
+from shared.llm import Model
 
 PATTERNS = ("sequential", "map_reduce", "branch_merge", "self_consistency", "self_critique")
 
@@ -39,6 +39,8 @@ class Call:
     text: str | None
     latency_s: float
     cost_usd: float
+    start_s: float = 0.0  # when the call was sent and answered, in seconds since its Caller was made
+    end_s: float = 0.0
 
 
 @dataclass
@@ -53,24 +55,47 @@ class Run:
     def sequential_sum_s(self) -> float:
         return sum(c.latency_s for c in self.calls)
 
+    @property
+    def max_in_flight(self) -> int:
+        return max_in_flight(self.calls)
+
     def as_dict(self) -> dict[str, Any]:
         seq = self.sequential_sum_s
         return {"pattern": self.pattern, "answer": self.answer, "calls": [asdict(c) for c in self.calls],
                 "wall_s": round(self.wall_s, 4), "sequential_sum_s": round(seq, 4),
                 "speedup": round(seq / self.wall_s, 2) if self.wall_s > 0 else None,
+                "max_in_flight": self.max_in_flight,
                 "cost_usd": sum(c.cost_usd for c in self.calls), **self.extra}
+
+
+def max_in_flight(calls: list[Call]) -> int:
+    """The most calls that were waiting on the model at the same moment, from their start and end times.
+
+    Concurrency shown by behaviour, not by a speed-up that a busy machine can erase: a fan-out whose
+    calls all overlap reaches len(calls); a sequential run never exceeds 1.
+    """
+    # at equal times an end (-1) sorts before a start (+1): a call that begins as another ends is not overlap
+    edges = sorted([(c.start_s, 1) for c in calls] + [(c.end_s, -1) for c in calls])
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
 
 
 class Caller:
     """One place that makes a call and records it (model and mock options fixed for a run)."""
 
-    def __init__(self, model: str | None = None, mock: dict[str, Any] | None = None):
+    def __init__(self, model: Model, mock: dict[str, Any] | None = None):
         self.model, self.mock = model, mock
         self.calls: list[Call] = []
+        self.origin = time.perf_counter()
 
     async def __call__(self, step: str, prompt: str, **kwargs: Any) -> str:
-        c = await llm.acomplete(prompt, model=kwargs.pop("model", self.model), mock=self.mock, **kwargs)
-        self.calls.append(Call(step, prompt, c.text, round(c.latency_s, 4), c.cost_usd))
+        start = time.perf_counter() - self.origin
+        c = await self.model.acomplete(prompt, mock=self.mock, **kwargs)
+        end = time.perf_counter() - self.origin
+        self.calls.append(Call(step, prompt, c.text, round(c.latency_s, 4), c.cost_usd, round(start, 4), round(end, 4)))
         return c.text or ""
 
 
@@ -136,7 +161,7 @@ async def self_critique(inputs: list[str], call: Caller) -> Any:
                                 f"Give the corrected final answer.")
 
 
-async def run_pattern(pattern: str, inputs: list[str], *, model: str | None = None,
+async def run_pattern(pattern: str, inputs: list[str], *, model: Model,
                       mock: dict[str, Any] | None = None, k: int = 5, temperature: float = 0.8) -> Run:
     if pattern not in PATTERNS:
         raise ValueError(f"unknown pattern {pattern!r}; choose one of {', '.join(PATTERNS)}")

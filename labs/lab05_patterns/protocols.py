@@ -27,12 +27,7 @@ import httpx
 from labs.lab05_patterns.tools import TOOLS, run_tool
 
 
-def _mock_client(app: Any = None) -> httpx.AsyncClient:
-    if app is None:
-        from shared.config import get_settings
-        from shared.mockllm.server import create_app
-
-        app = create_app(get_settings())
+def _mock_client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock")
 
 
@@ -85,7 +80,8 @@ async def anthropic_exchange(client: httpx.AsyncClient, question: str, tools: li
     return {"answer": answer, "tool_calls": len(uses), "exchanges": log}
 
 
-async def side_by_side(question: str, tools: list[str] | None = None, mock_app: Any = None) -> dict[str, Any]:
+async def side_by_side(question: str, mock_app: Any, tools: list[str] | None = None) -> dict[str, Any]:
+    """`mock_app` is the mock provider's ASGI app (shared.mockllm.server.create_app), called in process."""
     tools = tools or list(TOOLS)
     async with _mock_client(mock_app) as client:
         openai = await openai_exchange(client, question, tools)

@@ -1,22 +1,25 @@
-"""Resilience: retries with exponential backoff and full jitter, retry-after, circuit breakers, fallbacks.
+"""Resilience from scratch: retries with exponential backoff and full jitter, retry-after, a circuit breaker.
 
-    curl -s localhost:8005/resilient -H 'content-type: application/json' \
-      -d '{"prompt": "What is 2 + 2?", "primary_faults": {"error_status": 503}}'
+    python -m labs.lab05_patterns.exercises     # the circuit-breaker trace and the retry delays, side by side
 
 Full jitter (the delay before retry n, n = 0, 1, ...):
 
     delay_n = U(0, min(cap, base * 2^n))          and, when the server sends retry-after r:
-    delay_n = max(delay_n, r)
+    delay_n = max(delay_n, min(r, max_retry_after))
 
 Randomising over the whole interval spreads a thundering herd of clients evenly; honouring
 retry-after stops a client from hammering a provider that has told it when to come back.
 
-`retry_call` is the chapter's from-scratch loop; `tenacity_retrying` builds the same policy with
-tenacity (what the service uses). The test feeds both the same random stream and checks they sleep
-the same delays. A circuit breaker per provider stops calling a provider that keeps failing:
+These are the chapter's teaching versions, written out so every step is visible. The service
+(`gateway.py`) and `mvp.py` use the production ones in `shared/resilience.py` (on tenacity), and
+tests/lab05/test_resilience.py checks the two agree on the same inputs: the same transient /
+permanent verdict for every error (LiteLLM's exception classes included), the same delays from the
+same random stream, the same breaker states for random success/failure sequences.
 
-    closed --(failures >= threshold within window)--> open --(reset_timeout elapsed)--> half_open
-    half_open --(probe succeeds)--> closed        half_open --(probe fails)--> open
+A circuit breaker per provider stops calling a provider that keeps failing:
+
+    closed --(threshold failures in a row, within window_s)--> open --(reset_timeout_s)--> half_open
+    half_open --(the one probe succeeds)--> closed        half_open --(the probe fails)--> open
 """
 
 from __future__ import annotations
@@ -31,24 +34,44 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+# 408 timeout, 409 a conflict a retry resolves, 429 rate limit, 5xx, and Anthropic's 529 overloaded.
+# A 400 (context too long, bad schema), 401, 403 or 404 fails the same way every time: never retried.
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+# errors that carry no status: the connection dropped or timed out (LiteLLM, OpenAI SDK and httpx names)
+RETRYABLE_NAMES = frozenset({"APIConnectionError", "APITimeoutError", "Timeout", "TimeoutError", "ConnectionError",
+                             "ConnectError", "ReadTimeout", "ConnectTimeout", "RemoteProtocolError",
+                             "ServiceUnavailableError", "InternalServerError", "RateLimitError"})
 
 
 def status_of(exc: BaseException) -> int | None:
-    return getattr(exc, "status_code", None) or getattr(exc, "status", None)
+    """The HTTP status an error carries: `status_code` (LiteLLM, OpenAI), `status`, or its response's."""
+    for value in (getattr(exc, "status_code", None), getattr(exc, "status", None),
+                  getattr(getattr(exc, "response", None), "status_code", None)):
+        try:
+            if value is not None:
+                return int(value)
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Transient: rate limits, timeouts, 5xx, dropped connections. A 400 (e.g. context too long) is not."""
+    """Transient: rate limits, timeouts, 5xx, dropped connections, an open breaker. A 400 is not."""
+    if getattr(exc, "retry_in_s", None) is not None:  # an open breaker: it lets a probe through soon
+        return True
     status = status_of(exc)
-    if status is None:
-        name = type(exc).__name__
-        return name in {"APIConnectionError", "Timeout", "APITimeoutError", "TimeoutError", "ConnectionError"}
-    return int(status) in RETRYABLE_STATUS
+    if status is not None:
+        return status in RETRYABLE_STATUS
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    return any(cls.__name__ in RETRYABLE_NAMES for cls in type(exc).__mro__)
 
 
 def retry_after_s(exc: BaseException) -> float | None:
-    """The server's retry-after (seconds), from the exception's response headers."""
+    """How long the server (retry-after header) or an open breaker (retry_in_s) asked us to wait."""
+    told = getattr(exc, "retry_in_s", None)
+    if isinstance(told, int | float):
+        return float(told)
     headers = getattr(exc, "litellm_response_headers", None) or getattr(exc, "headers", None)
     response = getattr(exc, "response", None)
     if not headers and response is not None:
@@ -58,7 +81,7 @@ def retry_after_s(exc: BaseException) -> float | None:
     try:
         value = headers.get("retry-after") or headers.get("Retry-After")
         return float(value) if value is not None else None
-    except (TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):
         return None
 
 
@@ -105,25 +128,10 @@ def retry_call(fn: Callable[[], T], *, max_attempts: int = 4, base: float = 0.5,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def tenacity_retrying(*, max_attempts: int = 4, base: float = 0.5, cap: float = 8.0,
-                      sleep: Callable[[float], None] = time.sleep, max_retry_after: float = 30.0):
-    """The same policy with tenacity: stop after N, full jitter, retry-after as a floor, only transient errors."""
-    import tenacity
-
-    jitter = tenacity.wait_random_exponential(multiplier=base, max=cap)
-
-    def wait(state: tenacity.RetryCallState) -> float:
-        delay = jitter(state)
-        exc = state.outcome.exception() if state.outcome else None
-        told = retry_after_s(exc) if exc is not None else None
-        return max(delay, min(told, max_retry_after)) if told is not None else delay
-
-    return tenacity.Retrying(stop=tenacity.stop_after_attempt(max_attempts), wait=wait,
-                             retry=tenacity.retry_if_exception(is_retryable), sleep=sleep, reraise=True)
-
-
 class CircuitOpen(Exception):
     """Raised instead of calling a provider whose breaker is open."""
+
+    status_code = 503  # to any classifier an open circuit is what it means: unavailable for now, transient
 
     def __init__(self, name: str, retry_in_s: float):
         super().__init__(f"circuit for {name!r} is open; next probe in {retry_in_s:.1f}s")
@@ -188,66 +196,3 @@ class CircuitBreaker:
         with self._lock:
             return {"name": self.name, "state": self.state, "recent_failures": len(self.failures),
                     "threshold": self.threshold, "calls": self.calls, "rejected": self.rejected}
-
-
-class Breakers:
-    """One breaker per provider (model id), created on first use."""
-
-    def __init__(self, **defaults: Any):
-        self.defaults = defaults
-        self._by_name: dict[str, CircuitBreaker] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> CircuitBreaker:
-        with self._lock:
-            if name not in self._by_name:
-                self._by_name[name] = CircuitBreaker(name, **self.defaults)
-            return self._by_name[name]
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        with self._lock:
-            names = sorted(self._by_name)
-        return [self._by_name[n].snapshot() for n in names]
-
-
-@dataclass
-class Hop:
-    model: str
-    outcome: str  # ok | failed | circuit_open
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
-
-
-def call_with_fallback(call: Callable[[str], T], models: list[str], breakers: Breakers, *,
-                       max_attempts: int = 3, base: float = 0.05, cap: float = 1.0, max_retry_after: float = 5.0,
-                       sleep: Callable[[float], None] = time.sleep) -> tuple[T | None, list[Hop]]:
-    """Try each model in order: retries (tenacity) inside a breaker; an open breaker is skipped at once."""
-    hops: list[Hop] = []
-    for model in models:
-        breaker = breakers.get(model)
-        if not breaker.allow():
-            hops.append(Hop(model, "circuit_open"))
-            continue
-        attempts: list[dict[str, Any]] = []
-
-        def once(model: str = model, attempts: list[dict[str, Any]] = attempts) -> T:
-            try:
-                value = call(model)
-            except Exception as exc:
-                attempts.append({"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:120]}",
-                                 "retry_after_s": retry_after_s(exc)})
-                raise
-            attempts.append({"ok": True})
-            return value
-
-        try:
-            value = tenacity_retrying(max_attempts=max_attempts, base=base, cap=cap, sleep=sleep,
-                                      max_retry_after=max_retry_after)(once)
-        except Exception as exc:
-            breaker.record_failure()
-            hops.append(Hop(model, "failed", attempts, f"{type(exc).__name__}: {str(exc)[:160]}"))
-            continue
-        breaker.record_success()
-        hops.append(Hop(model, "ok", attempts))
-        return value, hops
-    return None, hops

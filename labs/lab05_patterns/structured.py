@@ -24,33 +24,20 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from instructor.core import InstructorRetryException
+from pydantic import ValidationError
 
-from labs.lab05_patterns.resilience import status_of
-from shared import llm
-from shared.config import get_settings
-from shared.pricing import Usage, cost
+from labs.lab05_patterns.constrained import CopyModel, decode
+from labs.lab05_patterns.person import SYSTEM, Person, prompt_system
+from shared.llm import Model
+from shared.pricing import Usage, cost, usage_from
+from shared.resilience import status_of
 
 LEVELS = ("prompt", "json", "tools", "json_schema", "grammar")
 Level = Literal["prompt", "json", "tools", "json_schema", "grammar"]
 
 
-class Person(BaseModel):
-    """The record every level extracts (kept inside the grammar decoder's supported subset)."""
-
-    name: str = Field(max_length=40, description="full name")
-    age: int = Field(ge=0, description="age in years")
-    role: Literal["engineer", "manager", "analyst", "designer"]
-    email: str = Field(max_length=60, description="email address")
-
-
-SYSTEM = "You extract a person record from the user's text."
 CORRECTION = "Could not parse your reply: {error}. Fix the errors and reply with the JSON object only."
-
-
-def prompt_system() -> str:
-    """Level 1 has nothing but words: the schema goes into the system prompt."""
-    return f"{SYSTEM} Reply with JSON matching this schema: {json.dumps(Person.model_json_schema())}"
 
 
 def strict_format() -> dict[str, Any]:
@@ -86,7 +73,7 @@ def parse_person(text: str | None) -> Person:
     return Person.model_validate(json.loads(match.group()))
 
 
-def extract_by_hand(text: str, level: str = "prompt", *, max_retries: int = 2, model: str | None = None,
+def extract_by_hand(text: str, level: str, *, model: Model, max_retries: int = 2,
                     mock: dict[str, Any] | None = None) -> Extraction:
     """Levels prompt and json_schema without instructor: ask, parse, validate, re-ask with the error."""
     system = prompt_system() if level == "prompt" else SYSTEM
@@ -95,7 +82,7 @@ def extract_by_hand(text: str, level: str = "prompt", *, max_retries: int = 2, m
     errors: list[str] = []
     total, spent = Usage(), 0.0
     for attempt in range(1, max_retries + 2):
-        reply = llm.complete(messages, model=model, mock=mock, **extra)
+        reply = model.complete(messages, mock=mock, **extra)
         total, spent = total + reply.usage, spent + reply.cost_usd
         try:
             person = parse_person(reply.text)
@@ -107,42 +94,37 @@ def extract_by_hand(text: str, level: str = "prompt", *, max_retries: int = 2, m
     return Extraction(level, False, None, max_retries + 1, errors, asdict(total), spent)
 
 
-def extract_instructor(text: str, level: str, *, max_retries: int = 2, model: str | None = None,
+def extract_instructor(text: str, level: str, *, model: Model, max_retries: int = 2,
                        mock: dict[str, Any] | None = None) -> Extraction:
     """Levels json and tools through instructor: it adds the format and re-asks on a validation error."""
-    from instructor.core import InstructorRetryException
-
     try:
-        out = llm.structured(text, Person, system=SYSTEM, mode=level, max_retries=max_retries,
-                             model=model, mock=mock)
+        out = model.structured(text, Person, system=SYSTEM, mode=level, max_retries=max_retries, mock=mock)
     except InstructorRetryException as exc:
         failed = [f.exception for f in (getattr(exc, "failed_attempts", None) or [])]
         last = failed[-1] if failed else exc.__cause__
         if last is not None and status_of(last) is not None:
             # the provider failed (429, 5xx), not the model's output: that is the caller's error to see
             raise last from exc
-        usage = llm.usage_from(getattr(exc, "total_usage", None))
+        usage = usage_from(getattr(exc, "total_usage", None))
         errors = [" ".join(str(e).split())[:300] for e in failed] or [str(exc)[:300]]
-        spent = cost(model or get_settings().llm_model, usage).total
+        spent = cost(model.id, usage).total
         return Extraction(level, False, None, int(getattr(exc, "n_attempts", max_retries + 1)),
                           errors, asdict(usage), spent)
     return Extraction(level, True, out.value.model_dump(), out.attempts, out.errors, asdict(out.usage),
                       out.cost_usd)
 
 
-def extract_grammar(text: str, *, model: str | None = None, mock: dict[str, Any] | None = None) -> Extraction:
+def extract_grammar(text: str, *, model: Model, mock: dict[str, Any] | None = None) -> Extraction:
     """Level 5: the model's JSON-mode completion as its preference, decoded under the schema's grammar."""
-    from labs.lab05_patterns.constrained import CopyModel, decode
-
     messages = [{"role": "system", "content": prompt_system()}, {"role": "user", "content": text}]
-    draft = llm.complete(messages, model=model, mock=mock, response_format={"type": "json_object"})
+    draft = model.complete(messages, mock=mock, response_format={"type": "json_object"})
     decoded = decode(Person.model_json_schema(), CopyModel(draft.text or "", source=text))
     person = Person.model_validate(decoded.value)  # cannot fail: the grammar only emits valid records
     return Extraction("grammar", True, person.model_dump(), 1, [], asdict(draft.usage), draft.cost_usd,
                       interventions=decoded.interventions)
 
 
-def extract(text: str, level: str = "tools", *, max_retries: int = 2, model: str | None = None,
+def extract(text: str, level: str = "tools", *, model: Model, max_retries: int = 2,
             mock: dict[str, Any] | None = None) -> Extraction:
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from shared.arith import BASIC, ArithmeticRefused, evaluate
 from shared.config import FIXTURES
+from shared.llm import Completion, Model
 
 
 class ToolFailure(Exception):
@@ -179,22 +180,33 @@ def run_tool(name: str, arguments: str | dict[str, Any]) -> dict[str, Any]:
         return tool_error("tool_error", str(exc))
 
 
-async def tool_loop(question: str, *, tools: list[str] | None = None, max_steps: int = 4,
-                    model: str | None = None, mock: dict[str, Any] | None = None,
-                    settings: Any = None, complete: Callable[..., Awaitable[Any]] | None = None) -> dict[str, Any]:
+class UnknownTool(ValueError):
+    pass
+
+
+def select(names: list[str] | None) -> list[Tool]:
+    """The tools a request names (each once, in order), or all of them when it names none."""
+    if names is None:
+        return list(TOOLS.values())
+    unknown = [n for n in names if n not in TOOLS]
+    if unknown or not names:
+        raise UnknownTool(f"unknown tools {unknown}; choose from {', '.join(TOOLS)}")
+    return [TOOLS[n] for n in dict.fromkeys(names)]
+
+
+async def tool_loop(question: str, *, model: Model, tools: list[str] | None = None, max_steps: int = 4,
+                    mock: dict[str, Any] | None = None,
+                    complete: Callable[..., Awaitable[Completion]] | None = None) -> dict[str, Any]:
     """Ask, run the requested tools in parallel, feed results back, until a text answer.
 
-    `complete` replaces `llm.acomplete` (same arguments), e.g. with one wrapped in retries.
+    `complete` replaces `model.acomplete` (same arguments), e.g. with one wrapped in retries.
     """
-    from shared import llm
-
-    complete = complete or llm.acomplete
-    chosen = [TOOLS[n] for n in (tools or list(TOOLS))]
+    complete = complete or model.acomplete
+    chosen = select(tools)
     messages: list[dict[str, Any]] = [{"role": "user", "content": question}]
     steps: list[dict[str, Any]] = []
     for _ in range(max_steps):
-        reply = await complete(messages, model=model, mock=mock, settings=settings,
-                               tools=[t.openai() for t in chosen])
+        reply = await complete(messages, mock=mock, tools=[t.openai() for t in chosen])
         if not reply.tool_calls:
             return {"answer": reply.text, "steps": steps, "turns": len(steps) + 1, "messages": messages}
         messages.append(reply.message())

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
 
-from labs.lab05_patterns.app import _provider_error, create_app
+from labs.lab05_patterns.app import create_app
+from labs.lab05_patterns.gateway import provider_error
 from shared import llm
 
 
@@ -56,6 +56,7 @@ def test_temperature_reaches_the_mock(client):
 
 
 def test_readiness_loads_the_model_layer(client):
+    assert client.app.state.warmup.wait(60), "the model layer is loaded at start-up, not by the first request"
     body = client.get("/readyz").json()
     assert body["checks"]["model"] == {"ok": True, "detail": "mock/assistant"}
     assert llm._litellm is not None
@@ -88,7 +89,9 @@ def test_malformed_json_is_400(client):
 
 
 def test_oversized_prompt_is_413_before_any_call(client):
-    r = chat(client, "a " * 130_000)
+    """Each message is within its 100,000-character cap; together they are past the 128k-token window."""
+    messages = [{"role": "user", "content": "a " * 45_000} for _ in range(3)]
+    r = client.post("/chat", json={"messages": messages})
     assert r.status_code == 413 and r.json()["error"]["type"] == "context_length_exceeded"
     assert client.get("/tenants/public/usage").json()["requests"] == 0
 
@@ -96,16 +99,16 @@ def test_oversized_prompt_is_413_before_any_call(client):
 def test_provider_context_error_maps_to_413():
     with pytest.raises(Exception) as info:
         llm.complete("a long enough prompt", mock={"context_window": 5})
-    assert _provider_error(info.value).status == 413
+    assert provider_error(info.value).status == 413
 
 
 def test_provider_5xx_maps_to_502_and_429_keeps_retry_after():
     with pytest.raises(Exception) as failed:
         llm.complete("hi", mock={"error_status": 500})
-    assert _provider_error(failed.value).status == 502
+    assert provider_error(failed.value).status == 502
     with pytest.raises(Exception) as limited:
         llm.complete("hi", mock={"error_status": 429, "retry_after": 2})
-    err = _provider_error(limited.value)
+    err = provider_error(limited.value)
     assert err.status == 429 and err.headers["retry-after"] == "2"
 
 
@@ -163,7 +166,7 @@ def test_orchestrate_self_consistency_route(client):
                                                            "k": 7, "mock": {"p": 0.6}})
     body = r.json()
     assert r.status_code == 200 and body["answer"]["vote"] == "391" and len(body["calls"]) == 7
-    assert body["wall_s"] <= body["sequential_sum_s"] + 0.05
+    assert body["max_in_flight"] == 7, "the seven samples were in flight together"
 
 
 def test_resilient_route_falls_back_and_opens_the_breaker(client):
@@ -194,7 +197,7 @@ def test_streamed_usage_is_charged_to_the_tenant(client):
 
 def test_a_stream_the_client_left_is_still_billed(client, monkeypatch):
     """The provider generated the tokens before the client left: the tenant pays for prompt + streamed text."""
-    from labs.lab05_patterns import app as app_module
+    from labs.lab05_patterns import gateway
     from labs.lab05_patterns.streaming import sse_events
     from shared.mockllm import tokens
 
@@ -207,7 +210,7 @@ def test_a_stream_the_client_left_is_still_billed(client, monkeypatch):
 
         return sse_events(upstream, gone, on_close=on_close)
 
-    monkeypatch.setattr(app_module, "sse_events", leaves_after_two)
+    monkeypatch.setattr(gateway, "sse_events", leaves_after_two)
     messages = [{"role": "user", "content": "Summarize: streams cut perceived latency. Users see words sooner."}]
     with client.stream("POST", "/chat/stream", headers={"x-tenant-id": "acme"}, json={"messages": messages}) as r:
         text = "".join(r.iter_text())
@@ -221,20 +224,23 @@ def test_a_stream_the_client_left_is_still_billed(client, monkeypatch):
 def test_concurrent_calls_cannot_overshoot_a_tenants_day(client, monkeypatch):
     """Twelve calls arrive together; each would use ~39 tokens and the day has 200. A budget that
     were only checked would let all twelve through (468 tokens); the holds admit what fits."""
-    client.app.state.tenants.tenants["acme"].daily_tokens = 200
+    client.app.state.lab05.gateway.tenants.tenants["acme"].daily_tokens = 200
     real = llm.acomplete
+    flying = {"now": 0, "most": 0}
 
     async def slow(messages, **kwargs):
+        flying["now"] += 1
+        flying["most"] = max(flying["most"], flying["now"])
         await asyncio.sleep(0.2)  # every call is in flight when the others are admitted
+        flying["now"] -= 1
         return await real(messages, **kwargs)
 
     monkeypatch.setattr(llm, "acomplete", slow)
     text = "Summarize: quotas protect shared capacity. Each tenant gets a budget. Budgets reset daily."
-    started = time.monotonic()
     with ThreadPoolExecutor(12) as pool:
         replies = list(pool.map(lambda _: chat(client, text, headers={"x-tenant-id": "acme"}, max_tokens=20),
                                 range(12)))
-    assert time.monotonic() - started < 2.0, "the calls ran concurrently"
+    assert flying["most"] >= 2, "calls were admitted while others were in flight"
     codes = sorted(r.status_code for r in replies)
     assert 200 in codes and 429 in codes and set(codes) == {200, 429}
     usage = client.get("/tenants/acme/usage").json()

@@ -21,8 +21,8 @@ from labs.lab05_patterns.constrained import (
     decode,
     max_chars,
 )
+from labs.lab05_patterns.person import Person
 from labs.lab05_patterns.sampling import SamplingParams
-from labs.lab05_patterns.structured import Person
 
 
 class RandomModel:

@@ -60,8 +60,8 @@ def test_calculator_agrees_with_pricing_each_request():
     assert plan.cost_with_cache == pytest.approx(first + (n - 1) * later)
 
 
-def test_measured_savings_on_the_mock_cache_match_the_prediction(settings):
-    out = cost.measure_cache(requests=6, prefix_tokens=2000, settings=settings)
+def test_measured_savings_on_the_mock_cache_match_the_prediction(model):
+    out = cost.measure_cache(model, requests=6, prefix_tokens=2000)
     assert out["calls"][0]["cached_tokens"] == 0
     assert all(c["cached_tokens"] >= 1024 for c in out["calls"][1:])
     assert out["measured_savings"] > 0.3
