@@ -110,16 +110,15 @@ def roc_auc(y_true: Sequence, y_score: Sequence) -> float:
 
 
 def pr_curve(y_true: Sequence, y_score: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Precision, recall, thresholds in increasing-threshold order, ending at (P=1, R=0) as sklearn does."""
+    """Precision, recall, thresholds in increasing-threshold order, ending at (P=1, R=0) as sklearn does.
+    Points past full recall are kept (sklearn >= 1.6 keeps them too): they only add false positives."""
     y, s = _pair(y_true, y_score)
     if y.sum() == 0:
         raise MetricError("y_true has no positive; a precision-recall curve needs at least one")
     tps, fps, thresholds = _descending(y, s)
     precision = tps / (tps + fps)
     recall = tps / tps[-1]
-    # stop once full recall is reached: lower thresholds only add false positives
-    stop = int(np.searchsorted(tps, tps[-1])) + 1
-    return (np.r_[precision[:stop][::-1], 1.0], np.r_[recall[:stop][::-1], 0.0], thresholds[:stop][::-1])
+    return np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0], thresholds[::-1]
 
 
 def average_precision(y_true: Sequence, y_score: Sequence) -> float:
