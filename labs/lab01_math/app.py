@@ -180,7 +180,7 @@ def calculus_router() -> APIRouter:
     def chain(body: schemas.ChainIn) -> dict[str, Any]:
         """d/dx f(g(x)) as one derivative and as f'(g(x))·g'(x)."""
         r = run(calculus.chain_rule, body.outer, body.inner, body.x)
-        return lists(r | {"checked": checked("d/dx f(g(x)) = f'(g(x))·g'(x)", r["error"])})
+        return lists(r | {"checked": checked("d/dx f(g(x)) = f'(g(x))·g'(x)", r["difference"])})
 
     @router.post("/descent")
     def descent(body: schemas.DescentIn) -> dict[str, Any]:
@@ -290,7 +290,7 @@ def probability_router() -> APIRouter:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = create_service("lab-01 math for ML", lab="lab01", settings=settings,
-                         readiness={"identities": calculus.self_check})
+                         warmup={"identities": calculus.self_check})
     app.include_router(vectors_router())
     app.include_router(matrices_router())
     app.include_router(tensors_router())

@@ -78,7 +78,7 @@ def chain_rule(outer: str, inner: str, x: float) -> dict:
     (auto,) = torch.autograd.grad(f.evaluate({"u": g.evaluate({"x": t})}), t)
     a, b = _finite(whole.subs(at), "d/dx f(g(x))"), _finite(product.subs(at), "f'(g(x))·g'(x)")
     return {"composition": str(fs.subs(U, gs)), "derivative": str(whole), "f_prime_of_g_times_g_prime": str(product),
-            "value": a, "chain_rule_value": b, "autograd": float(auto), "error": abs(a - b)}
+            "value": a, "chain_rule_value": b, "autograd": float(auto), "difference": abs(a - b)}
 
 
 def gradient_descent(expr: Expression, start: dict[str, float], lr: float, steps: int) -> dict:
