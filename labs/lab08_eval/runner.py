@@ -24,7 +24,7 @@ from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from labs.lab08_eval import candidates, judge, scorers, stats
+from labs.lab08_eval import candidates, judge, mock_plugin, scorers, stats
 from labs.lab08_eval.datasets import Dataset, load
 from shared import llm
 from shared.config import Settings, get_settings
@@ -115,7 +115,7 @@ def _transient(exc: BaseException) -> bool:
 
 class Runner:
     def __init__(self, store: Store, settings: Settings | None = None, attempts: int = 4, base_wait_s: float = 0.05):
-        candidates.install()
+        mock_plugin.install()  # the golden-set skill and the hostile code model
         self.store, self.settings = store, settings or get_settings()  # built once: it costs ms per call
         self.attempts, self.base_wait_s = attempts, base_wait_s
         self.calls = {"model": 0, "cache_hits": 0, "retries": 0}

@@ -109,3 +109,29 @@ def test_readiness_says_what_holds_generated_code(client):
     checks = client.get("/readyz").json()["checks"]
     line = checks["sandbox"]["detail"]
     assert "audit hook" in line and ("namespace" in line) == ("namespace" in sandbox.network_isolation())
+
+
+def test_readiness_fails_closed_when_generated_code_could_only_run_as_root(client, monkeypatch, tmp_path):
+    import os
+    import sys
+
+    from labs.lab08_eval import sandbox
+
+    if os.geteuid() != 0:
+        pytest.skip("a harness that is not root runs code as itself")
+    hidden = tmp_path / "root-only"
+    hidden.mkdir(mode=0o700)
+    (hidden / "python").symlink_to(sys.executable)
+    monkeypatch.setattr(sandbox, "candidates", lambda: [str(hidden / "python")])
+    sandbox.identity.cache_clear()
+    try:
+        r = client.get("/readyz")
+        assert r.status_code == 503 and "sandbox" in r.json()["error"]["message"]
+        assert "never runs as root" in r.json()["error"]["checks"]["sandbox"]["detail"]
+        run = client.post("/runs", json={"dataset": "code", "limit": 1, "n_samples": 1, "k": [1],
+                                         "run_id": "refused", "wait": True}).json()["run"]
+        assert run["summary"]["errors"] == 1 and run["summary"]["scores"] == {}
+    finally:
+        monkeypatch.undo()
+        sandbox.identity.cache_clear()
+    assert client.get("/readyz").status_code == 200
