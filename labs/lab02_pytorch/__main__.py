@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--ckpt-dir", type=Path, help="save checkpoints here")
     train.add_argument("--ckpt-every", type=int, default=50)
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --ckpt-dir")
+    train.add_argument("--throttle-ms", type=int, default=0, help="sleep per step (to watch, or kill, a short run)")
     ablation = sub.add_parser("ablation", help="resume with one piece of state left out at a time")
     ablation.add_argument("--amp", choices=["off", "bf16", "fp16"], default="fp16")
     ablation.add_argument("--split", type=int, default=30)
@@ -73,12 +74,12 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict
         bar.update(1)
         bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}")
 
-    trainer.run(on_step=on_step)
+    trainer.run(on_step=on_step, throttle_s=args.throttle_ms / 1000)
     bar.close()
     last = trainer.history[-1]
     return {"config": asdict(trainer.cfg), "steps": trainer.step, "final_loss": last["loss"],
             "val_loss": last.get("val_loss"), "val_acc": last.get("val_acc"),
-            "history_steps": [h["step"] for h in trainer.history][-3:]}
+            "logged_steps": len(trainer.history), "distinct_steps": len({h["step"] for h in trainer.history})}
 
 
 def cmd_ablation(args: argparse.Namespace) -> dict:

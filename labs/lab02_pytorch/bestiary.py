@@ -474,7 +474,7 @@ BUGS: dict[str, Bug] = {b.name: b for b in [
 def run(name: str) -> dict[str, object]:
     b = BUGS[name]
     with torch.random.fork_rng(devices=[]):  # the demos seed torch; the caller's RNG is left as it was
-        bug, fix = b.bug(), b.fix()
+        bug, fix = float(b.bug()), float(b.fix())
     return {"name": b.name, "title": b.title, "metric": b.metric, "bug": _json_number(bug), "fix": _json_number(fix),
             "reproduces": b.shows(bug, fix), "reproduces_on_pinned_torch": b.reproduces_on_pinned_torch,
             "torch": torch.__version__, "note": b.note}
