@@ -139,6 +139,30 @@ def torch_grads(W1, b1, W2, b2, x, target, loss: str = "mse", activation: str = 
     return {k: v.grad.numpy() for k, v in t.items()}
 
 
+def worked_from_lists(W1: list, b1: list, W2: list, b2: list, x: list, target: list | int, loss: str = "mse",
+                      activation: str = "relu") -> dict[str, Any]:
+    """`worked` for JSON input: checks that the shapes chain (W1: (h, n), b1: (h,), W2: (m, h) ...)."""
+    arrays = {}
+    for name, value, ndim in (("W1", W1, 2), ("b1", b1, 1), ("W2", W2, 2), ("b2", b2, 1), ("x", x, 1)):
+        if ndim == 2 and (not value or len({len(row) for row in value}) != 1 or not value[0]):
+            raise ValueError(f"{name} must be a non-empty matrix with rows of equal length")
+        arrays[name] = np.asarray(value, dtype=float).reshape(-1, len(value[0])) if ndim == 2 else np.asarray(value, float)
+    (h, n), (m, h2) = arrays["W1"].shape, arrays["W2"].shape
+    for ok, message in ((len(x) == n, f"x has {len(x)} entries but W1 has {n} columns"),
+                        (len(b1) == h, f"b1 has {len(b1)} entries but W1 has {h} rows"),
+                        (h2 == h, f"W2 has {h2} columns but the hidden layer has {h} units"),
+                        (len(b2) == m, f"b2 has {len(b2)} entries but W2 has {m} rows")):
+        if not ok:
+            raise ValueError(message)
+    if loss == "mse":
+        if isinstance(target, int) or len(target) != m:
+            raise ValueError(f"loss mse needs target as a vector of {m} numbers")
+    elif not isinstance(target, int) or not 0 <= target < m:
+        raise ValueError(f"loss ce needs target as a class index in [0, {m - 1}]")
+    return worked(arrays["W1"], arrays["b1"], arrays["W2"], arrays["b2"], arrays["x"],
+                  np.asarray(target, float) if loss == "mse" else target, loss, activation)
+
+
 EXAMPLE = {  # the 2-layer numeric example: 2 inputs, 2 hidden ReLUs, 2 outputs, squared error
     "W1": [[0.1, 0.2], [0.3, 0.4]], "b1": [0.1, 0.1], "W2": [[0.5, 0.6], [0.7, 0.8]], "b2": [0.1, 0.1],
     "x": [1.0, 2.0], "target": [1.0, 0.0],

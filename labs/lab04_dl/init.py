@@ -64,7 +64,7 @@ def sample(scheme: str, shape: tuple[int, int], rng: np.random.Generator) -> np.
     raise ValueError(f"unknown init {scheme!r}; choose from {', '.join(SCHEMES)}")
 
 
-def depth_stds(scheme: str, depth: int = 24, width: int = 512, batch: int = 256, seed: int = 0) -> list[float]:
+def depth_stds(scheme: str, depth: int = 24, width: int = 512, batch: int = 128, seed: int = 0) -> list[float]:
     """The std of the activations after each of `depth` Linear + ReLU layers, input ~ N(0, 1).
 
     Biases are zero, except for torch's default, which draws them from U(±1/√fan_in) as nn.Linear does

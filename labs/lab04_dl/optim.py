@@ -233,6 +233,32 @@ def path(name: str, steps: int = 500, start: tuple[float, float] = (-1.5, 2.0)) 
     return np.array(trail)
 
 
+def plot_paths(steps: int = 500) -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs, ys = np.meshgrid(np.linspace(-2, 2, 200), np.linspace(-1, 3, 200))
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    ax.contour(xs, ys, np.log1p((1 - xs) ** 2 + 100 * (ys - xs**2) ** 2), levels=25, cmap="Greys", linewidths=0.5)
+    for name in OPTIMIZERS:
+        trail = path(name, steps)
+        ax.plot(trail[:, 0], trail[:, 1], label=f"{name} (lr {PATH_LR[name]:g})", linewidth=1.2)
+    ax.plot([1], [1], "k*", markersize=12)
+    ax.set_xlim(-2, 2)
+    ax.set_ylim(-1, 3)
+    ax.set_title(f"{steps} steps on the Rosenbrock valley from (-1.5, 2); minimum at ★")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
 if __name__ == "__main__":
     for name in OPTIMIZERS:
         r = compare(name)
