@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import Response
@@ -22,7 +22,8 @@ Matrix = list[list[Number]]
 
 
 class TrainIn(StrictModel):
-    hidden: list[int] = Field([64, 64], min_length=1, max_length=4, description="hidden widths, 1 to 256 each")
+    hidden: list[Annotated[int, Field(ge=1, le=256)]] = Field([64, 64], min_length=1, max_length=4,
+                                                              description="hidden widths, 1 to 256 each")
     init: Literal["xavier", "he", "torch_default"] = "he"
     optimizer: OptimizerName = "adam"
     lr: float = Field(3e-3, gt=0, le=10)
@@ -86,8 +87,6 @@ def train_router(jobs: JobStore) -> APIRouter:
     def start(body: TrainIn) -> dict[str, Any]:
         """Train the digits MLP from scratch and in torch side by side, as a job (GET /jobs/{id} for progress)."""
         params = body.model_dump(exclude={"wait"})
-        if any(not 1 <= h <= 256 for h in body.hidden):
-            raise ServiceError(422, "hidden: each width must be between 1 and 256", "validation_error")
         cfg = train.Config(**params)
         job_id = jobs.submit("train", params, lambda ctx: train.train(
             cfg, lambda e, n, m: ctx.progress(e, n, f"epoch {e}/{n}", m)))
