@@ -68,6 +68,8 @@ CREATE INDEX contents_user ON contents (user_hash);
 """
 
 
+ATTRIBUTION = ("tenant", "key_id", "feature", "prompt_version", "route", "model")  # what cost is grouped by
+
 # by key, not by the tenant label: past BoundedLabel's limit, many tenants share the label "other"
 _OWN_KEYS = "key_id IN (SELECT key_id FROM keys WHERE tenant = ?)"
 
@@ -216,6 +218,31 @@ class CallLog:
         if row:
             row["request"] = json.loads(row["request"])
         return row
+
+    def window(self, seconds_back: float) -> list[dict]:
+        """Every call of the last `seconds_back` seconds, oldest first (what the analyses read)."""
+        return self.query("SELECT * FROM calls WHERE ts >= ? ORDER BY ts", [time.time() - seconds_back])
+
+    def cost_by(self, by: str, window_s: float) -> list[dict]:
+        """Calls, spend and tokens grouped by one attribution column, most expensive first."""
+        if by not in ATTRIBUTION:
+            raise ValueError(f"cannot group by {by!r}; one of {ATTRIBUTION}")
+        rows = self.query(
+            f"SELECT {by} AS name, COUNT(*) AS calls, SUM(cost_usd) AS cost_usd, SUM(input_tokens) AS input_tokens, "
+            f"SUM(output_tokens) AS output_tokens FROM calls WHERE ts >= ? GROUP BY {by} ORDER BY cost_usd DESC",
+            [time.time() - window_s])
+        for row in rows:
+            row["cost_usd"] = round(row["cost_usd"] or 0.0, 8)
+        return rows
+
+    def kept(self, limit: int) -> list[dict]:
+        """The newest calls whose traces the tail sampler kept."""
+        return self.query("SELECT request_id, trace_id, ts, route, tenant, status, error_type, latency_ms, "
+                          "cost_usd, attempts, fallback FROM calls WHERE kept = 1 ORDER BY ts DESC LIMIT ?", [limit])
+
+    def dropped(self, trace_id: str) -> bool:
+        """True when a call of this trace exists and the tail sampler dropped its spans."""
+        return bool(self.query("SELECT 1 FROM calls WHERE trace_id = ? AND kept = 0 LIMIT 1", [trace_id]))
 
     def grade(self, request_id: str, score: float) -> bool:
         self.flush()

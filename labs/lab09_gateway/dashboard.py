@@ -7,6 +7,29 @@ and per prompt version, latency percentiles and the TTFT / decode split, SLO bur
 alerts, and the recent traces the tail sampler kept, with their span trees and the kept fraction.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
+from labs.lab09_gateway import latency, slo, tracing
+from labs.lab09_gateway.calls import CallLog
+from labs.lab09_gateway.golden import golden_signals
+from labs.lab09_gateway.sampling import LiveSampling
+from shared.slo import SLO, Alert
+
+
+def data(log: CallLog, window_s: float, inflight: dict[str, int], slos: list[SLO], alerts: list[Alert],
+         sampling: LiveSampling) -> dict[str, Any]:
+    """Everything the page draws, in one JSON (GET /dashboard/data)."""
+    rows = log.window(window_s)
+    by_tenant = log.cost_by("tenant", window_s)
+    return {"window_s": window_s, "golden": golden_signals(rows, window_s, inflight),
+            "cost": {"tenant": by_tenant, "prompt_version": log.cost_by("prompt_version", window_s),
+                     "total_usd": round(sum(r["cost_usd"] for r in by_tenant), 8)},
+            "latency": latency.breakdown(rows), "slo": slo.status(log, slos, alerts), "sampling": sampling.stats(),
+            "traces": tracing.recent(log, 5, trees=True)}
+
+
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lab-09 gateway dashboard</title>
 <style>

@@ -17,7 +17,9 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from shared.llm import litellm_module
 from shared.pricing import usage_from
+from shared.telemetry import query_spans, setup_telemetry
 
 
 def _usage_attrs(resp: Any) -> dict[str, Any]:
@@ -84,9 +86,6 @@ def trace_llm_call(fn=None, *, operation: str = "chat", provider: str | None = N
 
 def demo() -> dict:
     """Call the in-process mock through the decorator and return the span it recorded."""
-    from shared.llm import litellm_module
-    from shared.telemetry import query_spans, setup_telemetry
-
     setup_telemetry()  # the decorator uses the global tracer provider: install ours before the first span
 
     @trace_llm_call

@@ -14,6 +14,7 @@ An alert fires when D_KL exceeds a threshold (default 0.1 nats).
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from collections.abc import Sequence
 
@@ -69,3 +70,12 @@ def drift(reference: list[dict], current: list[dict], threshold: float = 0.1) ->
                                  "reference": dict(Counter(ref)), "current": dict(Counter(cur))}
     out["drifted"] = any(f["drifted"] for f in out["features"].values())
     return out
+
+
+def windows(rows: list[dict], current_s: float, threshold: float = 0.1, now: float | None = None) -> dict:
+    """Split call-log rows into the reference (before the last `current_s` seconds) and the current
+    window, keep the successful chat calls, and compare them."""
+    now = time.time() if now is None else now
+    ok = [r for r in rows if r["status"] < 400 and r["operation"] == "chat"]
+    return drift([r for r in ok if r["ts"] < now - current_s], [r for r in ok if r["ts"] >= now - current_s],
+                 threshold)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import sys
 
-from labs.lab09_gateway import drift, redaction, sampling, slo
+from labs.lab09_gateway import drift, redaction, sampling
+from labs.lab09_gateway import slo as gateway_slo
+from shared import slo
 from shared.pricing import Usage, cost
 
 
@@ -27,7 +29,7 @@ def cost_of_a_day() -> dict:
 def burn_rate_alert() -> dict:
     """99.9% SLO over 30 days; errors 2% of traffic for the last 70 minutes, 0.05% before."""
     s = slo.SLO("availability", "availability", 0.999)
-    alerts = slo.load()[1]
+    alerts = gateway_slo.load()[1]
     now = 100 * 86400.0
     rows = []
     for minute in range(0, 3 * 24 * 60):

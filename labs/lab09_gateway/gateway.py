@@ -10,6 +10,11 @@ Two upstream paths (the README says which a request takes):
   ~30 ms (streaming) more here, which is most of a gateway's latency budget.
 - LiteLLM (`litellm.acompletion`): every other target, including the in-process `mock/...` default.
 
+Retries and fallbacks: a target is retried on a transient failure (`shared.resilience.is_transient`:
+429, 408, 409, 5xx, 529, timeouts) up to the route's `retries`, waiting full jitter
+U(0, min(1 s, 25 ms * 2^n)) with a provider's retry-after as the floor (capped at 1 s); then the next
+target is the fallback. A stream is retried only until its first chunk has gone to the client.
+
 Each upstream attempt is a GenAI CLIENT span (`chat {model}`), a child of the request's SERVER span,
 which is a child of the caller's trace when a `traceparent` header comes in. Failed attempts carry
 `error.type`; the request span carries `gateway.attempts` and `gateway.fallback`. A streamed call's
@@ -23,7 +28,10 @@ chunk to the last. Time per output chunk = decode / (chunks - 1).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import math
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -35,12 +43,17 @@ import yaml
 from opentelemetry import metrics, trace
 
 from shared.config import FIXTURES, Settings
+from shared.llm import Model, litellm_module
+from shared.mockllm.engine import BEHAVIOURS
+from shared.mockllm.tokens import count
 from shared.pricing import Usage, cost, usage_from
+from shared.resilience import aretry, is_transient
 from shared.service import ServiceError
 from shared.telemetry import GenAIResult, genai_span, setup_telemetry
 
 ROUTES_FILE = FIXTURES / "lab09" / "routes.yaml"
-RETRYABLE = {408, 409, 429, 500, 502, 503, 504, 529}
+BACKOFF_BASE_S = 0.025  # full jitter: retry n waits U(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2^n))
+BACKOFF_CAP_S = 1.0  # also the most a provider's retry-after may hold one call back
 
 
 @dataclass
@@ -80,7 +93,12 @@ class UpstreamError(Exception):
 
     @property
     def retryable(self) -> bool:
-        return self.status in RETRYABLE
+        return is_transient(self)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What shared.resilience reads a server's retry-after from."""
+        return {"retry-after": self.retry_after} if self.retry_after else {}
 
     def to_service_error(self) -> ServiceError:
         """Provider faults become 502/504 (not the gateway's own 500); a provider 429 stays a 429."""
@@ -102,6 +120,7 @@ class Router:
     def __init__(self, settings: Settings, path: Path = ROUTES_FILE):
         data = yaml.safe_load(path.read_text())
         self.settings = settings
+        self.openai_key = os.environ.get("OPENAI_API_KEY")  # read once here, never per call
         self.routes = {name: Route(name, [Target(**t) for t in spec["targets"]], int(spec.get("retries", 0)))
                        for name, spec in data["routes"].items()}
         self.concurrency = int(data.get("concurrency_per_upstream", 256))
@@ -111,8 +130,6 @@ class Router:
         if model in self.routes:
             return self.routes[model]
         if model.startswith("mock/"):
-            from shared.mockllm.engine import BEHAVIOURS
-
             if model.removeprefix("mock/") in set(BEHAVIOURS) | {"embedding"}:
                 return Route(model, [Target(model)])
         elif "/" in model and model.split("/", 1)[1]:
@@ -123,18 +140,14 @@ class Router:
 
     def http_base(self, strict: bool = False) -> str | None:
         """LLM_API_BASE, or OpenAI's when its key is set, or (for named http routes) the local mock."""
-        import os
-
         if self.settings.llm_api_base:
             return self.settings.llm_api_base.rstrip("/")
-        if os.environ.get("OPENAI_API_KEY"):
+        if self.openai_key:
             return "https://api.openai.com/v1"
         return None if strict else f"http://{self.settings.mock_host}:{self.settings.mock_port}/v1"
 
     def http_key(self) -> str:
-        import os
-
-        return self.settings.llm_api_key or os.environ.get("OPENAI_API_KEY") or "mock"
+        return self.settings.llm_api_key or self.openai_key or "mock"
 
     def models(self) -> list[str]:
         return list(self.routes)
@@ -185,6 +198,7 @@ class Outcome:
     cost_usd: float = 0.0
     error: UpstreamError | None = None
     disconnected: bool = False
+    committed: bool = False  # the first chunk went to the client: no retry, no fallback any more
 
     @property
     def text(self) -> str:
@@ -233,11 +247,13 @@ class ClientDisconnected(Exception):
 
 
 class Gateway:
-    """Holds the shared httpx client, the router and one semaphore per upstream."""
+    """Holds the model handle (settings read once), the shared httpx client, the router and one
+    semaphore per upstream."""
 
-    def __init__(self, settings: Settings, router: Router | None = None):
-        self.settings = settings
-        self.router = router or Router(settings)
+    def __init__(self, model: Model, router: Router | None = None):
+        self.model = model
+        self.settings = model.settings
+        self.router = router or Router(model.settings)
         self.client: httpx.AsyncClient | None = None
         self._sems: dict[str, asyncio.Semaphore] = {}
         self.inflight: dict[str, int] = {}
@@ -288,8 +304,6 @@ class Gateway:
             raise UpstreamError(502, "upstream sent a body that is not JSON", "invalid_response") from exc
 
     async def _litellm_json(self, target: Target, body: dict[str, Any], embeddings: bool = False) -> dict[str, Any]:
-        from shared.llm import litellm_module
-
         litellm = litellm_module()
         kwargs = {k: v for k, v in body.items() if k not in ("model", "mock", "stream", "stream_options")}
         if body.get("mock"):
@@ -344,8 +358,6 @@ class Gateway:
             finally:
                 await resp.aclose()
             return
-        from shared.llm import litellm_module
-
         kwargs = {k: v for k, v in body.items() if k not in ("model", "mock", "stream", "stream_options")}
         if body.get("mock"):
             kwargs["extra_body"] = {"mock": body["mock"]}
@@ -364,16 +376,30 @@ class Gateway:
 
     # --- the call: retries, fallbacks, spans ------------------------------------------------------
 
-    def _attempts(self, route: Route):
+    async def _with_fallbacks(self, route: Route, out: Outcome, attempt) -> Any:
+        """Each target in order, each retried on transient failures (shared.resilience.aretry, full
+        jitter); the next target is the fallback. Raises the last UpstreamError when all failed."""
+        def retryable(exc: BaseException) -> bool:
+            return isinstance(exc, UpstreamError) and not out.committed and exc.retryable
+
         for i, target in enumerate(route.targets):
-            for retry in range(route.retries + 1):
-                yield i, retry, target
+            try:
+                return await aretry(functools.partial(attempt, i, target), attempts=route.retries + 1,
+                                    base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S, retryable=retryable,
+                                    max_retry_after_s=BACKOFF_CAP_S)
+            except UpstreamError as exc:
+                out.error, exc.outcome = exc, out
+                if not retryable(exc):
+                    raise
+        assert out.error is not None
+        raise out.error
 
     async def complete(self, operation: str, route: Route, body: dict[str, Any], mock: dict[str, Any],
                        span_extra: dict[str, Any]) -> tuple[dict[str, Any], Outcome]:
         """Non-streaming chat or embeddings; raises UpstreamError when every attempt failed."""
         out = Outcome()
-        for i, retry, target in self._attempts(route):
+
+        async def attempt(i: int, target: Target) -> dict[str, Any]:
             out.attempts += 1
             out.fallback = i > 0
             wire = self._body_for(target, body, mock)
@@ -392,14 +418,12 @@ class Gateway:
                     out.target = target
                     _read_response(out, data, target)
                     _record_result(result, out, target)
-                return data, out
+                return data
             except UpstreamError as exc:
                 out.error, exc.outcome = exc, out
-                if not exc.retryable:
-                    raise
-                await _backoff(retry, exc)
-        assert out.error is not None
-        raise out.error
+                raise
+
+        return await self._with_fallbacks(route, out, attempt), out
 
     def _slot(self, target: Target, out: Outcome):
         """Wait for an upstream slot (the wait is the queue stage) and count the call in flight."""
@@ -426,14 +450,14 @@ class Gateway:
         """Relay a stream chunk by chunk. `send_start()` runs before the first chunk goes out; until
         then a failed attempt can be retried or fall back, after it the stream is committed."""
         out = Outcome()
-        for i, retry, target in self._attempts(route):
+
+        async def attempt(i: int, target: Target) -> Outcome:
             out.attempts += 1
             out.fallback = i > 0
             wire = self._body_for(target, {**body, "stream": True, "stream_options": {"include_usage": True}}, mock)
             extra = {**span_extra, "gateway.attempt": out.attempts, "gateway.fallback": i > 0,
                      "gen_ai.request.stream": True}
             out.text_parts, out.chunks, out.usage, out.ttft_s = [], 0, Usage(), None
-            started = False
             try:
                 with genai_span("chat", target.model, provider=target.provider, extra=extra,
                                 request=_request_attrs(body)) as (_span, result):
@@ -450,9 +474,9 @@ class Gateway:
                                     usage_only = _read_chunk(out, parsed)
                                     if usage_only and not include_usage:
                                         continue
-                                if not started:
+                                if not out.committed:
                                     await send_start()
-                                    started = True
+                                    out.committed = True
                                     out.target = target
                                 await send_chunk(sse)
                                 if disconnected.is_set():
@@ -470,18 +494,19 @@ class Gateway:
                 return out
             except UpstreamError as exc:
                 out.error, exc.outcome = exc, out
-                if started or not exc.retryable:
-                    raise
-                await _backoff(retry, exc)
+                raise
             except ClientDisconnected:
                 return out
-        assert out.error is not None
-        raise out.error
+
+        return await self._with_fallbacks(route, out, attempt)
 
 
 def _request_attrs(body: dict[str, Any]) -> dict[str, Any]:
+    """The request parameters a GenAI span records: finite numbers only (the request models refuse NaN
+    before a call starts; this keeps a span from ever carrying one)."""
     keys = ("temperature", "top_p", "max_tokens", "seed", "frequency_penalty", "presence_penalty")
-    return {k: body[k] for k in keys if isinstance(body.get(k), int | float) and not isinstance(body.get(k), bool)}
+    return {k: body[k] for k in keys if isinstance(body.get(k), int | float) and not isinstance(body.get(k), bool)
+            and math.isfinite(body[k])}
 
 
 def _http_error(status: int, content: bytes, headers) -> UpstreamError:
@@ -492,16 +517,6 @@ def _http_error(status: int, content: bytes, headers) -> UpstreamError:
     except (ValueError, AttributeError):
         message, etype = content[:200].decode(errors="replace"), f"http_{status}"
     return UpstreamError(status, str(message)[:300], str(etype), headers.get("retry-after"))
-
-
-async def _backoff(retry: int, exc: UpstreamError) -> None:
-    """Exponential backoff (25 ms * 2^retry), honouring a short retry-after (capped at 1 s)."""
-    delay = 0.025 * 2 ** retry
-    try:
-        delay = max(delay, min(float(exc.retry_after or 0), 1.0))
-    except ValueError:
-        pass
-    await asyncio.sleep(delay)
 
 
 def _read_response(out: Outcome, data: dict[str, Any], target: Target) -> None:
@@ -539,8 +554,6 @@ def _estimate_usage(out: Outcome, body: dict[str, Any]) -> None:
     """Usage so far for a stream cut short: the provider's final usage chunk never came."""
     if out.usage.output_tokens:
         return
-    from shared.mockllm.tokens import count
-
     prompt = json.dumps(body.get("messages") or [])
     out.usage = Usage(input_tokens=count(prompt), output_tokens=count(out.text) if out.text else 0)
 

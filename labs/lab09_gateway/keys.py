@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from fastapi import Request
 
 from shared.config import FIXTURES
 from shared.service import ServiceError
@@ -206,6 +207,18 @@ class AdminGuard:
     def is_admin(self, authorization: str | None, api_key_header: str | None = None) -> bool:
         raw = raw_key(authorization, api_key_header)
         return bool(raw) and self._is_admin(raw)
+
+    def require_admin(self, request: Request) -> None:
+        """A route dependency: the admin key, else 401 (none, or a wrong one) or 403 (a tenant's key)."""
+        self.caller(request.headers.get("authorization"), request.headers.get("x-api-key"))
+
+    def tenant_or_admin(self, request: Request) -> str | None:
+        """A route dependency: None for the admin (sees every tenant), a tenant's name for its own key."""
+        return self.caller(request.headers.get("authorization"), request.headers.get("x-api-key"),
+                           tenants_allowed=True)
+
+    def admin_request(self, request: Request) -> bool:
+        return self.is_admin(request.headers.get("authorization"), request.headers.get("x-api-key"))
 
     def caller(self, authorization: str | None, api_key_header: str | None = None,
                tenants_allowed: bool = False) -> str | None:

@@ -6,10 +6,15 @@ Three layers (the chapter's defence in depth): the gateway redacts message conte
 the content store (`redact`), a span processor redacts every string attribute and event of every
 span before the exporters see it (`RedactingSpanProcessor`), and the collector can run the same
 patterns again (`deploy/`). Card numbers must also pass the Luhn check, so order ids stay intact.
+
+Right to deletion (`forget`): a user's captured content leaves the content store and the spans that
+carry it (found by the keyed hash of their id, `gateway.user.hash`); the metrics and the call rows
+stay, unlinked from the user.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +22,12 @@ from types import MappingProxyType
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from labs.lab09_gateway.calls import CallLog
+from shared.telemetry import add_span_processor, remove_span_attributes
+
+# the GenAI content attributes: captured (redacted) only when capture is on, shown only to the admin
+CONTENT_ATTRIBUTES = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions")
 
 PATTERNS: dict[str, re.Pattern[str]] = {
     "KEY": re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}\b|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b"),
@@ -117,10 +128,39 @@ class RedactingSpanProcessor(SpanProcessor):
         return True
 
 
+_redactor: RedactingSpanProcessor | None = None
+
+
+def redactor() -> RedactingSpanProcessor:
+    """One redacting processor per process, ahead of the exporters."""
+    global _redactor
+    if _redactor is None:
+        _redactor = RedactingSpanProcessor()
+        add_span_processor(_redactor, first=True)
+    return _redactor
+
+
+def stored_content(body: dict[str, Any], text: str | None) -> tuple[str, str | None]:
+    """(request, response) for the content store, redacted before it is stored: the first layer."""
+    req = {"model": body.get("model"), "messages": body.get("messages")}
+    return redact(json.dumps(req, ensure_ascii=False)), redact(text) if text is not None else None
+
+
+def without_content(tree: list[dict]) -> list[dict]:
+    """Span trees for the open read-only views: captured content (redacted or not) stays behind the admin key."""
+    return [{**node, "attributes": {k: v for k, v in node["attributes"].items() if k not in CONTENT_ATTRIBUTES},
+             "children": without_content(node["children"])} for node in tree]
+
+
+def forget(log: CallLog, uhash: str) -> dict[str, Any]:
+    """Right to deletion: the user's stored content, then the content attributes of their spans."""
+    removed = log.forget_user(uhash)
+    spans = remove_span_attributes(CONTENT_ATTRIBUTES, ("gateway.user.hash", uhash))
+    return {"user_hash": uhash, "contents_removed": removed, "spans_scrubbed": spans}
+
+
 def content_attributes(messages: list[Mapping[str, Any]], output: str | None) -> dict[str, str]:
     """The GenAI content attributes, already redacted (the span processor redacts them again)."""
-    import json
-
     return {"gen_ai.input.messages": redact(json.dumps(messages, ensure_ascii=False)),
             "gen_ai.output.messages": redact(json.dumps([{"role": "assistant", "content": output}],
                                                         ensure_ascii=False))}

@@ -28,6 +28,7 @@ that span several services; in one process, the SDK can do it without the extra 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -36,6 +37,8 @@ from dataclasses import dataclass, field
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
+
+from shared.telemetry import wrap_exporters
 
 REASONS = ("error", "slow", "sampled", "dropped", "overflow")
 
@@ -58,6 +61,24 @@ class TailSampler:
         if latency_ms >= self.slow_ms:
             return "slow"
         return "sampled" if unit_hash(trace_id) < self.p else "dropped"
+
+
+def policy_from_env() -> TailSampler:
+    """The policy at start: LAB09_SAMPLE_RATE (p, default 0.1) and LAB09_SLOW_MS (default 1000)."""
+    return TailSampler(p=_env_float("LAB09_SAMPLE_RATE", 0.1, 0, 1), slow_ms=_env_float("LAB09_SLOW_MS", 1000, 1e-3, 1e9))
+
+
+def _env_float(name: str, default: float, lo: float, hi: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}={raw} is outside [{lo:g}, {hi:g}]")
+    return value
 
 
 def kept_fraction(rows: list[dict], sampler: TailSampler) -> dict:
@@ -214,7 +235,5 @@ def install() -> TailSamplingProcessor:
     global _processor
     with _install_lock:
         if _processor is None:
-            from shared.telemetry import wrap_exporters
-
             _processor = wrap_exporters(TailSamplingProcessor)
         return _processor

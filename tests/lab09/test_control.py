@@ -125,7 +125,7 @@ def test_gateway_keeps_slow_traces_and_streams_whole(client):
 
 def test_kept_fraction_under_traffic_matches_the_policy(client):
     client.put("/admin/sampling", headers=ADMIN, json={"p": 0.3, "slow_ms": 60_000})
-    client.post("/traffic", json={"n": 200, "error_rate": 0.1})
+    client.post("/traffic", headers=ADMIN, json={"n": 200, "error_rate": 0.1})
     out = client.get("/analysis/sampling").json()
     live = out["live"]
     errors = live["by_reason"]["error"]
@@ -155,7 +155,7 @@ def test_bad_sampling_env_fails_at_start(settings, monkeypatch):
 OPERATOR_ROUTES = [("GET", "/admin/keys", None), ("POST", "/admin/keys", {"tenant": "hooli"}),
                    ("GET", "/admin/capture", None), ("PUT", "/admin/capture", {"enabled": True}),
                    ("PUT", "/admin/sampling", {"p": 0.5}), ("DELETE", "/users/u-1/content", None),
-                   ("POST", "/replay/some-request", {})]
+                   ("POST", "/replay/some-request", {}), ("POST", "/traffic", {"n": 1})]
 
 
 @pytest.mark.parametrize("method,path,body", OPERATOR_ROUTES)

@@ -195,7 +195,7 @@ def test_replay_diffs_against_the_stored_answer(client):
 
 
 def test_slo_burns_when_the_provider_fails(client):
-    client.post("/traffic", json={"n": 20, "error_rate": 0.5})
+    client.post("/traffic", headers=ADMIN, json={"n": 20, "error_rate": 0.5})
     out = client.get("/slo").json()
     avail = next(s for s in out["slos"] if s["name"] == "availability")
     assert avail["bad"] > 0 and avail["burn_rates"]["5m"] > 14.4

@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.trace import SpanKind
 
-from labs.lab09_gateway.app import create_app, redactor
+from labs.lab09_gateway.app import create_app
+from labs.lab09_gateway.redaction import redactor
 from shared.config import get_settings
 from shared.telemetry import query_spans, tracer
 
