@@ -21,8 +21,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 import shared  # noqa: F401  (offline environment first)
-from labs.lab07_agents.injection import ATTACKS, Defenses, attack_success_rate
-from labs.lab07_agents.suite import task_by_id
+from labs.lab07_agents.injection import ATTACKS, Defenses
+from labs.lab07_agents.suite import attack_success_rate, task_by_id
 from shared.config import REPO_ROOT
 
 OUT = REPO_ROOT / "bench" / "results"

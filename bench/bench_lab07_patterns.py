@@ -27,11 +27,11 @@ from tqdm import tqdm
 import shared  # noqa: F401  (offline environment first)
 from labs.lab07_agents import suite
 from labs.lab07_agents.patterns import PATTERNS
-from labs.lab07_agents.resilience import Registry
 from labs.lab07_agents.suite import load_tasks, pass_hat_k, run_task
 from labs.lab07_agents.tools import ToolFaults
 from labs.lab07_agents.tot import TreeOfThoughts
 from shared.config import REPO_ROOT
+from shared.resilience import Breakers
 
 OUT = REPO_ROOT / "bench" / "results"
 MODEL_FAULTS = {"error_rate": 0.3, "latency_ms": 1, "bad_tool_rate": 0.1}
@@ -47,7 +47,7 @@ def clean_numbers(pattern: str, tmp: Path) -> dict:
 
 def measure(pattern: str, k: int, tmp: Path) -> dict:
     tasks = load_tasks()
-    registry = Registry(threshold=5, cooldown_s=0.05)
+    registry = Breakers(threshold=5, cooldown_s=0.05)
     faulty, passes, statuses, violations = [], [], collections.Counter(), 0
     for i, task in enumerate(tasks):
         c = 0
@@ -115,7 +115,7 @@ def main() -> None:
             results[pattern] = measure(pattern, args.k, Path(tmp) / pattern)
         ablations = {}
         for name, pattern in TOT_ABLATIONS.items():  # same proposer; only the search differs
-            PATTERNS[name], suite.MOCK_MODELS[name] = pattern, suite.MOCK_MODELS["tot"]
+            PATTERNS[name], suite.MOCK_BEHAVIOURS[name] = pattern, suite.MOCK_BEHAVIOURS["tot"]
             ablations[name] = clean_numbers(name, Path(tmp) / name)
         ablations["tot"] = results["tot"]["clean"]
     base = results["tool_loop"]["clean"]

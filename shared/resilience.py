@@ -169,8 +169,9 @@ class CircuitBreaker:
         return value
 
     def snapshot(self) -> dict[str, Any]:
-        return {"name": self.name, "state": self.state, "failures": self.failures,
-                "transitions": [f"{a}->{b}" for a, b in self.transitions[-10:]]}
+        return {"name": self.name, "state": self.state, "failures": self.failures, "threshold": self.threshold,
+                "cooldown_s": self.cooldown_s, "opened": sum(1 for _, to in self.transitions if to == "open"),
+                "closed_again": sum(1 for a, to in self.transitions if to == "closed" and a == "half_open")}
 
 
 class BulkheadFull(Exception):

@@ -248,5 +248,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          warmup={"model": lab.model.warm, "index": lab.warm})
     for router in (documents_router(lab), index_router(lab), retrieval_router(lab), jobs_router(lab.jobs)):
         app.include_router(router)
-    app.state.lab = lab
+    app.state.lab06 = lab
     return app

@@ -10,18 +10,20 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Path
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from labs.lab07_agents.checkpoint import RUNS_SCHEMA, RunExists, RunState
 from labs.lab07_agents.guards import Budget
 from labs.lab07_agents.injection import Defenses
 from labs.lab07_agents.manager import QueueFull, RunManager
 from labs.lab07_agents.patterns import PATTERNS
-from labs.lab07_agents.resilience import Registry
-from labs.lab07_agents.suite import load_tasks, mock_model, task_by_id
+from labs.lab07_agents.suite import agent_model, load_tasks, task_by_id
 from labs.lab07_agents.tools import TOOLS
 from labs.lab07_agents.world import World
 from shared.config import Settings, get_settings
+from shared.llm import Model
+from shared.resilience import Breakers
+from shared.schemas import StrictModel, Text
 from shared.service import ServiceError, create_service, not_found
 from shared.store import Store
 
@@ -29,7 +31,7 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,39}$"
 RunId = Annotated[str, Path(pattern=ID_PATTERN, description="a run id from POST /runs")]
 
 
-class BudgetIn(BaseModel):
+class BudgetIn(StrictModel):
     max_steps: int = Field(25, ge=1, le=200)
     max_cost_usd: float = Field(0.05, gt=0, le=10)
     max_wall_s: float = Field(30.0, gt=0, le=600)
@@ -38,7 +40,7 @@ class BudgetIn(BaseModel):
     patience: int = Field(6, ge=2, le=50)
 
 
-class FaultsIn(BaseModel):
+class FaultsIn(StrictModel):
     """Faults for this run: the model's come from the mock, the tools' from this lab's tool layer."""
 
     model_error_rate: float = Field(0.0, ge=0, le=1)
@@ -49,7 +51,7 @@ class FaultsIn(BaseModel):
     seed: int = Field(0, ge=0, le=2**31)
 
 
-class DefensesIn(BaseModel):
+class DefensesIn(StrictModel):
     spotlight: bool = True
     detector: bool = True
     gating: bool = True
@@ -58,10 +60,10 @@ class DefensesIn(BaseModel):
     approval: bool = True
 
 
-class RunIn(BaseModel):
+class RunIn(StrictModel):
     id: str | None = Field(None, pattern=ID_PATTERN, description="your id for the run (default: generated); "
                            "reusing one is a 409, so a retried POST never starts a second run")
-    task: str = Field(min_length=1, max_length=400, description="a task id from GET /tasks, or the task's text")
+    task: Text = Field(min_length=1, max_length=400, description="a task id from GET /tasks, or the task's text")
     pattern: Literal["tool_loop", "react", "plan_execute", "rewoo", "reflexion", "tot"] = "tool_loop"
     budget: BudgetIn = Field(default_factory=BudgetIn)
     deadline_s: float = Field(20.0, gt=0, le=600, description="the run's deadline, passed to every call")
@@ -88,7 +90,7 @@ def _task(text: str) -> dict[str, Any]:
     return {"id": "adhoc", "text": text, "tools": []}
 
 
-def runs_router(manager: RunManager, settings: Settings) -> APIRouter:
+def runs_router(manager: RunManager) -> APIRouter:
     router = APIRouter(prefix="/runs", tags=["runs"])
 
     def get_or_404(run_id: str) -> RunState:
@@ -101,7 +103,7 @@ def runs_router(manager: RunManager, settings: Settings) -> APIRouter:
     def create_run(body: RunIn) -> dict[str, Any]:
         """Start an agent run (202); 429 with Retry-After when the run queue is full."""
         f = body.faults
-        model = mock_model(body.pattern) if settings.llm_model.startswith("mock/") else settings.llm_model
+        model = agent_model(manager.model, body.pattern)
         mock = {k: v for k, v in {"error_rate": f.model_error_rate, "latency_ms": f.model_latency_ms,
                                   "bad_tool_rate": f.bad_tool_rate}.items() if v}
         tool_faults = {"error_rate": f.tool_error_rate, "latency_ms": f.tool_latency_ms, "seed": f.seed}
@@ -187,14 +189,15 @@ def world_router(manager: RunManager) -> APIRouter:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     folder = settings.lab_dir("lab07")
+    model = Model.from_settings(settings)
     manager = RunManager(World(folder / "world.db"), Store(folder / "runs.db", migrations=[RUNS_SCHEMA]),
-                         Registry(threshold=5, cooldown_s=5.0))
+                         Breakers(threshold=5, cooldown_s=5.0), model=model)
     app = create_service("lab-07 agent reliability engineering", lab="lab07", settings=settings,
-                         readiness={"runs_db": manager.runs.ping, "world_db": manager.world.store.ping})
-    app.include_router(runs_router(manager, settings))
+                         readiness={"runs_db": manager.runs.ping, "world_db": manager.world.store.ping},
+                         # runs start only once the model layer is loaded: a cold import must not eat a deadline
+                         warmup={"model": model.warm, "workers": manager.start})
+    app.include_router(runs_router(manager))
     app.include_router(world_router(manager))
     app.state.manager = manager
-    app.state.fuzz_skip = {"POST /runs"}
-    app.router.on_startup.append(manager.start)
     app.router.on_shutdown.append(manager.stop)
     return app

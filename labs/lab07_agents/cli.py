@@ -20,10 +20,11 @@ from labs.lab07_agents.guards import Budget
 from labs.lab07_agents.injection import Defenses
 from labs.lab07_agents.patterns import PATTERNS
 from labs.lab07_agents.runtime import Runtime
-from labs.lab07_agents.suite import judge, mock_model, task_by_id
+from labs.lab07_agents.suite import agent_model, judge, task_by_id
 from labs.lab07_agents.tools import ToolBox, ToolFaults
 from labs.lab07_agents.world import World
 from shared.config import get_settings
+from shared.llm import Model
 from shared.store import Store
 
 
@@ -49,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         task = task_by_id(args.task)
         if task is None:
             parser.error(f"no task {args.task!r}")
-        model = get_settings().llm_model
-        model = mock_model(args.pattern) if model.startswith("mock/") else model
+        model = agent_model(Model.from_settings(), args.pattern)
         st = rt.create(task, args.pattern, model, Budget(max_wall_s=args.deadline_s), args.deadline_s,
                        auto_approve=True)
         print(json.dumps({"run_id": st.id}), flush=True)

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from labs.lab07_agents import guards
-from labs.lab07_agents.injection import ATTACKS, Defenses, attack_success_rate
-from labs.lab07_agents.resilience import BreakerOpen, CircuitBreaker
-from labs.lab07_agents.suite import run_task, task_by_id
+from labs.lab07_agents.injection import ATTACKS, Defenses
+from labs.lab07_agents.suite import attack_success_rate, run_task, task_by_id
 from labs.lab07_agents.tools import ToolFaults
+from shared.resilience import BreakerOpen, CircuitBreaker
 
 RUNTIME = Path(__file__).with_name("runtime.py")
 

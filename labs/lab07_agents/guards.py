@@ -47,14 +47,20 @@ def no_progress(fresh: list[bool], patience: int) -> bool:
 
 
 def check(budget: Budget, *, steps: int, cost_usd: float, elapsed_s: float, tokens: int,
-          actions: list[str], fresh: list[bool]) -> str | None:
-    """The reason to stop now, or None to go on."""
+          actions: list[str], fresh: list[bool], deadline_s: float | None = None) -> str | None:
+    """The reason to stop now, or None to go on.
+
+    `deadline_s` is the run's own deadline when the caller set one shorter than `max_wall_s`: once it
+    has passed, every call fails fast, and a run that went on would trip a misleading guard (the same
+    call repeated, or no progress) instead of saying that time ran out.
+    """
     if steps >= budget.max_steps:
         return f"max_steps: {steps} steps reached the limit of {budget.max_steps}"
     if cost_usd >= budget.max_cost_usd:
         return f"max_cost: ${cost_usd:.6f} reached the limit of ${budget.max_cost_usd}"
-    if elapsed_s >= budget.max_wall_s:
-        return f"max_wall_time: {elapsed_s:.2f}s reached the limit of {budget.max_wall_s}s"
+    wall = min(budget.max_wall_s, deadline_s) if deadline_s is not None else budget.max_wall_s
+    if elapsed_s >= wall:
+        return f"max_wall_time: {elapsed_s:.2f}s reached the limit of {wall:g}s"
     if repeated_action(actions, budget.repeat_limit):
         return f"repeated_action: the same call {budget.repeat_limit} times in a row"
     if no_progress(fresh, budget.patience):

@@ -18,10 +18,11 @@ from typing import Any
 from labs.lab07_agents.checkpoint import RunState
 from labs.lab07_agents.guards import Budget
 from labs.lab07_agents.injection import Defenses
-from labs.lab07_agents.resilience import Registry
 from labs.lab07_agents.runtime import TERMINAL, Runtime
 from labs.lab07_agents.tools import ToolBox, ToolFaults
 from labs.lab07_agents.world import World
+from shared.llm import Model
+from shared.resilience import Breakers
 from shared.store import Store
 
 
@@ -30,8 +31,10 @@ class QueueFull(Exception):
 
 
 class RunManager:
-    def __init__(self, world: World, runs: Store, registry: Registry, workers: int = 2, queue_size: int = 8):
+    def __init__(self, world: World, runs: Store, registry: Breakers, workers: int = 2, queue_size: int = 8,
+                 model: Model | None = None):
         self.world, self.runs, self.registry = world, runs, registry
+        self.model = model or Model.from_settings()
         self.queue: queue.Queue[str] = queue.Queue(maxsize=queue_size)
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -55,7 +58,7 @@ class RunManager:
                 tool_faults: dict[str, float] | None = None) -> Runtime:
         faults = ToolFaults(**(tool_faults if tool_faults is not None else st.tool_faults if st else {}))
         d = defenses or (Defenses(**st.defenses) if st and st.defenses else Defenses())
-        return Runtime(self.runs, ToolBox(self.world, faults), self.registry, d)
+        return Runtime(self.runs, ToolBox(self.world, faults), self.registry, d, model=self.model)
 
     def submit(self, task: dict[str, Any], pattern: str, model: str, budget: Budget, deadline_s: float,
                mock: dict[str, Any], tool_faults: dict[str, float], defenses: Defenses,

@@ -11,7 +11,7 @@
 | reflexion     | tool_loop trials + 1 reflection each| retries the whole task with a lesson             |
 | tot           | n + 1 proposals + k values each     | k + 1 calls a step to search past bad first ideas|
 
-Tree of Thoughts lives in tot.py (its search is a module of its own). `decide(rt, st)` returns the calls to make ([{"tool", "args", "id", "thought"}]) or `Final(text)`;
+Tree of Thoughts lives in tot.py (its search is a module of its own); the prompts in prompts.py. `decide(rt, st)` returns the calls to make ([{"tool", "args", "id", "thought"}]) or `Final(text)`;
 `observe(rt, st, call, result)` records a result where this pattern's model will read it.
 """
 
@@ -19,37 +19,22 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from labs.lab07_agents.injection import SPOTLIGHT_RULE
-from labs.lab07_agents.runtime import Final, RunState, Runtime
-from labs.lab07_agents.tools import TOOLS
+from labs.lab07_agents.checkpoint import RunState
+from labs.lab07_agents.prompts import ACTION, system_prompt, task_message, tool_list
+from labs.lab07_agents.steps import Final
+from labs.lab07_agents.tot import TreeOfThoughts
 
-SYSTEM = ("You are a travel agent for one customer. Use the tools to do exactly what the task asks, "
-          "check every result before the next step, and finish with a short answer.")
-
-
-def _system(rt: Runtime, st: RunState, extra: str = "") -> str:
-    rule = SPOTLIGHT_RULE if rt.defenses.spotlight else ""
-    lessons = "\n".join(st.memo.get("lessons", []))
-    return "\n".join(p for p in (SYSTEM, extra, rule, lessons and "Lessons from earlier attempts:\n" + lessons) if p)
-
-
-def _tool_list(rt: Runtime, st: RunState) -> str:
-    return "\n".join(f"- {t.name}: {t.description} args: {json.dumps(t.args.model_json_schema()['properties'])}"
-                     for t in TOOLS.values() if t.name in rt.model_tools(st))
-
-
-def _task(st: RunState) -> dict[str, str]:
-    return {"role": "user", "content": f"Task: {st.task['text']}"}
-
+if TYPE_CHECKING:  # type hints only: the runtime imports PATTERNS from here
+    from labs.lab07_agents.runtime import Runtime
 
 class ToolLoop:
     """Native tool calling: the model answers with tool calls until it answers with text."""
 
     def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
         if not st.messages:
-            st.messages = [{"role": "system", "content": _system(rt, st)}, _task(st)]
+            st.messages = [{"role": "system", "content": system_prompt(rt, st)}, task_message(st)]
         c = rt.chat(st, st.messages, tools=rt.toolbox.schemas(rt.model_tools(st)))
         if not c.tool_calls:
             return Final(c.text or "")
@@ -60,17 +45,15 @@ class ToolLoop:
         st.messages.append({"role": "tool", "tool_call_id": call["id"], "content": rt.present(st, call["tool"], result)})
 
 
-ACTION = re.compile(r"Action:\s*(\w+)\s*\nAction Input:\s*(\{.*\})", re.S)
-
 
 class ReAct:
     """Thought / Action / Action Input in text; results come back as "Observation: ..." messages."""
 
     def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
         if not st.messages:
-            fmt = ("Tools:\n" + _tool_list(rt, st) + "\nAnswer in this format:\nThought: <reasoning>\nAction: <tool>\n"
+            fmt = ("Tools:\n" + tool_list(rt, st) + "\nAnswer in this format:\nThought: <reasoning>\nAction: <tool>\n"
                    "Action Input: <JSON arguments>\n... or, when done:\nThought: ...\nFinal Answer: <answer>")
-            st.messages = [{"role": "system", "content": _system(rt, st, fmt)}, _task(st)]
+            st.messages = [{"role": "system", "content": system_prompt(rt, st, fmt)}, task_message(st)]
         c = rt.chat(st, st.messages)
         text = c.text or ""
         st.messages.append({"role": "assistant", "content": text})
@@ -91,10 +74,10 @@ class ReAct:
 
 def _plan(rt: Runtime, st: RunState, done: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Ask the planner for the remaining steps (it sees the calls already made, so this is also a re-plan)."""
-    messages = [{"role": "system", "content": _system(rt, st, "ROLE: planner. Reply with JSON "
+    messages = [{"role": "system", "content": system_prompt(rt, st, "ROLE: planner. Reply with JSON "
                                                      '{"plan": [{"id": "E1", "tool": ..., "args": {...}}]}; '
                                                      "refer to earlier results as #E1.field.\nTools:\n"
-                                                     + _tool_list(rt, st))}, _task(st), *done]
+                                                     + tool_list(rt, st))}, task_message(st), *done]
     c = rt.chat(st, messages, kind="plan")
     try:
         plan = json.loads(c.text or "")["plan"]
@@ -112,9 +95,9 @@ class PlanExecute:
             st.memo["plan"] = _plan(rt, st, st.messages[2:])
             st.memo["replans"] = st.memo.get("replans", -1) + 1
         step = st.memo["plan"][0] if st.memo["plan"] else {"tool": "(none)"}
-        system = _system(rt, st, "ROLE: executor. Plan: " + " -> ".join(s["tool"] for s in st.memo["plan"]) +
+        system = system_prompt(rt, st, "ROLE: executor. Plan: " + " -> ".join(s["tool"] for s in st.memo["plan"]) +
                          f"\nCarry out the current step: {step['tool']}")
-        st.messages = [{"role": "system", "content": system}, _task(st), *st.messages[2:]]
+        st.messages = [{"role": "system", "content": system}, task_message(st), *st.messages[2:]]
         c = rt.chat(st, st.messages, tools=rt.toolbox.schemas(rt.model_tools(st)))
         if not c.tool_calls:
             return Final(c.text or "")
@@ -164,7 +147,7 @@ class ReWOO:
                 return []
             return [{"tool": step["tool"], "args": args, "id": step.get("id", "E?")}]
         evidence = "\n".join(f"{k} = {rt.present(st, k, v)}" for k, v in memo["evidence"].items())
-        c = rt.chat(st, [{"role": "system", "content": _system(rt, st, "ROLE: solver")}, _task(st),
+        c = rt.chat(st, [{"role": "system", "content": system_prompt(rt, st, "ROLE: solver")}, task_message(st),
                          {"role": "user", "content": "Evidence:\n" + evidence}], kind="solve")
         return Final(c.text or "")
 
@@ -192,11 +175,5 @@ class Reflexion(ToolLoop):
         return out
 
 
-def _patterns() -> dict[str, Any]:
-    from labs.lab07_agents.tot import TreeOfThoughts  # tot.py builds on the prompt helpers above
-
-    return {"tool_loop": ToolLoop(), "react": ReAct(), "plan_execute": PlanExecute(), "rewoo": ReWOO(),
-            "reflexion": Reflexion(), "tot": TreeOfThoughts()}
-
-
-PATTERNS: dict[str, Any] = _patterns()
+PATTERNS: dict[str, Any] = {"tool_loop": ToolLoop(), "react": ReAct(), "plan_execute": PlanExecute(),
+                            "rewoo": ReWOO(), "reflexion": Reflexion(), "tot": TreeOfThoughts()}

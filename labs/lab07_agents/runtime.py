@@ -19,7 +19,6 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
@@ -28,30 +27,25 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 import labs.lab07_agents.mock_plugin  # noqa: F401  (registers the mock's `agent` and `agent_tot` in-process)
 from labs.lab07_agents import guards, injection
 from labs.lab07_agents.checkpoint import RunState, insert, load, save
-from labs.lab07_agents.resilience import BreakerOpen, BulkheadFull, Deadline, Registry, retry
+from labs.lab07_agents.patterns import PATTERNS
+from labs.lab07_agents.steps import Final, ModelUnavailable
 from labs.lab07_agents.tools import COMMIT_TOOLS, TOOLS, DeadlineExceeded, ToolBox, ToolError
 from shared import llm
+from shared.llm import Model
+from shared.resilience import BreakerOpen, Breakers, BulkheadFull, Deadline, is_transient, retry
 from shared.store import Store
 from shared.telemetry import tracer
 
 TERMINAL = {"completed", "compensated", "stopped", "failed"}
-TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504, 529}
-
-
-class ModelUnavailable(Exception):
-    pass
-
-
-@dataclass
-class Final:
-    text: str
 
 
 class Runtime:
-    def __init__(self, runs: Store, toolbox: ToolBox, registry: Registry | None = None,
-                 defenses: injection.Defenses | None = None, approval_limit: float = 1000.0, attempts: int = 4):
+    def __init__(self, runs: Store, toolbox: ToolBox, registry: Breakers | None = None,
+                 defenses: injection.Defenses | None = None, approval_limit: float = 1000.0, attempts: int = 4,
+                 model: Model | None = None):
         self.runs, self.toolbox = runs, toolbox
-        self.registry = registry or Registry()
+        self.model = model or Model.from_settings()  # settings for every call; each run names its model id
+        self.registry = registry or Breakers()
         self.defenses = defenses or injection.Defenses()
         self.approval_limit, self.attempts = approval_limit, attempts
         self.undo_grace_s = 10.0
@@ -75,8 +69,6 @@ class Runtime:
     # -- the loop ----------------------------------------------------------------------------------
     def run(self, run_id: str) -> RunState:
         """Drive a run until it ends or waits for a human; safe to call again after a crash."""
-        from labs.lab07_agents.patterns import PATTERNS
-
         st = self.load(run_id)
         if st is None or st.status in TERMINAL or st.status == "waiting_approval":
             return st
@@ -98,7 +90,8 @@ class Runtime:
     def _step(self, st: RunState, pattern) -> None:
         budget = guards.Budget(**st.budget)
         reason = guards.check(budget, steps=st.step, cost_usd=st.cost_usd, tokens=st.tokens,
-                              elapsed_s=time.time() - st.started_at, actions=st.actions, fresh=st.fresh)
+                              elapsed_s=time.time() - st.started_at, actions=st.actions, fresh=st.fresh,
+                              deadline_s=st.deadline_at - st.started_at)
         if reason:
             return self.finish(st, "stopped", reason)
         st.step += 1
@@ -109,6 +102,9 @@ class Runtime:
             else:
                 out = pattern.decide(self, st)
         except ModelUnavailable as exc:
+            if time.time() >= st.deadline_at:  # the model was cut off by the deadline, not down
+                return self.finish(st, "stopped", f"max_wall_time: the run's deadline passed during a model call "
+                                                  f"({exc})")
             return self.finish(st, "failed", f"model_unavailable: {exc}")
         if isinstance(out, Final):
             st.answer = out.text
@@ -162,18 +158,17 @@ class Runtime:
         deadline = Deadline(st.deadline_at - time.time())
         breaker = self.registry.breaker(f"model:{st.model}")
 
-        def once() -> llm.Completion:
-            return breaker.call(lambda: llm.complete(messages, model=st.model, tools=tools or None,
-                                                     mock=st.mock or None, timeout=max(0.05, deadline.remaining())))
+        model = self.model.with_model(st.model)
 
-        def transient(exc: Exception) -> bool:
-            return getattr(exc, "status_code", None) in TRANSIENT_STATUS or isinstance(exc, BreakerOpen) \
-                or "Timeout" in type(exc).__name__
+        def once() -> llm.Completion:
+            return breaker.call(lambda: model.complete(messages, tools=tools or None, mock=st.mock or None,
+                                                       timeout=max(0.05, deadline.remaining())),
+                                counts=is_transient)  # a 400 is this run's fault, not the model's health
 
         start = time.perf_counter()
         try:
-            c = retry(once, retryable=transient, deadline=deadline, attempts=self.attempts,
-                      on_retry=lambda n, e: self._count(st, "retries"))
+            c = retry(once, retryable=is_transient, deadline=deadline, attempts=self.attempts, base_s=0.02,
+                      cap_s=0.5, on_retry=lambda n, e: self._count(st, "retries"))
         except Exception as exc:
             raise ModelUnavailable(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
         st.counts["model_calls"] += 1
@@ -244,8 +239,8 @@ class Runtime:
                 "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool.name,
                 "gen_ai.tool.type": "function", "lab07.idempotency_key": key}) as span:
             try:
-                return retry(once, retryable=retryable, deadline=deadline, attempts=self.attempts,
-                             on_retry=lambda n, e: self._count(st, "retries"))
+                return retry(once, retryable=retryable, deadline=deadline, attempts=self.attempts, base_s=0.02,
+                             cap_s=0.5, on_retry=lambda n, e: self._count(st, "retries"))
             except Exception as exc:
                 span.set_attribute("error.type", getattr(exc, "code", type(exc).__name__))
                 raise

@@ -23,14 +23,18 @@ from math import comb
 from pathlib import Path
 from typing import Any
 
-from labs.lab07_agents import mock_plugin  # noqa: F401  (registers mock/agent and mock/agent_tot)
+from labs.lab07_agents import (
+    injection,
+    mock_plugin,  # noqa: F401  (registers mock/agent and mock/agent_tot)
+)
 from labs.lab07_agents.checkpoint import RUNS_SCHEMA
 from labs.lab07_agents.guards import Budget
 from labs.lab07_agents.injection import Defenses
-from labs.lab07_agents.resilience import Registry
 from labs.lab07_agents.runtime import Runtime
 from labs.lab07_agents.tools import ToolBox, ToolFaults
 from labs.lab07_agents.world import World
+from shared.llm import Model
+from shared.resilience import Breakers
 from shared.store import Store
 
 TASKS_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "lab07" / "tasks.json"
@@ -38,12 +42,13 @@ AGENT_MODEL = "mock/agent"
 # ToT asks the model for things no other pattern asks for (k proposals, a value per proposal); `agent`
 # only ever knows the one right step, so on the mock ToT runs on `agent_tot`: the same agent as an
 # unreliable proposer (right first with p = 0.6) and a value judge.
-MOCK_MODELS = {"tot": "mock/agent_tot"}
+MOCK_BEHAVIOURS = {"tot": "agent_tot"}
 
 
-def mock_model(pattern: str) -> str:
-    """The mock behaviour a run of this pattern uses when LLM_MODEL is a mock."""
-    return MOCK_MODELS.get(pattern, AGENT_MODEL)
+def agent_model(model: Model | None, pattern: str) -> str:
+    """The model id a run of this pattern uses: the lab's own mock behaviour when the model is the mock
+    (in-process `mock/agent` or over HTTP `openai/mock/agent`), otherwise the configured model."""
+    return (model or Model.from_settings()).for_behaviour(MOCK_BEHAVIOURS.get(pattern, "agent")).id
 
 
 def load_tasks() -> list[dict[str, Any]]:
@@ -74,7 +79,7 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
 
 def run_task(task: dict[str, Any], pattern: str, workdir: Path, *, model: str | None = None,
              mock: dict[str, Any] | None = None, faults: ToolFaults | None = None,
-             registry: Registry | None = None, defenses: Defenses | None = None,
+             registry: Breakers | None = None, defenses: Defenses | None = None,
              injections: dict[str, str] | None = None, budget: Budget | None = None,
              deadline_s: float = 30.0, reviewer=None) -> dict[str, Any]:
     """One run of one task on a fresh world; returns the run's numbers and the judge's verdict.
@@ -86,7 +91,7 @@ def run_task(task: dict[str, Any], pattern: str, workdir: Path, *, model: str | 
     rt = Runtime(Store(workdir / "runs.db", migrations=[RUNS_SCHEMA]), ToolBox(world, faults, injections),
                  registry, defenses)
     start = time.perf_counter()
-    st = rt.create(task, pattern, model or mock_model(pattern), budget or Budget(), deadline_s, mock, auto_approve=reviewer is None)
+    st = rt.create(task, pattern, model or agent_model(None, pattern), budget or Budget(), deadline_s, mock, auto_approve=reviewer is None)
     st = rt.run(st.id)
     while st.status == "waiting_approval":
         rt.decide_pending(st.id, reviewer(task, st.pending))
@@ -121,3 +126,20 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def attack_success_rate(defenses: Defenses, workdir, tasks: list[dict[str, Any]], pattern: str = "tool_loop",
+                        obedience: float = 0.9, attacks: list[dict[str, Any]] | None = None,
+                        model: Model | None = None) -> dict[str, Any]:
+    """Run every (attack, task) pair with the gullible model; ASR = attacks whose goal reached the state."""
+    hits = runs = useful = 0
+    for attack in attacks or injection.ATTACKS:
+        for task in tasks:
+            r = run_task(task, pattern, workdir / f"{attack['id']}-{task['id']}", model=(model or Model.from_settings()).for_behaviour("gullible").id,
+                         mock={"base": "agent", "obedience": obedience}, defenses=defenses,
+                         injections={attack["tool"]: attack["text"]}, reviewer=injection.reviewer if defenses.approval else None)
+            runs += 1
+            hits += injection.attack_succeeded(r["world"], attack["goal"])
+            useful += r["success"]
+    return {"asr": hits / runs, "task_success": useful / runs, "runs": runs, "defenses": defenses.as_dict()}
+

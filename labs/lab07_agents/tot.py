@@ -29,14 +29,18 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from labs.lab07_agents import guards, injection
-from labs.lab07_agents.patterns import ACTION, _system, _task, _tool_list
-from labs.lab07_agents.runtime import Final, RunState, Runtime
+from labs.lab07_agents.checkpoint import RunState
+from labs.lab07_agents.prompts import ACTION, system_prompt, task_message, tool_list
+from labs.lab07_agents.steps import Final
 from labs.lab07_agents.tools import TOOLS
+
+if TYPE_CHECKING:  # type hints only: the runtime imports the patterns, which import this module
+    from labs.lab07_agents.runtime import Runtime
 
 VALUES = {"sure": 20.0, "likely": 1.0, "impossible": 0.001}
 PRUNE = VALUES["impossible"]
@@ -125,7 +129,7 @@ class TreeOfThoughts:
 
     def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
         if not st.messages:
-            st.messages = [{"role": "system", "content": _system(rt, st)}, _task(st)]
+            st.messages = [{"role": "system", "content": system_prompt(rt, st)}, task_message(st)]
         candidates: list[dict[str, Any]] = []
         values: list[float] = []
         enough = VALUES["sure"] if self.evaluator == "model" else VALUES["likely"]
@@ -157,8 +161,8 @@ class TreeOfThoughts:
         return [{"tool": chosen["tool"], "args": chosen["args"], "thought": chosen["thought"]}]
 
     def _propose(self, rt: Runtime, st: RunState) -> list[dict[str, Any]]:
-        system = _system(rt, st, PROPOSER.format(k=self.breadth) + _tool_list(rt, st))
-        c = rt.chat(st, [{"role": "system", "content": system}, _task(st), *st.messages[2:]], kind="propose")
+        system = system_prompt(rt, st, PROPOSER.format(k=self.breadth) + tool_list(rt, st))
+        c = rt.chat(st, [{"role": "system", "content": system}, task_message(st), *st.messages[2:]], kind="propose")
         return parse_candidates(c.text or "", self.breadth)
 
     def _value(self, rt: Runtime, st: RunState, cand: dict[str, Any]) -> float:
@@ -166,7 +170,7 @@ class TreeOfThoughts:
             return VALUES["likely"]
         if self.evaluator == "heuristic":
             return heuristic_value(rt, st, cand)
-        v = rt.chat(st, [{"role": "system", "content": _system(rt, st, EVALUATOR)}, _task(st), *st.messages[2:],
+        v = rt.chat(st, [{"role": "system", "content": system_prompt(rt, st, EVALUATOR)}, task_message(st), *st.messages[2:],
                          {"role": "user", "content": "Candidate:\n" + render(cand)}], kind="evaluate")
         word = re.search(r"Value:\s*(sure|likely|impossible)", v.text or "", re.I)
         return VALUES[word[1].lower()] if word else VALUES["likely"]

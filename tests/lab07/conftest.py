@@ -6,10 +6,10 @@ import pytest
 
 from labs.lab07_agents.checkpoint import RUNS_SCHEMA
 from labs.lab07_agents.injection import Defenses
-from labs.lab07_agents.resilience import Registry
 from labs.lab07_agents.runtime import Runtime
 from labs.lab07_agents.tools import ToolBox, ToolFaults
 from labs.lab07_agents.world import World
+from shared.resilience import Breakers
 from shared.store import Store
 
 
@@ -20,9 +20,9 @@ def world(tmp_path) -> World:
 
 @pytest.fixture
 def make_runtime(tmp_path, world):
-    def make(faults: ToolFaults | None = None, defenses: Defenses | None = None, registry: Registry | None = None,
+    def make(faults: ToolFaults | None = None, defenses: Defenses | None = None, registry: Breakers | None = None,
              injections: dict[str, str] | None = None) -> Runtime:
         return Runtime(Store(tmp_path / "runs.db", migrations=[RUNS_SCHEMA]), ToolBox(world, faults, injections),
-                       registry or Registry(cooldown_s=0.05), defenses)
+                       registry or Breakers(cooldown_s=0.05), defenses)
 
     return make

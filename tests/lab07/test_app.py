@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -11,7 +13,23 @@ from labs.lab07_agents.app import create_app
 @pytest.fixture
 def client(settings):
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        assert c.app.state.warmup.wait(120), "the model layer did not load"  # a caller waits for /readyz
         yield c
+
+
+def test_not_ready_until_the_model_layer_and_workers_are_up(settings):
+    """/readyz is 503 while start-up work runs, then 200 with each step's detail."""
+    app = create_app(settings)
+    gate = threading.Event()
+    slow = app.state.warmup.steps["model"]
+    app.state.warmup.steps["model"] = lambda: gate.wait(30) and slow()
+    with TestClient(app, raise_server_exceptions=False) as c:
+        cold = c.get("/readyz")
+        assert cold.status_code == 503 and "warming up" in cold.text
+        gate.set()
+        assert app.state.warmup.wait(60)
+        warm = c.get("/readyz").json()
+        assert warm["status"] == "ready" and warm["checks"]["model"]["detail"] == "mock/assistant"
 
 
 def test_run_to_completion_with_its_trajectory(client):

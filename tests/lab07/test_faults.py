@@ -11,10 +11,10 @@ import time
 import pytest
 
 from labs.lab07_agents.guards import Budget
-from labs.lab07_agents.resilience import Registry
 from labs.lab07_agents.runtime import TERMINAL
 from labs.lab07_agents.suite import AGENT_MODEL, load_tasks, pass_hat_k, run_task
 from labs.lab07_agents.tools import ToolFaults
+from shared.resilience import Breakers
 
 FAULTS = {"error_rate": 0.3, "latency_ms": 1, "bad_tool_rate": 0.1}
 
@@ -25,7 +25,7 @@ def _faulty(seed: int) -> ToolFaults:
 
 @pytest.mark.parametrize("pattern", ["tool_loop", "rewoo"])
 def test_every_run_ends_clean_under_30_percent_faults(tmp_path, pattern):
-    registry = Registry(threshold=5, cooldown_s=0.05)
+    registry = Breakers(threshold=5, cooldown_s=0.05)
     results = []
     for i, task in enumerate(load_tasks()):
         start = time.monotonic()
@@ -44,7 +44,7 @@ def test_every_run_ends_clean_under_30_percent_faults(tmp_path, pattern):
 
 def test_tot_under_30_percent_faults_ends_clean(tmp_path):
     """ToT makes ~3x the model calls, so more runs fail on the model; none may leave a mess behind."""
-    registry = Registry(threshold=5, cooldown_s=0.05)
+    registry = Breakers(threshold=5, cooldown_s=0.05)
     for i, task in enumerate(load_tasks()[::3]):
         r = run_task(task, "tot", tmp_path / task["id"], mock=FAULTS, faults=_faulty(i), registry=registry,
                      deadline_s=10)
@@ -67,7 +67,7 @@ def test_pass_hat_k_over_repeated_runs(tmp_path):
 
 
 def test_breaker_opens_in_an_outage_and_recovers(tmp_path):
-    registry = Registry(threshold=3, cooldown_s=0.2)
+    registry = Breakers(threshold=3, cooldown_s=0.2)
     task = load_tasks()[0]
     outage = run_task(task, "tool_loop", tmp_path / "down", registry=registry, deadline_s=5,
                       faults=ToolFaults(error_rate=1.0, only={"search_flights"}))
@@ -81,7 +81,7 @@ def test_breaker_opens_in_an_outage_and_recovers(tmp_path):
 
 
 def test_model_breaker_opens_when_the_model_is_down(tmp_path):
-    registry = Registry(threshold=2, cooldown_s=60)
+    registry = Breakers(threshold=2, cooldown_s=60)
     r = run_task(load_tasks()[0], "tool_loop", tmp_path / "m", registry=registry, mock={"error_rate": 1.0},
                  budget=Budget(), deadline_s=5)
     assert r["status"] == "failed" and r["reason"].startswith("model_unavailable")

@@ -8,14 +8,13 @@ from labs.lab07_agents.injection import (
     ATTACKS,
     Defenses,
     allowed_tools,
-    attack_success_rate,
     blocked,
     capabilities,
     present,
     redact,
     reviewer,
 )
-from labs.lab07_agents.suite import task_by_id
+from labs.lab07_agents.suite import attack_success_rate, task_by_id
 
 TASKS = [task_by_id("book-13"), task_by_id("book-19")]
 

@@ -17,7 +17,7 @@ from labs.lab07_agents.guards import Budget
 from labs.lab07_agents.injection import Defenses
 from labs.lab07_agents.patterns import PATTERNS, resolve
 from labs.lab07_agents.runtime import Runtime
-from labs.lab07_agents.suite import AGENT_MODEL, judge, mock_model, task_by_id
+from labs.lab07_agents.suite import AGENT_MODEL, agent_model, judge, task_by_id
 from labs.lab07_agents.tools import ToolBox, ToolFaults
 from labs.lab07_agents.world import World
 from shared.store import Store
@@ -28,7 +28,7 @@ TRIP = task_by_id("book-13")  # flight + hotel: six tool calls
 
 
 def _run(rt: Runtime, task=TRIP, pattern="tool_loop", budget=None, deadline_s=20.0, mock=None, auto=True):
-    st = rt.create(task, pattern, mock_model(pattern), budget or Budget(), deadline_s, mock, auto_approve=auto)
+    st = rt.create(task, pattern, agent_model(None, pattern), budget or Budget(), deadline_s, mock, auto_approve=auto)
     return rt.run(st.id)
 
 
@@ -202,20 +202,40 @@ def test_the_deadline_reaches_the_model_call(make_runtime):
     start = time.monotonic()
     st = _run(make_runtime(), deadline_s=0.5, mock={"hang": True})
     assert time.monotonic() - start < 2.5
-    assert st.status == "failed" and "timed out" in st.reason
+    assert st.status == "stopped" and st.reason.startswith("max_wall_time") and "timed out" in st.reason
+
+
+def test_a_run_stopped_by_its_deadline_says_so(make_runtime, world):
+    """Past the deadline every tool call fails fast with the same error; the run must report the deadline,
+    not `repeated_action` or `no_progress` (what the guards would see next)."""
+    rt = make_runtime(ToolFaults(spike_rate=1.0, spike_ms=5000, only={"search_flights"}))
+    st = _run(rt, deadline_s=0.4, budget=Budget(max_wall_s=30, repeat_limit=2, patience=2))
+    assert st.status in ("stopped", "compensated"), st.reason
+    assert st.reason.startswith("max_wall_time"), st.reason
+    assert world.violations() == []
+
+
+def test_the_run_deadline_trips_the_wall_time_guard():
+    from labs.lab07_agents import guards
+
+    reason = guards.check(Budget(max_wall_s=30), steps=1, cost_usd=0, elapsed_s=2.0, tokens=0,
+                          actions=["a", "a", "a"], fresh=[False], deadline_s=1.5)
+    assert reason.startswith("max_wall_time") and "1.5s" in reason
+    assert guards.check(Budget(max_wall_s=30), steps=1, cost_usd=0, elapsed_s=1.0, tokens=0, actions=[],
+                        fresh=[], deadline_s=1.5) is None
 
 
 def test_bulkhead_full_is_a_structured_error_and_the_run_still_ends(make_runtime, world):
-    from labs.lab07_agents.resilience import Registry
+    from shared.resilience import Breakers
 
-    registry = Registry(bulkhead=1)
+    registry = Breakers(bulkhead=1)
     rt = make_runtime(registry=registry)
     bulkhead = registry.bulkhead("search_flights")
-    assert bulkhead._sem.acquire(timeout=1)  # another run holds the only slot for this tool
+    assert bulkhead._slots.acquire(timeout=1)  # another run holds the only slot for this tool
     try:
         st = _run(rt, deadline_s=1.0, budget=Budget(max_wall_s=1.0))
     finally:
-        bulkhead._sem.release()
+        bulkhead._slots.release()
     errors = [s["result"]["error"]["code"] for s in st.trajectory if s["kind"] == "tool" and "error" in s["result"]]
     assert errors and set(errors) <= {"BulkheadFull", "DeadlineExceeded"} and "BulkheadFull" in errors
     assert st.status in ("stopped", "failed", "compensated", "completed") and world.violations() == []

@@ -22,7 +22,7 @@ def variants(monkeypatch):
     """The proposer alone (greedy) and the search with the model-free value, as extra patterns."""
     for name, pattern in {"tot_greedy": TreeOfThoughts(1, "none"), "tot_heuristic": TreeOfThoughts(3, "heuristic")}.items():
         monkeypatch.setitem(PATTERNS, name, pattern)
-        monkeypatch.setitem(suite.MOCK_MODELS, name, "mock/agent_tot")
+        monkeypatch.setitem(suite.MOCK_BEHAVIOURS, name, "agent_tot")
 
 
 def test_parse_candidates_dedupes_caps_and_falls_back_to_react():

@@ -1,8 +1,8 @@
-"""Breaker, bulkhead, retry and backoff; backoff and pass^k checked against references on random inputs."""
+"""shared.resilience: breaker, bulkhead, retry within a deadline, full jitter (checked against tenacity), transient errors."""
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import random
 import threading
 import time
@@ -12,17 +12,20 @@ import tenacity
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labs.lab07_agents.resilience import (
+from shared.resilience import (
+    TRANSIENT_STATUS,
     BreakerOpen,
+    Breakers,
     Bulkhead,
     BulkheadFull,
     CircuitBreaker,
     Deadline,
-    backoff_s,
+    aretry,
+    full_jitter,
+    is_transient,
     retry,
-    retry_by_hand,
+    retry_after_s,
 )
-from labs.lab07_agents.suite import pass_hat_k
 
 
 class Clock:
@@ -88,8 +91,8 @@ def test_bulkhead_limits_concurrency():
     assert bulkhead.run(lambda: "free again", wait_s=0.05) == "free again"
 
 
-@pytest.mark.parametrize("retry_fn", [retry, retry_by_hand], ids=["tenacity", "by_hand"])
-def test_retry_only_retryable_and_within_deadline(retry_fn):
+def test_retry_only_retryable_and_within_deadline():
+    retry_fn = retry
     calls, retried = [], []
 
     def flaky():
@@ -120,8 +123,8 @@ def _fail_timeout():
     raise TimeoutError("still down")
 
 
-@pytest.mark.parametrize("retry_fn", [retry, retry_by_hand], ids=["tenacity", "by_hand"])
-def test_retry_waits_at_least_what_an_open_breaker_asks(retry_fn):
+def test_retry_waits_at_least_what_an_open_breaker_asks():
+    retry_fn = retry
     clock = Clock()
     b = CircuitBreaker("tool:x", threshold=1, cooldown_s=0.15)
     with pytest.raises(RuntimeError):
@@ -146,19 +149,84 @@ def test_full_jitter_matches_tenacity(seed, attempt, base, cap):
     state.attempt_number = attempt + 1
     random.seed(seed)
     reference = wait(state)
-    ours = backoff_s(attempt, base, cap, random.Random(seed))
+    ours = full_jitter(attempt, base, cap, random.Random(seed))
     assert ours == pytest.approx(reference, rel=1e-9, abs=1e-12)
 
 
-@settings(max_examples=60, deadline=None)
-@given(outcomes=st.lists(st.booleans(), min_size=1, max_size=9), data=st.data())
-def test_pass_hat_k_equals_the_mean_over_all_k_subsets(outcomes, data):
-    k = data.draw(st.integers(1, len(outcomes)))
-    subsets = list(itertools.combinations(outcomes, k))
-    brute = sum(all(s) for s in subsets) / len(subsets)
-    assert pass_hat_k(len(outcomes), sum(outcomes), k) == pytest.approx(brute)
+class _Status(Exception):
+    def __init__(self, status_code: int, headers: dict | None = None):
+        super().__init__(f"status {status_code}")
+        self.status_code, self.headers = status_code, headers or {}
 
 
-def test_pass_hat_k_rejects_impossible_counts():
-    with pytest.raises(ValueError):
-        pass_hat_k(3, 4, 1)
+@pytest.mark.parametrize("status", sorted(TRANSIENT_STATUS))
+def test_transient_statuses_are_retried(status):
+    assert is_transient(_Status(status))
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 422])
+def test_client_errors_are_not_retried(status):
+    assert not is_transient(_Status(status))
+
+
+def test_litellm_exceptions_are_classified_by_what_they_mean():
+    import litellm
+
+    assert is_transient(litellm.RateLimitError("slow down", "openai", "m"))
+    assert is_transient(litellm.Timeout("took too long", "m", "openai"))
+    assert is_transient(litellm.APIConnectionError("reset", "openai", "m"))
+    assert is_transient(litellm.ServiceUnavailableError("down", "openai", "m"))
+    assert not is_transient(litellm.BadRequestError("context too long", "m", "openai"))
+    assert not is_transient(litellm.AuthenticationError("bad key", "openai", "m"))
+    assert is_transient(TimeoutError()) and is_transient(ConnectionResetError())
+    assert not is_transient(ValueError("a bug is not transient"))
+    assert is_transient(BreakerOpen("m", 1.0))
+
+
+def test_retry_after_is_read_from_headers_and_breakers():
+    assert retry_after_s(_Status(429, {"retry-after": "2.5"})) == 2.5
+    assert retry_after_s(_Status(429, {"retry-after": "soon"})) is None
+    assert retry_after_s(BreakerOpen("m", 0.75)) == 0.75
+    assert retry_after_s(ValueError()) is None
+
+
+def test_default_retry_retries_transient_only():
+    seen: list[int] = []
+
+    def fail(status):
+        seen.append(status)
+        raise _Status(status)
+
+    with pytest.raises(_Status):
+        retry(lambda: fail(503), attempts=3, base_s=0.0, sleep=lambda s: None)
+    assert seen == [503, 503, 503]
+    seen.clear()
+    with pytest.raises(_Status):
+        retry(lambda: fail(400), attempts=3, base_s=0.0, sleep=lambda s: None)
+    assert seen == [400]
+
+
+def test_aretry_is_the_same_policy_awaited():
+    calls = []
+
+    async def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise _Status(502)
+        return "ok"
+
+    assert asyncio.run(aretry(flaky, attempts=4, base_s=0.001)) == "ok" and len(calls) == 3
+
+
+def test_breakers_make_one_breaker_and_bulkhead_per_name():
+    reg = Breakers(threshold=2, cooldown_s=1.0, bulkhead=3)
+    assert reg.breaker("tool:a") is reg.breaker("tool:a") and reg.breaker("tool:b") is not reg.breaker("tool:a")
+    assert reg.bulkhead("a").limit == 3
+    assert [b["name"] for b in reg.snapshot()] == ["tool:a", "tool:b"]
+
+
+def test_breaker_call_can_ignore_errors_that_say_nothing_about_health():
+    b = CircuitBreaker("m", threshold=1)
+    with pytest.raises(_Status):
+        b.call(lambda: (_ for _ in ()).throw(_Status(400)), counts=is_transient)
+    assert b.state == "closed", "a 400 is the caller's fault, not the dependency's"
