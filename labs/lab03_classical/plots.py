@@ -49,7 +49,8 @@ def pr_png(y_true, y_score) -> bytes:
     return _png(fig)
 
 
-def reliability_png(y_true, curves: dict[str, np.ndarray], n_bins: int = 10, strategy: str = "width") -> bytes:
+def reliability_png(y_true, curves: dict[str, np.ndarray], n_bins: int = 10, strategy: str = "width",
+                    axes: tuple[str, str] = ("predicted P(y = 1)", "observed frequency of y = 1")) -> bytes:
     """One panel: the diagonal, and per named set of P(y=1) its bins' (confidence, accuracy) with the ECE;
     below, how many predictions each bin of the first set holds."""
     fig, (ax, hist) = plt.subplots(2, 1, figsize=(4.6, 5.6), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
@@ -60,8 +61,8 @@ def reliability_png(y_true, curves: dict[str, np.ndarray], n_bins: int = 10, str
         ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], "o-", label=f"{name} (ECE {e:.3f})")
     first = next(iter(curves.values()))
     hist.hist(first, bins=np.linspace(0, 1, n_bins + 1), color="tab:blue", alpha=0.6)
-    ax.set(ylabel="observed frequency of y = 1", title=f"Reliability diagram ({n_bins} {strategy} bins)",
+    ax.set(ylabel=axes[1], title=f"Reliability diagram ({n_bins} {strategy} bins)",
            xlim=(0, 1), ylim=(0, 1))
-    hist.set(xlabel="predicted P(y = 1)", ylabel="count")
+    hist.set(xlabel=axes[0], ylabel="count")
     ax.legend(loc="upper left", fontsize=8)
     return _png(fig)

@@ -8,7 +8,11 @@ from scipy import integrate
 from scipy import stats as sps
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import power_proportions_2indep, proportion_effectsize, samplesize_proportions_2indep_onetail
+from statsmodels.stats.proportion import (
+    power_proportions_2indep,
+    proportion_effectsize,
+    samplesize_proportions_2indep_onetail,
+)
 
 from labs.lab03_classical import significance
 from labs.lab03_classical.metrics import MetricError
