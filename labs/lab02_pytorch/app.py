@@ -17,7 +17,7 @@ from labs.lab02_pytorch import bestiary, checkpoint, schedule, shapes
 from labs.lab02_pytorch.data import digits
 from labs.lab02_pytorch.model import MLP, describe_groups, param_groups
 from labs.lab02_pytorch.runs import Runs, curve_png
-from labs.lab02_pytorch.train import TrainConfig, Trainer
+from labs.lab02_pytorch.train import GLOBAL_RNG_LOCK, TrainConfig, Trainer
 from shared.config import Settings, get_settings
 from shared.jobs import jobs_router
 from shared.schemas import Number, StrictModel, Text
@@ -171,7 +171,8 @@ def anatomy_router() -> APIRouter:
     def groups(hidden: int = Query(64, ge=4, le=512), depth: int = Query(2, ge=1, le=8),
                weight_decay: float = Query(0.05, ge=0, le=1)) -> list[dict[str, Any]]:
         """Which tensors get weight decay in AdamW and which do not (norms and biases)."""
-        return describe_groups(param_groups(MLP(hidden, depth), weight_decay))
+        with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):  # initialising weights draws from torch's RNG
+            return describe_groups(param_groups(MLP(hidden, depth), weight_decay))
 
     return router
 

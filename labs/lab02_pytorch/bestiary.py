@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from labs.lab02_pytorch.train import GLOBAL_RNG_LOCK
+
 
 @dataclass(frozen=True)
 class Bug:
@@ -473,7 +475,9 @@ BUGS: dict[str, Bug] = {b.name: b for b in [
 
 def run(name: str) -> dict[str, object]:
     b = BUGS[name]
-    with torch.random.fork_rng(devices=[]):  # the demos seed torch; the caller's RNG is left as it was
+    # the demos seed torch's global RNG: take the lab's lock (no training step is using it meanwhile)
+    # and hand the state back unchanged
+    with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         bug, fix = float(b.bug()), float(b.fix())
     return {"name": b.name, "title": b.title, "metric": b.metric, "bug": _json_number(bug), "fix": _json_number(fix),
             "reproduces": b.shows(bug, fix), "reproduces_on_pinned_torch": b.reproduces_on_pinned_torch,

@@ -3,7 +3,7 @@
 A checkpoint is the trainer's state (model, AdamW moments, scheduler, GradScaler, sampler and
 DataLoader generators, step, loss history) plus every RNG the next step draws from:
 torch CPU (dropout), CUDA (when present), numpy (augmentation noise) and python `random`
-(augmentation shift). Resuming from it reproduces the uninterrupted run's parameters exactly:
+(augmentation shift); the trainer owns each of them (train.py says why). Resuming from it reproduces the uninterrupted run's parameters exactly:
 `torch.equal`, not `allclose` (tests/lab02/test_checkpoint.py, every AMP mode).
 
 It is written to a temporary file and renamed into place, so a process killed mid-write
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import os
-import random
 import re
 from pathlib import Path
 from typing import Any
@@ -33,21 +32,21 @@ PIECES = ("model", "optimizer", "scheduler", "scaler", "sampler", "rng_torch", "
 
 
 def capture_rng(trainer: Trainer) -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(),
+    return {"torch": trainer.torch_rng_state.clone(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "numpy": trainer.np_rng.bit_generator.state,
-            "python": random.getstate()}
+            "python": trainer.py_rng.getstate()}
 
 
 def restore_rng(trainer: Trainer, rng: dict[str, Any], skip: frozenset[str] = frozenset()) -> None:
     if "rng_torch" not in skip:
-        torch.set_rng_state(rng["torch"])
+        trainer.torch_rng_state = rng["torch"].clone()
         if rng["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
     if "rng_numpy" not in skip:
         trainer.np_rng.bit_generator.state = rng["numpy"]
     if "rng_python" not in skip:
-        random.setstate(rng["python"])
+        trainer.py_rng.setstate(rng["python"])
 
 
 def state(trainer: Trainer) -> dict[str, Any]:

@@ -15,13 +15,22 @@ Evaluation runs under model.eval() and torch.no_grad(): no dropout, no graph kep
 Everything a step depends on is state that `checkpoint.save` writes: parameters, AdamW moments,
 scheduler position, GradScaler scale, the torch / numpy / python RNGs and the sampler's epoch
 generator; the position within the epoch follows from the step count (drop_last=True).
+
+The RNGs are the trainer's own. In a service, other threads draw from the process-wide ones while
+a job trains (OpenTelemetry makes span ids with python's `random`; building a model for another
+request draws from torch's), and a run whose numbers depend on request traffic cannot resume
+bit-exactly. So python and numpy draws come from private generators, and the torch state that
+dropout reads is swapped into the global generator for the length of a step, under a lock that
+every other user of torch's global RNG in this lab takes too (`GLOBAL_RNG_LOCK`).
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -84,10 +93,20 @@ class TrainConfig:
             raise ValueError("; ".join(problems))
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+GLOBAL_RNG_LOCK = threading.RLock()
+
+
+@contextmanager
+def own_torch_rng(owner: Any) -> Iterator[None]:
+    """Run with `owner.torch_rng_state` as torch's global RNG; keep what it drew; put the outer state back."""
+    with GLOBAL_RNG_LOCK:
+        outer = torch.get_rng_state()
+        torch.set_rng_state(owner.torch_rng_state)
+        try:
+            yield
+        finally:
+            owner.torch_rng_state = torch.get_rng_state()
+            torch.set_rng_state(outer)
 
 
 class Trainer:
@@ -97,8 +116,10 @@ class Trainer:
         cfg.check()
         self.cfg = cfg
         torch.set_num_threads(cfg.threads)  # results depend on the reduction order, so on the thread count
-        seed_everything(cfg.seed)
-        self.model = MLP(cfg.hidden, cfg.depth, cfg.dropout, cfg.grad_checkpoint)
+        self.torch_rng_state = torch.Generator().manual_seed(cfg.seed).get_state()
+        self.py_rng = random.Random(cfg.seed)
+        with own_torch_rng(self):  # initial weights
+            self.model = MLP(cfg.hidden, cfg.depth, cfg.dropout, cfg.grad_checkpoint)
         self.forward = torch.compile(self.model) if cfg.compile else self.model
         self.groups = param_groups(self.model, cfg.weight_decay)
         groups = [{k: v for k, v in g.items() if k != "names"} for g in self.groups]
@@ -138,11 +159,15 @@ class Trainer:
         """Shift the 8x8 image by a pixel (python RNG picks which way) and add pixel noise (numpy RNG)."""
         if not self.cfg.augment:
             return x
-        shift = random.choice((-1, 0, 1))
+        shift = self.py_rng.choice((-1, 0, 1))
         x = torch.roll(x.view(-1, 8, 8), shifts=shift, dims=2).reshape(-1, 64)
         return x + torch.from_numpy(self.np_rng.normal(0, 0.05, size=x.shape).astype(np.float32))
 
     def train_step(self) -> dict[str, float]:
+        with own_torch_rng(self):
+            return self._train_step()
+
+    def _train_step(self) -> dict[str, float]:
         x, y = self._next_batch()
         x = self._augment(x)
         self.model.train()

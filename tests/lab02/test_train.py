@@ -68,3 +68,23 @@ def test_resumable_sampler_is_a_permutation_and_resumes_mid_epoch():
     other.load_state_dict(state, start=100)
     assert list(other) == first[100:]
     assert list(other) == list(s)  # and the next epoch continues identically
+
+
+def test_other_users_of_the_global_rngs_do_not_change_a_run():
+    """A service draws from the process-wide RNGs between steps (span ids, other requests): no effect."""
+    import random
+
+    import numpy as np
+
+    cfg = TrainConfig(steps=20, warmup_steps=5, eval_every=0)
+    quiet = Trainer(cfg)
+    quiet.run()
+    busy = Trainer(cfg)
+
+    def draw(_row):
+        torch.rand(5)
+        random.random()
+        np.random.rand()
+
+    busy.run(on_step=draw)
+    assert all(torch.equal(v, busy.parameters()[k]) for k, v in quiet.parameters().items())
