@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Path, Request
 from fastapi.responses import StreamingResponse
@@ -19,127 +19,27 @@ from labs.lab05_patterns import cost, production, sampling, structured
 from labs.lab05_patterns.gateway import Gateway, check_model, provider_error
 from labs.lab05_patterns.orchestration import PATTERNS, run_pattern
 from labs.lab05_patterns.protocols import side_by_side
-from labs.lab05_patterns.tools import TOOLS, UnknownTool, tool_loop
+from labs.lab05_patterns.schemas import (
+    CacheRequest,
+    ChatRequest,
+    EstimateRequest,
+    ExtractRequest,
+    MeasureCacheRequest,
+    OrchestrateRequest,
+    ProtocolRequest,
+    ResilientRequest,
+    SamplingRequest,
+    TokenizeRequest,
+    ToolRequest,
+)
+from labs.lab05_patterns.tools import UnknownTool, tool_loop
 from shared.config import Settings, get_settings
 from shared.llm import Model
 from shared.mockllm.server import create_app as create_mock_app
-from shared.schemas import MAX_ITEMS, MAX_TEXT, Field, Number, StrictModel, Text
 from shared.service import ServiceError, create_service
 from shared.store import Store
 
-ModelId = Annotated[Text, Field(max_length=100)]
-Prompt = Annotated[Text, Field(min_length=1, max_length=4000)]
-Question = Annotated[Text, Field(min_length=1, max_length=2000)]
 TenantHeader = Annotated[str | None, Header(max_length=100)]
-
-
-class Message(StrictModel):
-    role: Literal["system", "user", "assistant"]
-    content: Text = Field(min_length=1, max_length=MAX_TEXT, description="the token check is the real limit")
-
-
-class ChatRequest(StrictModel):
-    messages: list[Message] = Field(min_length=1, max_length=64)
-    model: ModelId | None = Field(None, description="default: LLM_MODEL")
-    temperature: Number | None = Field(None, ge=0, le=2)
-    top_p: Number | None = Field(None, gt=0, le=1)
-    frequency_penalty: Number | None = Field(None, ge=-2, le=2)
-    presence_penalty: Number | None = Field(None, ge=-2, le=2)
-    max_tokens: int | None = Field(None, ge=1, le=4096)
-    seed: int | None = Field(None, ge=0, le=2**31)
-    mask_pii: bool = True
-
-
-class SamplingRequest(StrictModel):
-    logits: list[Number] = Field(min_length=1, max_length=MAX_ITEMS)
-    counts: list[Annotated[int, Field(ge=0, le=10**9)]] | None = Field(
-        None, max_length=MAX_ITEMS, description="times each token was already generated")
-    temperature: Number = Field(1.0, ge=0, le=100)
-    top_k: int | None = Field(None, ge=1, le=MAX_ITEMS)
-    top_p: Number = Field(1.0, gt=0, le=1)
-    frequency_penalty: Number = Field(0.0, ge=-2, le=2)
-    presence_penalty: Number = Field(0.0, ge=-2, le=2)
-
-
-class Faults(StrictModel):
-    """The mock's fault and weakness controls this lab lets a caller set (bounded so demos stay fast)."""
-
-    error_rate: Number | None = Field(None, ge=0, le=1)
-    error_status: Literal[429, 500, 502, 503] | None = None
-    retry_after: int | None = Field(None, ge=0, le=3)
-    latency_ms: Number | None = Field(None, ge=0, le=100)
-    malformed_rate: Number | None = Field(None, ge=0, le=1)
-    fail_rate_prompt: Number | None = Field(None, ge=0, le=1)
-    fail_rate_json_mode: Number | None = Field(None, ge=0, le=1)
-    fail_rate_tools: Number | None = Field(None, ge=0, le=1)
-    fail_rate_json_schema: Number | None = Field(None, ge=0, le=1, description="json_schema without strict")
-    fail_rate_strict: Number | None = Field(None, ge=0, le=1)
-    p: Number | None = Field(None, ge=0, le=1, description="noisy solver: probability an answer is right")
-    seed: int | None = Field(None, ge=0, le=2**31)
-
-    def options(self) -> dict[str, Any] | None:
-        return self.model_dump(exclude_none=True) or None
-
-
-class ExtractRequest(StrictModel):
-    text: Prompt
-    level: Text = Field("tools", max_length=20, description=" | ".join(structured.LEVELS))
-    max_retries: int = Field(2, ge=0, le=5)
-    mock: Faults = Faults()
-
-
-class ToolRequest(StrictModel):
-    question: Question
-    tools: list[Annotated[Text, Field(max_length=40)]] | None = Field(
-        None, max_length=len(TOOLS), description=" | ".join(TOOLS))
-    max_steps: int = Field(4, ge=1, le=8)
-
-
-class ProtocolRequest(StrictModel):
-    question: Question
-
-
-class TokenizeRequest(StrictModel):
-    text: Text = Field(max_length=MAX_TEXT)
-
-
-class EstimateRequest(StrictModel):
-    text: Text = Field(max_length=MAX_TEXT)
-    model: ModelId = "openai/gpt-4o-mini"
-    output_tokens: int = Field(0, ge=0, le=1_000_000)
-    cached_tokens: int = Field(0, ge=0, le=10_000_000)
-
-
-class CacheRequest(StrictModel):
-    model: ModelId = "anthropic/claude-sonnet-4"
-    prefix_tokens: int = Field(ge=0, le=10_000_000)
-    suffix_tokens: int = Field(0, ge=0, le=10_000_000)
-    requests: int = Field(1000, ge=1, le=10**9)
-    hit_rate: Number | None = Field(None, ge=0, le=1)
-    rate_per_s: Number | None = Field(None, ge=0, le=10_000)
-    ttl_s: Number = Field(300.0, gt=0, le=86_400)
-
-
-class MeasureCacheRequest(StrictModel):
-    requests: int = Field(5, ge=2, le=50)
-    prefix_tokens: int = Field(2000, ge=0, le=20_000)
-
-
-class ResilientRequest(StrictModel):
-    prompt: Prompt
-    models: list[ModelId] = Field(["mock/assistant", "mock/assistant?fallback=1"], min_length=1, max_length=4)
-    primary_faults: Faults = Faults()
-    max_attempts: int = Field(3, ge=1, le=6)
-    base_delay_s: Number = Field(0.05, ge=0, le=1)
-    cap_s: Number = Field(0.5, ge=0, le=2)
-
-
-class OrchestrateRequest(StrictModel):
-    inputs: list[Prompt] = Field(min_length=1, max_length=16)
-    model: ModelId | None = None
-    k: int = Field(5, ge=1, le=15, description="self_consistency: samples")
-    temperature: Number = Field(0.8, ge=0, le=2, description="self_consistency: sampling temperature (0: greedy)")
-    mock: Faults = Faults()
 
 
 class Lab05:

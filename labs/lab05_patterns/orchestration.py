@@ -93,9 +93,11 @@ class Caller:
 
     async def __call__(self, step: str, prompt: str, **kwargs: Any) -> str:
         start = time.perf_counter() - self.origin
+        slot = len(self.calls)  # calls are listed in the order they were sent; start/end give the timing
+        self.calls.append(Call(step, prompt, None, 0.0, 0.0, round(start, 4), round(start, 4)))
         c = await self.model.acomplete(prompt, mock=self.mock, **kwargs)
         end = time.perf_counter() - self.origin
-        self.calls.append(Call(step, prompt, c.text, round(c.latency_s, 4), c.cost_usd, round(start, 4), round(end, 4)))
+        self.calls[slot] = Call(step, prompt, c.text, round(c.latency_s, 4), c.cost_usd, round(start, 4), round(end, 4))
         return c.text or ""
 
 
