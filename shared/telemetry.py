@@ -213,6 +213,7 @@ def metric_views() -> list[View]:
 
 def otlp_metric_reader(endpoint: str) -> MetricReader:
     """Every metric (the GenAI ones included) pushed over OTLP/HTTP to `endpoint`/v1/metrics."""
+    # imported only when an endpoint is set, as the OTLP span exporter is (protobuf and requests)
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
     return PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint.rstrip("/") + "/v1/metrics"))
