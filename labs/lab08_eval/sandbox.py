@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 LIMITS = """
+import resource
+
 resource.setrlimit(resource.RLIMIT_CPU, ({cpu_s}, {cpu_s} + 1))  # SIGXCPU at the soft limit, SIGKILL past it
 resource.setrlimit(resource.RLIMIT_AS, ({memory_b}, {memory_b}))
 resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20))
