@@ -69,7 +69,7 @@ def render(record: Record) -> str:
 
 def parse(text: str, number: int | None = None) -> Record:
     """The inverse of render (also reads adr-tools' own template: Context / Decision / Consequences)."""
-    lines = text.splitlines()
+    lines = text.split("\n")  # not splitlines(): that also splits on \x85 and \u2028 inside a field
     head = re.match(r"^# (\d+)\. (.*)$", lines[0]) if lines else None
     if not head:
         raise AdrError("a decision record starts with '# N. Title'")

@@ -13,7 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Path as PathParam, Query
+from fastapi import APIRouter, FastAPI, Query
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from labs.lab14_audit import adr, audit, dependencies, tiers, tripwires
@@ -36,6 +37,8 @@ class AuditIn(StrictModel):
         default_factory=dict, description="answers to the checklist's questions")
     signals: dict[Annotated[str, Field(pattern=r"^[a-z_]{1,60}$")], Number] = Field(
         default_factory=dict, max_length=50, description="signals measured elsewhere (benchmark_regression_pct ...)")
+    index: Literal["pypi", "orbit"] = Field(
+        "pypi", description="the index snapshot: the public one, or the orbit fixture's fictional one")
     live: bool = Field(False, description="newest versions from `pip index versions` (network) instead of the snapshot")
     wait: bool = Field(False, description="answer when the audit has finished (up to 300 s)")
 
@@ -113,7 +116,8 @@ def audit_router(state: LabState) -> APIRouter:
 
         def work(ctx) -> dict[str, Any]:
             return audit.run_audit(repo, deprecation_mode=body.deprecations, suite_paths=body.suite_paths or None,
-                                   answers=dict(body.answers), live=body.live, extra_signals=dict(body.signals),
+                                   answers=dict(body.answers), live=body.live,
+                                   snapshot=dependencies.load_snapshot(dependencies.INDEXES[body.index]), extra_signals=dict(body.signals),
                                    progress=lambda i, n, msg: ctx.progress(i, n, msg))
 
         job_id = state.jobs.submit("audit", params, work)

@@ -43,6 +43,8 @@ from packaging.version import InvalidVersion, Version
 from shared.config import FIXTURES
 
 SNAPSHOT = FIXTURES / "lab14" / "index_snapshot.json"
+# the package indexes an audit can be checked against: the public one, and the orbit fixture's fictional one
+INDEXES = {"pypi": SNAPSHOT, "orbit": FIXTURES / "lab14" / "sample_index.json"}
 SKIP_DIRS = {".venv", "venv", ".git", "node_modules", "build", "dist", ".data", "__pycache__", ".tox", ".mypy_cache"}
 STALE_MONTHS = 18
 
