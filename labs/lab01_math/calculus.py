@@ -75,7 +75,9 @@ def chain_rule(outer: str, inner: str, x: float) -> dict:
     product = sp.diff(fs, U).subs(U, gs) * sp.diff(gs, X)
     at = {X: sp.Float(x)}
     t = torch.tensor(float(x), dtype=torch.float64, requires_grad=True)
-    (auto,) = torch.autograd.grad(f.evaluate({"u": g.evaluate({"x": t})}), t)
+    out = f.evaluate({"u": g.evaluate({"x": t})})
+    # a constant f or g leaves out without a graph back to x: its derivative is 0, not an error
+    auto = torch.autograd.grad(out, t)[0] if out.requires_grad else torch.zeros(())
     a, b = _finite(whole.subs(at), "d/dx f(g(x))"), _finite(product.subs(at), "f'(g(x))·g'(x)")
     return {"composition": str(fs.subs(U, gs)), "derivative": str(whole), "f_prime_of_g_times_g_prime": str(product),
             "value": a, "chain_rule_value": b, "autograd": float(auto), "difference": abs(a - b)}

@@ -74,6 +74,8 @@ def test_chain_rule_two_ways_and_autograd():
     assert r["difference"] < 1e-12 and r["autograd"] == pytest.approx(r["value"], rel=1e-12)
     with pytest.raises(ExpressionError):
         calculus.chain_rule("sin(x)", "x", 1.0)
+    assert calculus.chain_rule("2", "x", 1.0)["autograd"] == 0.0  # a constant outer function
+    assert calculus.chain_rule("sin(u)", "3", 1.0)["autograd"] == 0.0
 
 
 def test_descent_follows_taylor_for_small_steps_and_diverges_for_large():
