@@ -174,3 +174,31 @@ def test_empty_samples_are_rejected():
         stats.bootstrap_ci([])
     with pytest.raises(stats.StatsError):
         stats.cohen_kappa([], [])
+
+
+def _n_per_arm_by_steps(p1, p2, alpha, power):
+    """The old search, one item at a time down from the closed form: the reference for the bisection."""
+    z_a, z_b = sps.norm.ppf(1 - alpha / 2), sps.norm.ppf(power)
+    n = math.ceil(2 * ((z_a + z_b) / abs(stats.cohen_h(p1, p2))) ** 2)
+    while n > 1 and stats.power_two_proportions(p1, p2, n - 1, alpha) >= power:
+        n -= 1
+    return n
+
+
+def test_sample_size_by_bisection_equals_the_step_by_step_search():
+    rng = np.random.default_rng(25)
+    for _ in range(200):
+        p = rng.uniform(0.05, 0.9)
+        delta = rng.uniform(0.02, 0.95 - p) if p < 0.93 else 0.03
+        alpha, power = rng.uniform(0.005, 0.2), rng.uniform(0.01, 0.99)
+        assert stats.n_per_arm(p, p + delta, alpha, power) == _n_per_arm_by_steps(p, p + delta, alpha, power)
+
+
+def test_a_tiny_delta_with_a_low_power_target_costs_a_few_dozen_evaluations(monkeypatch):
+    """Issue 25 #4: p=0.5, delta=0.001, power=0.01 stepped n down one at a time (25 s of CPU)."""
+    calls = []
+    real = stats.power_two_proportions
+    monkeypatch.setattr(stats, "power_two_proportions", lambda *a: calls.append(a) or real(*a))
+    n = stats.n_per_arm(0.5, 0.501, 0.05, 0.01)
+    assert n == 1 and len(calls) <= 64, len(calls)  # power < alpha: one item already has it
+    assert real(0.5, 0.501, 1, 0.05) >= 0.01
