@@ -26,7 +26,7 @@ from typing import Any
 
 from shared.mockllm import tokens
 from shared.mockllm.cache import CacheUse
-from shared.mockllm.engine import MockError, MockRequest
+from shared.mockllm.request import MockError, MockRequest
 
 STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens"}
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",

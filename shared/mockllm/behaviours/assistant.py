@@ -27,7 +27,7 @@ from typing import Any
 from shared.arith import evaluate
 from shared.mockllm.behaviours import structured
 from shared.mockllm.behaviours.schema_fill import fill, resolve
-from shared.mockllm.engine import SKILLS, MockRequest, Reply, ToolCallOut, behaviour
+from shared.mockllm.request import SKILLS, MockRequest, Reply, ToolCallOut, behaviour
 
 FACTS = {
     "capital of france": "Paris",

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.mockllm.behaviours.assistant import _tool_name, tool_arguments
-from shared.mockllm.engine import BEHAVIOURS, MockError, MockRequest, Reply, ToolCallOut, behaviour
+from shared.mockllm.request import BEHAVIOURS, MockError, MockRequest, Reply, ToolCallOut, behaviour
 
 CALL = re.compile(r"\b(?:call|use|invoke|run|execute)\s+(?:the\s+)?(?:tool\s+|function\s+)?`?"
                   r"([A-Za-z_][A-Za-z0-9_]*)`?(?:\s+(?:tool|function))?(?P<rest>[^\n]*)", re.I)

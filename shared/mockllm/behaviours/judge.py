@@ -33,7 +33,7 @@ import math
 import re
 
 from shared.mockllm.behaviours.assistant import respond
-from shared.mockllm.engine import MockRequest, Reply, behaviour
+from shared.mockllm.request import MockRequest, Reply, behaviour
 
 CLOSE = 0.1  # below this quality gap a judge is unsure, and position bias takes over
 OWN_STYLE = "**Answer:**"

@@ -20,7 +20,7 @@ import random
 
 from shared.mockllm.behaviours import structured
 from shared.mockllm.behaviours.assistant import FACTS, arithmetic, fact, format_number, respond
-from shared.mockllm.engine import MockRequest, Reply, behaviour
+from shared.mockllm.request import MockRequest, Reply, behaviour
 
 
 def wrong_answer(correct: str, rng: random.Random) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 
-from shared.mockllm.engine import MockRequest, Reply, behaviour
+from shared.mockllm.request import MockRequest, Reply, behaviour
 
 DONT_KNOW = "I don't know: the provided sources do not contain the answer."
 ANSWER_MIN = 0.4

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from shared.mockllm import tokens
 from shared.mockllm.behaviours.assistant import respond
-from shared.mockllm.engine import MockRequest, Reply, behaviour
+from shared.mockllm.request import MockRequest, Reply, behaviour
 
 EFFORT_TOKENS = {"minimal": 16, "low": 128, "medium": 512, "high": 2048}
 

@@ -26,7 +26,7 @@ import random
 import re
 from typing import Any
 
-from shared.mockllm.engine import MockRequest
+from shared.mockllm.request import MockRequest
 
 LEVELS = ("prompt", "json_mode", "tools", "json_schema", "strict")
 REALISTIC_FAIL_RATES = {"prompt": 0.30, "json_mode": 0.12, "tools": 0.04, "json_schema": 0.02, "strict": 0.0}
