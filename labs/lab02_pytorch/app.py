@@ -27,6 +27,8 @@ MAX_EINSUM_WORK = 20_000_000  # product of all index sizes: the multiply-adds of
 
 
 class TrainIn(StrictModel):
+    name: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{2,39}$",
+                             description="a name for the run; routes under /jobs/{id} take it in place of the id")
     steps: int = Field(200, ge=1, le=5000)
     batch_size: int = Field(32, ge=1, le=512)
     lr: Number = Field(3e-3, gt=0, le=10)
@@ -45,14 +47,19 @@ class TrainIn(StrictModel):
     seed: int = Field(0, ge=0, le=2**31)
     eval_every: int = Field(50, ge=0, le=5000)
     ckpt_every: int = Field(50, ge=1, le=5000, description="save a checkpoint every N steps")
+    stop_at: int | None = Field(None, ge=1, le=5000, description="stop (with a checkpoint) after this step; "
+                                "POST /jobs/{id}/resume trains the rest")
     throttle_ms: int = Field(0, ge=0, le=200, description="sleep per step, to watch (or cancel) a short run")
     wait: bool = Field(False, description="answer when the job has finished")
     timeout_s: Number = Field(120, gt=0, le=600)
 
     def config(self) -> TrainConfig:
-        cfg = TrainConfig(**self.model_dump(exclude={"ckpt_every", "throttle_ms", "wait", "timeout_s"}))
+        cfg = TrainConfig(**self.model_dump(exclude={"name", "ckpt_every", "stop_at", "throttle_ms", "wait",
+                                                     "timeout_s"}))
         try:
             cfg.check()
+            if self.stop_at is not None and self.stop_at >= self.steps:
+                raise ValueError("stop_at must be below steps")
         except ValueError as exc:
             raise ServiceError(422, str(exc), "validation_error") from exc
         return cfg
@@ -78,12 +85,12 @@ def training_router(runs: Runs) -> APIRouter:
     @router.post("/train", status_code=202)
     def train(body: TrainIn) -> dict[str, Any]:
         """Start a training job (202): config -> progress, loss curve, checkpoints; `wait` blocks until done."""
-        job_id = runs.start(body.config(), body.ckpt_every, body.throttle_ms)
+        job_id = runs.start(body.config(), body.ckpt_every, body.throttle_ms, body.name, body.stop_at)
         return runs.jobs.wait(job_id, body.timeout_s) if body.wait else runs.get(job_id)
 
     @router.post("/jobs/{job_id}/resume", status_code=202)
     def resume(job_id: str, wait: bool = False) -> dict[str, Any]:
-        """Continue a failed or cancelled job from its newest checkpoint, as a new job (409 if it cannot)."""
+        """Continue a stopped run (cancelled, failed, interrupted, stop_at) from its newest checkpoint, as a new job."""
         new_id = runs.resume(job_id)
         return runs.jobs.wait(new_id, 600) if wait else runs.get(new_id)
 

@@ -20,7 +20,7 @@ from labs.lab02_pytorch.train import TrainConfig, Trainer
 from shared.jobs import JobContext, JobStore
 from shared.service import ServiceError, not_found
 
-RESUMABLE = {"failed", "cancelled"}
+BUSY = {"queued", "running"}
 PROGRESS_UPDATES = 100  # progress rows written per run at most (each rewrites the job's metrics)
 
 
@@ -32,26 +32,38 @@ class Runs:
     def run_dir(self, job: dict[str, Any]) -> Path:
         return self.folder / "runs" / (job["params"].get("run") or job["id"])
 
-    def get(self, job_id: str) -> dict[str, Any]:
-        job = self.jobs.get(job_id)
+    def get(self, key: str) -> dict[str, Any]:
+        """A job by id, or the newest job of the run with that name."""
+        job = self.jobs.get(key)
         if job is None:
-            raise not_found("job", job_id)
+            row = self.jobs.store.one("SELECT id FROM jobs WHERE json_extract(params, '$.name') = ? "
+                                      "ORDER BY created_at DESC LIMIT 1", (key,))
+            job = self.jobs.get(row["id"]) if row else None
+        if job is None:
+            raise not_found("job", key)
         return job
 
-    def start(self, cfg: TrainConfig, ckpt_every: int, throttle_ms: int) -> str:
-        params = {"config": asdict(cfg), "ckpt_every": ckpt_every, "throttle_ms": throttle_ms, "resume_of": None,
-                  "run": None}
+    def start(self, cfg: TrainConfig, ckpt_every: int, throttle_ms: int, name: str | None = None,
+              stop_at: int | None = None) -> str:
+        if name is not None and self.jobs.store.one(
+                "SELECT id FROM jobs WHERE json_extract(params, '$.name') = ? LIMIT 1", (name,)):
+            raise ServiceError(409, f"a run named {name!r} already exists", "conflict")
+        params = {"name": name, "config": asdict(cfg), "ckpt_every": ckpt_every, "throttle_ms": throttle_ms,
+                  "stop_at": stop_at, "resume_of": None, "run": None}
         return self.jobs.submit("train", params, lambda ctx: self._train(ctx, params))
 
-    def resume(self, job_id: str) -> str:
-        job = self.get(job_id)
-        if job["status"] not in RESUMABLE:
-            raise ServiceError(409, f"job {job_id} is {job['status']}; only failed or cancelled jobs resume",
-                               "conflict")
+    def resume(self, key: str) -> str:
+        """Continue a stopped run (cancelled, failed, interrupted by a restart, or stopped at `stop_at`)."""
+        job = self.get(key)
+        if job["status"] in BUSY:
+            raise ServiceError(409, f"job {job['id']} is {job['status']}; cancel it first", "conflict")
         ckpts = checkpoint.list_checkpoints(self.run_dir(job))
         if not ckpts:
-            raise ServiceError(409, f"job {job_id} saved no checkpoint before it stopped", "conflict")
-        params = {**job["params"], "resume_of": job_id, "run": job["params"].get("run") or job_id}
+            raise ServiceError(409, f"job {job['id']} saved no checkpoint before it stopped", "conflict")
+        steps = job["params"]["config"]["steps"]
+        if ckpts[-1]["step"] >= steps:
+            raise ServiceError(409, f"the run of job {job['id']} has trained all {steps} steps", "conflict")
+        params = {**job["params"], "stop_at": None, "resume_of": job["id"], "run": job["params"].get("run") or job["id"]}
         return self.jobs.submit("train", params, lambda ctx: self._train(ctx, params))
 
     def checkpoints(self, job_id: str) -> list[dict[str, Any]]:
@@ -70,9 +82,11 @@ class Runs:
         started_at = trainer.step
         ctx.progress(trainer.step, total, f"resumed at step {trainer.step}" if started_at else "training")
 
+        stop_at = params.get("stop_at") or total
+
         def on_step(row: dict[str, float]) -> None:
             step = trainer.step
-            if step % every == 0 or step == total:
+            if step % every == 0 or step in (total, stop_at):
                 checkpoint.save(trainer, folder)
             if step % log_every == 0 or step == total:
                 # ctx.progress raises JobCancelled when a cancel came in: the run stops here,
@@ -81,9 +95,9 @@ class Runs:
                              metrics={"last": row, "losses": [h["loss"] for h in trainer.history]})
 
         t0 = time.perf_counter()
-        trainer.run(on_step=on_step, throttle_s=params["throttle_ms"] / 1000)
+        trainer.run(until=stop_at, on_step=on_step, throttle_s=params["throttle_ms"] / 1000)
         last = trainer.history[-1]
-        return {"steps": trainer.step, "resumed_from_step": started_at or None,
+        return {"steps": trainer.step, "of": total, "resumed_from_step": started_at or None,
                 "val_loss": last.get("val_loss"), "val_acc": last.get("val_acc"), "final_loss": last["loss"],
                 "seconds": round(time.perf_counter() - t0, 3),
                 "checkpoints": [c["path"].name for c in checkpoint.list_checkpoints(folder)]}

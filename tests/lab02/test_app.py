@@ -93,7 +93,7 @@ def test_cancel_then_resume_is_bit_exact(client, settings):
     assert resumed["params"]["resume_of"] == job["id"] and resumed["result"]["resumed_from_step"] >= 10
     final = _final_params(settings, resumed)
     assert all(torch.equal(v, final[k]) for k, v in _straight().items())
-    assert client.post(f"/jobs/{resumed['id']}/resume").status_code == 409  # succeeded: nothing to resume
+    assert client.post(f"/jobs/{resumed['id']}/resume").status_code == 409  # all steps trained
 
 
 def test_a_job_survives_a_service_restart_and_resumes(settings, tmp_path):
@@ -159,3 +159,16 @@ def test_schedule_and_param_groups(client):
     assert client.get("/schedule.png?warmup=300&steps=100").status_code == 422
     groups = client.get("/param-groups?hidden=16&depth=1").json()
     assert groups[1]["weight_decay"] == 0.0 and "blocks.0.norm.weight" in groups[1]["tensors"]
+
+
+def test_stop_at_then_resume_by_name_is_bit_exact(client, settings):
+    first = client.post("/train", json={**SMALL, "name": "half-run", "stop_at": 20, "wait": True}).json()
+    assert first["status"] == "succeeded" and first["result"]["steps"] == 20 and first["result"]["of"] == 40
+    again = client.post("/train", json={**SMALL, "name": "half-run"})
+    assert again.status_code == 409
+    assert client.post("/train", json={**SMALL, "stop_at": 40}).status_code == 422
+    resumed = client.post("/jobs/half-run/resume?wait=true").json()
+    assert resumed["result"]["resumed_from_step"] == 20 and resumed["result"]["steps"] == 40
+    assert client.get("/jobs/half-run/checkpoints").json()[-1]["step"] == 40
+    final = _final_params(settings, resumed)
+    assert all(torch.equal(v, final[k]) for k, v in _straight().items())
