@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from labs.lab09_gateway.app import create_app
 from labs.lab09_gateway.calls import user_hash
 from labs.lab09_gateway.gateway import UpstreamError
+from shared.config import get_settings
 from shared.resilience import TRANSIENT_STATUS, is_transient
 from shared.telemetry import COST_ATTRIBUTE, query_spans
 
@@ -147,3 +148,34 @@ def test_the_model_handle_carries_create_apps_settings(settings):
     app = create_app(settings)
     gateway = app.state.lab09.gateway
     assert gateway.model.settings is settings and gateway.router.settings is settings
+
+
+NUMBER_FIELDS = [("POST", "/v1/feedback", {"request_id": "x", "score": 0.5}, "score"),
+                 ("PUT", "/admin/sampling", {"p": 0.5, "slow_ms": 10}, "p"),
+                 ("PUT", "/admin/sampling", {"p": 0.5, "slow_ms": 10}, "slow_ms"),
+                 ("POST", "/admin/keys", {"tenant": "hooli", "budget_usd": 1, "rate_per_s": 1}, "budget_usd"),
+                 ("POST", "/admin/keys", {"tenant": "hooli", "budget_usd": 1, "rate_per_s": 1}, "rate_per_s"),
+                 ("POST", "/traffic", {"n": 1, "error_rate": 0, "quality": 0.5}, "error_rate"),
+                 ("POST", "/traffic", {"n": 1, "error_rate": 0, "quality": 0.5}, "quality"),
+                 ("POST", "/v1/chat/completions", {"model": "assistant", "messages": MSG, "top_p": 1}, "top_p"),
+                 ("POST", "/v1/chat/completions", {"model": "assistant", "messages": MSG, "seed": 1}, "seed"),
+                 ("POST", "/v1/chat/completions", {"model": "assistant", "messages": MSG, "x_new": 1}, "x_new"),
+                 ("POST", "/v1/embeddings", {"model": "embedding", "input": "a", "dimensions": 8}, "dimensions")]
+
+
+@pytest.fixture(scope="module")
+def one_client(tmp_path_factory):
+    """One gateway for the many cases below: every one of them must leave it untouched."""
+    with TestClient(create_app(get_settings(data_dir=tmp_path_factory.mktemp("data"))),
+                    raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("method,path,body,field", NUMBER_FIELDS)
+def test_every_number_field_refuses_non_finite_values(one_client, method, path, body, field, constant):
+    """Python's JSON reader accepts NaN and Infinity; no body may let one through (forwarded fields included)."""
+    raw = json.dumps({**body, field: "__X__"}).replace('"__X__"', constant).encode()
+    r = one_client.request(method, path, content=raw, headers={**ACME, **ADMIN} if "/v1/" not in path else ACME)
+    assert r.status_code == 422, (path, field, r.status_code, r.text[:200])
+    assert one_client.get("/calls", headers=ADMIN).json() == []
