@@ -60,6 +60,11 @@ def check_model(model: str) -> None:
                            "unknown_model") from exc
 
 
+def _same_mock(model_id: str) -> str:
+    """`openai/mock/x` is the mock behaviour `mock/x` reached over HTTP: a tenant allowed one may use the other."""
+    return model_id.removeprefix("openai/") if model_id.startswith("openai/mock/") else model_id
+
+
 def provider_error(exc: Exception) -> ServiceError:
     """Map LiteLLM's provider exceptions to clear statuses for our caller."""
     status = status_of(exc)
@@ -128,7 +133,8 @@ class Gateway:
         tenant = self.tenants.get(tenant_id)
         if tenant is None:
             raise ServiceError(403, f"unknown tenant {tenant_id!r}", "unknown_tenant")
-        if "*" not in tenant.models and model_id not in tenant.models:
+        allowed = {_same_mock(m) for m in tenant.models}
+        if "*" not in allowed and _same_mock(model_id) not in allowed:
             raise ServiceError(403, f"tenant {tenant.id!r} may not use model {model_id!r}", "model_not_allowed",
                                allowed=tenant.models)
         return tenant

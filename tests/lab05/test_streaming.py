@@ -36,28 +36,28 @@ async def test_disconnect_stops_pulling_and_closes_upstream():
     assert closed_state == {"deltas": 3, "cancelled": True, "tokens": 0, "cost_usd": 0.0, "text": "t1 t2 t3 "}
 
 
-async def test_full_stream_ends_with_usage_and_cost():
+async def test_full_stream_ends_with_usage_and_cost(model):
     async def never() -> bool:
         return False
 
-    events = [e async for e in sse_events(llm.astream("What is the capital of Japan?"), never)]
+    events = [e async for e in sse_events(model.astream("What is the capital of Japan?"), never)]
     assert events[-1].startswith("event: done\n") and '"cost_usd"' in events[-1]
     text = "".join(e.split('"text": "')[1].split('"}')[0] for e in events if e.startswith("event: delta"))
     assert text == "Tokyo"
 
 
-async def test_a_provider_failure_mid_stream_becomes_an_error_event():
+async def test_a_provider_failure_mid_stream_becomes_an_error_event(model):
     async def never() -> bool:
         return False
 
-    events = [e async for e in sse_events(llm.astream("hi", mock={"error_status": 503}), never)]
+    events = [e async for e in sse_events(model.astream("hi", mock={"error_status": 503}), never)]
     assert events[-1].startswith("event: error\n")
 
 
-async def test_disconnect_closes_a_real_provider_stream_early():
+async def test_disconnect_closes_a_real_provider_stream_early(model):
     """The mock streams one token every 30 ms; the client leaves after two deltas."""
     prompt = "Summarize: streams cut perceived latency. Users see words sooner. Long answers feel faster."
-    upstream = llm.astream(prompt, mock={"tpot_ms": 30})
+    upstream = model.astream(prompt, mock={"tpot_ms": 30})
     checks, state = {"n": 0}, {}
 
     async def disconnected() -> bool:
@@ -65,7 +65,7 @@ async def test_disconnect_closes_a_real_provider_stream_early():
         return checks["n"] > 2
 
     events = [e async for e in sse_events(upstream, disconnected, on_close=state.update)]
-    full = [e async for e in sse_events(llm.astream(prompt), _false)]
+    full = [e async for e in sse_events(model.astream(prompt), _false)]
     assert len(full) > 6 and full[-1].startswith("event: done")
     assert len(events) == 2 and state["deltas"] == 2 and state["cancelled"] and state["tokens"] == 0
     assert state["text"] == "".join(e.split('"text": "')[1].split('"}')[0] for e in events)
