@@ -16,6 +16,7 @@ What every app gets:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -115,6 +116,43 @@ class RequestContextMiddleware:
             method = scope.get("method", "GET")
             HTTP_REQUESTS.labels(self.service, method, route, str(status_holder["status"])).inc()
             HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - start)
+
+
+class UnhandledErrorMiddleware:
+    """Answer an unhandled exception with the JSON 500 here, inside the app, and do not re-raise it.
+
+    Starlette's outermost error middleware sends its 500 and then re-raises, and uvicorn answers a
+    re-raised error by closing the connection: the client's next request on that keep-alive
+    connection is reset. A failure must cost one request, not the connection. If the response had
+    already started (a stream that broke half-way), closing is the only honest end, so that re-raises.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            request_id = scope.get("state", {}).get("request_id")
+            log.exception("unhandled error request_id=%s path=%s", request_id, scope.get("path"))
+            if started:
+                raise
+            body = json.dumps(error_body(500, "internal error; see the server log for this request id",
+                                         request_id, "internal_error")).encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
 
 
 Check = Callable[[], Any]
@@ -219,12 +257,6 @@ def create_service(title: str, *, lab: str, description: str = "", version: str 
         where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
         return _json_error(request, 422, f"{where}: {first['msg']}", "validation_error", details=errors)
 
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception):
-        log.exception("unhandled error request_id=%s path=%s", _request_id(request), request.url.path)
-        return _json_error(request, 500, "internal error; see the server log for this request id",
-                           "internal_error")
-
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
@@ -245,6 +277,7 @@ def create_service(title: str, *, lab: str, description: str = "", version: str 
         """Prometheus text exposition of HTTP and GenAI metrics."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
+    app.add_middleware(UnhandledErrorMiddleware)  # added first, so it runs inside the request context
     app.add_middleware(RequestContextMiddleware, service=lab)
     if instrument:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor

@@ -38,15 +38,11 @@ def client(request, tmp_path_factory):
     with TestClient(app, raise_server_exceptions=False) as test_client:
         test_client.service = service
         test_client.fuzz_skip = FUZZ_SKIP.get(service.name, set()) | getattr(app.state, "fuzz_skip", set())
+        warmup = getattr(app.state, "warmup", None)
+        assert warmup is None or warmup.wait(120), "start-up work did not finish"  # as an orchestrator waits
         yield test_client
 
 
-def _ready(client, timeout_s: float = 120.0):
-    """/readyz once the service's start-up work (imports, model loads) is done, as an orchestrator waits."""
-    warmup = getattr(client.app.state, "warmup", None)
-    if warmup is not None:
-        assert warmup.wait(timeout_s), "start-up work did not finish"
-    return client.get("/readyz")
 
 
 def _envelope(response, status: int) -> dict:
@@ -66,7 +62,7 @@ def test_healthz(client):
 
 
 def test_readyz(client):
-    response = _ready(client)
+    response = client.get("/readyz")
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ready" and body["checks"], "readiness must really check something"

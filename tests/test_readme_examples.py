@@ -28,6 +28,30 @@ def test_readme_curl_examples(service, tmp_path):
     assert not problems, "\n".join(problems)
 
 
+LABS_WITH_README = [s for s in WITH_README if s.name.startswith("lab")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("service", LABS_WITH_README, ids=str)
+def test_readme_examples_give_the_same_answers_with_the_mock_over_http(service, tmp_path, live_mock):
+    """As docker-compose runs the labs: LLM_MODEL=openai/mock/assistant with LLM_API_BASE at the mock
+    server. A lab that picks its own mock behaviour must find it on this transport too, so every README
+    example shows the same answers; only the model's address differs (`openai/mock/x` for `mock/x`)."""
+    from shared.testing import check_example
+
+    settings = get_settings(data_dir=tmp_path / "data", llm_model="openai/mock/assistant",
+                            llm_api_base=f"{live_mock}/v1", llm_api_key="mock-key",
+                            embed_model="openai/mock/embedding")
+    app = service.factory(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        warmup = getattr(app.state, "warmup", None)
+        assert warmup is None or warmup.wait(120), "start-up work did not finish"
+        problems = []
+        for example in readme_examples(service.readme):
+            problems += check_example(client, example, rewrite=lambda text: text.replace("openai/mock/", "mock/"))
+    assert not problems, "\n".join(problems)
+
+
 def test_every_lab_has_a_readme():
     missing = [s.name for s in SERVICES if s.readme is None]
     assert not missing, f"labs without README.md: {missing}"

@@ -53,6 +53,20 @@ def test_unhandled_exception_is_a_json_500_without_details(settings, caplog):
     assert any("trace-me" in r.getMessage() for r in caplog.records)
 
 
+def test_a_500_does_not_poison_the_keep_alive_connection(settings):
+    """After an unhandled error, the next request on the same connection is answered (uvicorn closes a
+    connection whose app re-raised; the project's error middleware answers instead)."""
+    import httpx
+
+    from tests.services import serve_in_thread
+
+    with serve_in_thread(make_app(settings)) as base, httpx.Client(base_url=base) as http:
+        for _ in range(10):
+            assert http.get("/items/boom").status_code == 500
+            assert http.get("/healthz").status_code == 200
+        assert http.get("/items/boom").json()["error"]["type"] == "internal_error"
+
+
 def test_readiness_reports_failing_checks(settings):
     client = TestClient(make_app(settings, ready=False))
     response = client.get("/readyz")
