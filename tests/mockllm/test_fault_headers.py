@@ -69,7 +69,7 @@ def test_hang_lasts_until_the_client_gives_up(post):
     start = time.perf_counter()
     with pytest.raises(httpx.ReadTimeout):
         post({"x-mock-hang": "true"}, timeout=0.4)
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < 10, "the client gave up; the mock never answers a hang"
 
 
 def test_malformed_rate(post):

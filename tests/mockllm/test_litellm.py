@@ -43,7 +43,7 @@ async def test_in_process_latency_past_the_timeout_times_out_like_a_socket():
         llm.complete("hi", mock={"latency_ms": 5000}, timeout=0.2)
     with pytest.raises(litellm.Timeout):
         await llm.acomplete("hi", mock={"latency_ms": 5000}, timeout=0.2)
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 5.0, "each call was cut at its timeout, not after the 5 s latency"
     assert llm.complete("What is 2 + 2?", mock={"latency_ms": 50}, timeout=1).text == "4"
 
 

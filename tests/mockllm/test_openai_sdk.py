@@ -185,7 +185,7 @@ def test_hang_times_out_on_the_client(openai_client):
     with pytest.raises(openai.APITimeoutError):
         openai_client.chat.completions.create(model="assistant", messages=[{"role": "user", "content": "hi"}],
                                               extra_headers={"x-mock-hang": "1"}, timeout=0.5)
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < 10, "the client gave up; the mock never answers a hang"
 
 
 def test_ttft_and_tpot_shape_the_stream(openai_client):
