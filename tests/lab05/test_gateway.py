@@ -64,3 +64,12 @@ def test_provider_errors_map_to_clear_statuses(model):
             model.complete("a long enough prompt", mock=mock)
         err = provider_error(info.value)
         assert err.status == status and (retry_after is None or err.headers["retry-after"] == retry_after)
+
+
+def test_a_tenant_allowed_a_mock_may_reach_it_over_http(gw):
+    assert gw.tenant("tiny", "mock/assistant").id == "tiny"
+    assert gw.tenant("tiny", "openai/mock/assistant").id == "tiny"
+    for model_id in ("mock/noisy", "openai/mock/noisy", "openai/gpt-4o-mini"):
+        with pytest.raises(ServiceError) as info:
+            gw.tenant("tiny", model_id)
+        assert info.value.type == "model_not_allowed"
