@@ -9,6 +9,7 @@ plus the folders in LAB14_AUDIT_ROOTS (os.pathsep-separated), read once when the
 from __future__ import annotations
 
 import os
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -77,6 +78,18 @@ class LabState:
         self.jobs = JobStore(folder / "jobs.db")
         self.adrs = adr.AdrStore(folder / "decisions")
         adr.seed(self.adrs)
+        self._deps_lock = threading.Lock()
+        self._deps: tuple[tuple, dict] | None = None
+
+    def repo_dependencies(self) -> dict[str, Any]:
+        """This repository's freshness report, computed once (it probes the venv: seconds) and again only
+        when pyproject.toml or constraints.txt change. Started in the background when the app starts."""
+        key = tuple((REPO_ROOT / f).stat().st_mtime_ns for f in ("pyproject.toml", "constraints.txt")
+                    if (REPO_ROOT / f).exists())
+        with self._deps_lock:
+            if self._deps is None or self._deps[0] != key:
+                self._deps = (key, dependencies.audit(REPO_ROOT))
+            return self._deps[1]
 
     def repo(self, path: str | None) -> Path:
         """The repository to audit: inside an allowed root (403), a folder (404), with a pyproject (422)."""
@@ -137,7 +150,7 @@ def audit_router(state: LabState) -> APIRouter:
     return router
 
 
-def knowledge_router() -> APIRouter:
+def knowledge_router(state: LabState) -> APIRouter:
     router = APIRouter(tags=["tiers"])
 
     @router.get("/tiers")
@@ -153,7 +166,7 @@ def knowledge_router() -> APIRouter:
     @router.get("/dependencies")
     def get_dependencies() -> dict[str, Any]:
         """This repository's dependency freshness against the index snapshot (no network)."""
-        return dependencies.audit(REPO_ROOT)
+        return state.repo_dependencies()
 
     return router
 
@@ -228,10 +241,11 @@ def create_app(settings: Settings | None = None, roots: list[Path] | None = None
                                     "decision_records": lambda: f"{len(state.adrs.files())} records"})
     app.include_router(audit_router(state))
     app.include_router(jobs_router(state.jobs, prefix="/audit"))
-    app.include_router(knowledge_router())
+    app.include_router(knowledge_router(state))
     app.include_router(tripwires_router(state))
     app.include_router(adr_router(state))
     app.state.lab14 = state
     # POST /audit starts real work on a real repository; its bad inputs are tested in tests/lab14
     app.state.fuzz_skip = {"POST /audit"}
+    app.router.on_startup.append(lambda: threading.Thread(target=state.repo_dependencies, daemon=True).start())
     return app
