@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from labs import discover
-from shared.config import REPO_ROOT
+from shared.config import REPO_ROOT, get_settings
 
 LABS = discover()
 
@@ -25,6 +25,52 @@ def test_lab_folder_shape(lab):
     assert (lab.folder / "exercises.py").is_file()
     assert (REPO_ROOT / "tests" / f"lab{lab.key}").is_dir(), "tests mirror the lab"
     assert list((REPO_ROOT / "bench").glob(f"bench_lab{lab.key}_*.py")), "a benchmark under bench/"
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
+def test_thin_app(lab):
+    """app.py reads as a table of contents: at most 300 lines, create_app at most 60, routers built outside."""
+    source = (lab.folder / "app.py").read_text()
+    assert len(source.splitlines()) <= 300, f"app.py has {len(source.splitlines())} lines"
+    create = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "create_app")
+    assert create.end_lineno - create.lineno + 1 <= 60, f"create_app has {create.end_lineno - create.lineno + 1} lines"
+    assert "fuzz_skip" not in source, "no test-only switches in production code"
+
+
+# An OpenAI-compatible proxy forwards the fields it does not know (the provider judges its own API).
+FORWARDS_UNKNOWN_FIELDS = {("lab09_gateway", "/v1/chat/completions"), ("lab09_gateway", "/v1/embeddings")}
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
+def test_request_bodies_reject_unknown_fields(lab):
+    """Every JSON body schema (nested ones too) says additionalProperties: false (shared.schemas.StrictModel)."""
+    app = lab.create_app(get_settings(data_dir=REPO_ROOT / ".data" / "layout-check"))
+    spec = app.openapi()
+    components = spec.get("components", {}).get("schemas", {})
+    loose: list[str] = []
+
+    def visit(schema: dict, where: str, seen: set[str]) -> None:
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[1]
+            if name not in seen:
+                seen.add(name)
+                visit(components[name], f"{where} {name}", seen)
+            return
+        for key in ("anyOf", "oneOf", "allOf"):
+            for part in schema.get(key, []):
+                visit(part, where, seen)
+        if schema.get("type") == "object" and "properties" in schema and schema.get("additionalProperties") is not False:
+            loose.append(where)
+        for sub in [*schema.get("properties", {}).values(), schema.get("items"), schema.get("additionalProperties")]:
+            if isinstance(sub, dict) and sub:
+                visit(sub, where, seen)
+
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            body = (op.get("requestBody") or {}).get("content", {}).get("application/json")
+            if body and (lab.name, path) not in FORWARDS_UNKNOWN_FIELDS:
+                visit(body["schema"], f"{method.upper()} {path}:", set())
+    assert not loose, "bodies that accept unknown fields: " + "; ".join(loose)
 
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
