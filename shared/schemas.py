@@ -19,7 +19,7 @@ Every lab's request bodies subclass `StrictModel`:
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -46,7 +46,7 @@ Text = Annotated[str, AfterValidator(check_text)]
 Number = Annotated[float, AfterValidator(check_finite)]
 
 
-def _walk(value: Any, path: str, limit_text: int, limit_items: int) -> None:
+def walk(value: Any, path: str = "", limit_text: int = MAX_TEXT, limit_items: int = MAX_ITEMS) -> None:
     """Check every nested string, float and list of free-form data (dict[str, Any] fields included)."""
     if isinstance(value, str):
         check_text(value)
@@ -59,29 +59,32 @@ def _walk(value: Any, path: str, limit_text: int, limit_items: int) -> None:
         if len(value) > limit_items:
             raise ValueError(f"{path or 'value'}: more than {limit_items} keys")
         for k, v in value.items():
-            _walk(k, path, limit_text, limit_items)
-            _walk(v, f"{path}.{k}" if path else str(k), limit_text, limit_items)
+            walk(k, path, limit_text, limit_items)
+            walk(v, f"{path}.{k}" if path else str(k), limit_text, limit_items)
     elif isinstance(value, list | tuple):
         if len(value) > limit_items:
             raise ValueError(f"{path or 'value'}: more than {limit_items} items")
         for i, v in enumerate(value):
-            _walk(v, f"{path}[{i}]", limit_text, limit_items)
+            walk(v, f"{path}[{i}]", limit_text, limit_items)
 
 
 class StrictModel(BaseModel):
     """The base of every request body: unknown fields, bad text, NaN and unbounded input are 422s.
 
     Field-level `max_length` still wins where a field sets one; the walk below is the floor for every
-    field that does not (including free-form `dict[str, Any]` and `list[...]` fields).
+    field that does not (including free-form `dict[str, Any]` and `list[...]` fields). A model that must
+    carry more (a gateway's long-context prompt) raises `max_text` / `max_items` for itself.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    max_text: ClassVar[int] = MAX_TEXT
+    max_items: ClassVar[int] = MAX_ITEMS
 
     @model_validator(mode="before")
     @classmethod
     def _refuse_bad_input(cls, data: Any) -> Any:
-        _walk(data, "", MAX_TEXT, MAX_ITEMS)
+        walk(data, "", cls.max_text, cls.max_items)
         return data
 
 
-__all__ = ["MAX_ITEMS", "MAX_TEXT", "Field", "Number", "StrictModel", "Text", "check_finite", "check_text"]
+__all__ = ["MAX_ITEMS", "MAX_TEXT", "Field", "Number", "StrictModel", "Text", "check_finite", "check_text", "walk"]
