@@ -1,0 +1,93 @@
+"""shared.schemas.StrictModel: unknown fields, bad text, NaN and oversized input are validation errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import Field, ValidationError
+
+from shared.schemas import MAX_ITEMS, Number, StrictModel, Text, walk
+
+
+class Inner(StrictModel):
+    name: Text = "x"
+    weight: Number = 1.0
+
+
+class Body(StrictModel):
+    query: Text = Field("q", max_length=50)
+    k: int = Field(5, ge=1, le=100)
+    inner: Inner = Field(default_factory=Inner)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Roomy(StrictModel):
+    max_text = 10
+    max_items = 3
+    data: Any = None
+
+
+def _errors(**body) -> str:
+    with pytest.raises(ValidationError) as err:
+        Body.model_validate(body)
+    return str(err.value)
+
+
+def test_unknown_fields_are_refused_and_named():
+    assert "top_kk" in _errors(top_kk=3)
+    assert "colour" in _errors(inner={"colour": "red"})
+
+
+def test_lone_surrogates_anywhere_are_refused():
+    assert "lone surrogate" in _errors(query="a\ud800b")
+    assert "lone surrogate" in _errors(extra={"deep": ["ok", {"x": "\udfff"}]})
+    assert "lone surrogate" in _errors(extra={"\ud800": 1})
+
+
+def test_non_finite_numbers_anywhere_are_refused():
+    for bad in (math.nan, math.inf, -math.inf):
+        assert "finite" in _errors(inner={"weight": bad})
+        assert "finite" in _errors(extra={"a": [1, {"b": bad}]})
+
+
+def test_caps_hold_and_can_be_raised_per_model():
+    assert Roomy(data="0123456789").data == "0123456789"
+    with pytest.raises(ValidationError):
+        Roomy(data="01234567890")
+    with pytest.raises(ValidationError):
+        Roomy(data=[1, 2, 3, 4])
+    with pytest.raises(ValueError):
+        walk(list(range(MAX_ITEMS + 1)))
+
+
+def test_json_with_nan_from_the_wire_is_refused():
+    """Python's json accepts NaN and Infinity; the body must still be a 422, never stored."""
+    body = json.loads('{"inner": {"weight": NaN}}')
+    with pytest.raises(ValidationError):
+        Body.model_validate(body)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=150, deadline=None)
+@given(payload=_json)
+def test_any_clean_json_is_accepted_as_free_form_data(payload):
+    assert Body(extra={"payload": payload}).extra["payload"] == payload
+
+
+@settings(max_examples=150, deadline=None)
+@given(payload=_json, poison=st.sampled_from([math.nan, math.inf, "\ud800", "x\udc00y"]), where=st.integers(0, 3))
+def test_one_poisoned_leaf_anywhere_is_found(payload, poison, where):
+    nested = [payload, {"k": poison}] if where % 2 else {"a": [payload, poison]}
+    with pytest.raises(ValidationError):
+        Body(extra={"payload": nested})
