@@ -30,6 +30,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -47,6 +48,9 @@ SNAPSHOT = FIXTURES / "lab14" / "index_snapshot.json"
 INDEXES = {"pypi": SNAPSHOT, "orbit": FIXTURES / "lab14" / "sample_index.json"}
 SKIP_DIRS = {".venv", "venv", ".git", "node_modules", "build", "dist", ".data", "__pycache__", ".tox", ".mypy_cache"}
 STALE_MONTHS = 18
+# CPython 3.11's ast.parse is not safe to run from two threads at once (SystemError "AST constructor
+# recursion depth mismatch"); the service audits in a job thread while another request may scan too.
+_AST_LOCK = threading.Lock()
 
 # Run with the audited project's own interpreter: every installed distribution, its requirements and
 # the top-level modules it provides (so an import can be traced to the package that ships it).
@@ -218,11 +222,17 @@ def imported_modules(repo: Path) -> set[str]:
     found: set[str] = set()
     for path in python_files(repo):
         try:
-            tree = ast.parse(path.read_text(errors="replace"))
+            found |= imports_in(path.read_text(errors="replace"))
         except SyntaxError:
             continue
-        found |= imports_of(tree)
     return found
+
+
+def imports_in(source: str) -> set[str]:
+    """imports_of the parsed source (parsed under the lock, see _AST_LOCK)."""
+    with _AST_LOCK:
+        tree = ast.parse(source)
+    return imports_of(tree)
 
 
 def imports_of(tree: ast.AST) -> set[str]:
