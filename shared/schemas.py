@@ -71,9 +71,9 @@ def walk(value: Any, path: str = "", limit_text: int = MAX_TEXT, limit_items: in
 class StrictModel(BaseModel):
     """The base of every request body: unknown fields, bad text, NaN and unbounded input are 422s.
 
-    Field-level `max_length` still wins where a field sets one; the walk below is the floor for every
-    field that does not (including free-form `dict[str, Any]` and `list[...]` fields). A model that must
-    carry more (a gateway's long-context prompt) raises `max_text` / `max_items` for itself.
+    The walk caps every string and list in the body, free-form `dict[str, Any]` and `list[...]` fields
+    included; a field's own `max_length` can only tighten that. A model that must carry more (a
+    gateway's long-context prompt) raises `max_text` / `max_items` for itself.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
