@@ -51,8 +51,8 @@ def bench_compile() -> dict:
         start = time.perf_counter()
         t.run(until=1)
         out[f"first_step_s_{label}"] = round(time.perf_counter() - start, 2)
-    eager = steps_per_s(TrainConfig(**base), 150)
-    compiled = steps_per_s(TrainConfig(**base, compile=True), 150)
+    eager = steps_per_s(TrainConfig(**base), 60)
+    compiled = steps_per_s(TrainConfig(**base, compile=True), 60)
     eager_step = 1 / eager
     return {**out, "eager_steps_per_s": round(eager, 1), "compiled_steps_per_s": round(compiled, 1),
             "steady_speedup": round(compiled / eager, 2),
@@ -62,8 +62,8 @@ def bench_compile() -> dict:
 
 
 def bench_amp() -> dict:
-    base = dict(steps=400, hidden=512, depth=4, batch_size=256, eval_every=0, threads=THREADS, augment=False)
-    rates = {amp: steps_per_s(TrainConfig(**base, amp=amp), 60) for amp in ("off", "bf16", "fp16")}
+    base = dict(steps=400, hidden=256, depth=4, batch_size=256, eval_every=0, threads=THREADS, augment=False)
+    rates = {amp: steps_per_s(TrainConfig(**base, amp=amp), 20, warm=2) for amp in ("off", "bf16", "fp16")}
     return {"steps_per_s": {k: round(v, 1) for k, v in rates.items()},
             "speedup_vs_fp32": {k: round(v / rates["off"], 2) for k, v in rates.items()}}
 
@@ -75,8 +75,8 @@ def bench_checkpointing() -> dict:
         torch.manual_seed(0)
         out["with" if gc else "without"] = activation_bytes(MLP(hidden=256, depth=8, grad_checkpoint=gc).train(), x)
     base = dict(steps=400, hidden=256, depth=8, batch_size=256, eval_every=0, threads=THREADS, augment=False)
-    plain = steps_per_s(TrainConfig(**base), 60)
-    recomputed = steps_per_s(TrainConfig(**base, grad_checkpoint=True), 60)
+    plain = steps_per_s(TrainConfig(**base), 20, warm=2)
+    recomputed = steps_per_s(TrainConfig(**base, grad_checkpoint=True), 20, warm=2)
     return {"model": "MLP(hidden=256, depth=8), batch 256", "saved_bytes": out,
             "memory_ratio": round(out["with"] / out["without"], 3),
             "time_ratio_with_vs_without": round(plain / recomputed, 2)}

@@ -10,6 +10,7 @@ from its newest checkpoint in a new job, bit-exactly where the straight run woul
 from __future__ import annotations
 
 import io
+import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +23,7 @@ from shared.service import ServiceError, not_found
 
 BUSY = {"queued", "running"}
 PROGRESS_UPDATES = 100  # progress rows written per run at most (each rewrites the job's metrics)
+LOG = "steps.jsonl"  # one line per step: what curve.png draws
 
 
 class Runs:
@@ -71,8 +73,22 @@ class Runs:
         return [{"step": c["step"], "file": c["path"].name, "bytes": c["bytes"]}
                 for c in checkpoint.list_checkpoints(folder)]
 
+    def losses(self, key: str) -> tuple[dict[str, Any], list[float]]:
+        """The run's loss per step, from its step log. Steps redone after a resume are logged twice
+        with identical values (the resume is bit-exact), so the last line for a step wins."""
+        job = self.get(key)
+        path = self.run_dir(job) / LOG
+        by_step = {}
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    by_step[row["step"]] = row["loss"]
+        return job, [by_step[s] for s in sorted(by_step)]
+
     def _train(self, ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         folder = self.run_dir({"id": ctx.job_id, "params": params})
+        folder.mkdir(parents=True, exist_ok=True)
         if params["resume_of"]:
             trainer = checkpoint.resume(folder)
         else:
@@ -84,18 +100,22 @@ class Runs:
 
         stop_at = params.get("stop_at") or total
 
+        log = (folder / LOG).open("a")
+
         def on_step(row: dict[str, float]) -> None:
             step = trainer.step
+            log.write(json.dumps(row) + "\n")
+            log.flush()
             if step % every == 0 or step in (total, stop_at):
                 checkpoint.save(trainer, folder)
-            if step % log_every == 0 or step == total:
+            if step % log_every == 0 or step in (total, stop_at):
                 # ctx.progress raises JobCancelled when a cancel came in: the run stops here,
                 # after a completed step, with its last checkpoint on disk
-                ctx.progress(step, total, "training",
-                             metrics={"last": row, "losses": [h["loss"] for h in trainer.history]})
+                ctx.progress(step, total, "training", metrics=row)
 
         t0 = time.perf_counter()
-        trainer.run(until=stop_at, on_step=on_step, throttle_s=params["throttle_ms"] / 1000)
+        with log:
+            trainer.run(until=stop_at, on_step=on_step, throttle_s=params["throttle_ms"] / 1000)
         last = trainer.history[-1]
         return {"steps": trainer.step, "of": total, "resumed_from_step": started_at or None,
                 "val_loss": last.get("val_loss"), "val_acc": last.get("val_acc"), "final_loss": last["loss"],
