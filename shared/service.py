@@ -29,6 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -226,8 +227,10 @@ def create_service(title: str, *, lab: str, description: str = "", version: str 
     # exists. We instrument with the OpenTelemetry contrib instrumentor instead (one server span per
     # request, the same attributes as any other ASGI app), so the native hooks stay off: otherwise
     # an app built with instrument=False (the mock provider, built for throughput) still traces.
-    app = FastAPI(title=title, description=description, version=version,
-                  telemetry={"tracing": False, "metrics": False, "logs": False})
+    # FastAPIOffline serves Swagger UI's and ReDoc's JS/CSS from the installed package, not a CDN, so
+    # /docs renders with no network at all.
+    app = FastAPIOffline(title=title, description=description, version=version,
+                         telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings = settings
     app.state.lab = lab
     app.state.readiness = dict(readiness or {})
