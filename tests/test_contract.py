@@ -27,6 +27,7 @@ FUZZ_SKIP = {
     "lab08_eval": {"POST /runs", "POST /judge/bias", "POST /judge/calibrate"},
     "lab09_gateway": {"POST /traffic"},
     "lab10_finetune": {"POST /jobs", "POST /models/merge", "POST /generate"},
+    "lab14_audit": {"POST /audit"},
 }
 
 

@@ -246,6 +246,5 @@ def create_app(settings: Settings | None = None, roots: list[Path] | None = None
     app.include_router(adr_router(state))
     app.state.lab14 = state
     # POST /audit starts real work on a real repository; its bad inputs are tested in tests/lab14
-    app.state.fuzz_skip = {"POST /audit"}
     app.router.on_startup.append(lambda: threading.Thread(target=state.repo_dependencies, daemon=True).start())
     return app
