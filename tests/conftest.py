@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ["LLM_MODEL"] = "mock/assistant"
 os.environ["EMBED_MODEL"] = "mock/embedding"
 for key in ("LLM_API_BASE", "OTEL_EXPORTER_OTLP_ENDPOINT", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
     os.environ.pop(key, None)
+# Nothing a test writes lands in the checkout: settings read without an explicit data_dir (the span
+# store, CLIs run in-process) get a fresh folder per test run.
+os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="aieng-tests-")
 
 import pytest  # noqa: E402
 

@@ -42,9 +42,9 @@ FORWARDS_UNKNOWN_FIELDS = {("lab09_gateway", "/v1/chat/completions"), ("lab09_ga
 
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
-def test_request_bodies_reject_unknown_fields(lab):
+def test_request_bodies_reject_unknown_fields(lab, tmp_path):
     """Every JSON body schema (nested ones too) says additionalProperties: false (shared.schemas.StrictModel)."""
-    app = lab.create_app(get_settings(data_dir=REPO_ROOT / ".data" / "layout-check"))
+    app = lab.create_app(get_settings(data_dir=tmp_path))
     spec = app.openapi()
     components = spec.get("components", {}).get("schemas", {})
     loose: list[str] = []
