@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from labs.lab08_eval.runner import SCHEMA, RunConfig, Runner
+from labs.lab08_eval.runner import RunConfig, Runner, open_store
 from shared.store import Store
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -69,8 +69,8 @@ def main() -> None:
     rows = {}
     with tempfile.TemporaryDirectory(prefix="lab08-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        serial_store = Store(tmp / "serial.db", migrations=[SCHEMA])
-        store = Store(tmp / "parallel.db", migrations=[SCHEMA])
+        serial_store = open_store(tmp / "serial.db")
+        store = open_store(tmp / "parallel.db")
         for name, st, c, run_id in [("concurrency_1", serial_store, 1, "c1"), ("concurrency_32", store, 32, "c32"),
                                     ("rerun_cached_32", store, 32, "c32-rerun"), ("resume_finished", store, 32, "c32")]:
             cpu0 = time.process_time()

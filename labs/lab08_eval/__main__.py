@@ -19,20 +19,15 @@ from tqdm import tqdm
 
 from labs.lab08_eval import report
 from labs.lab08_eval.compare import CompareError, compare_runs
-from labs.lab08_eval.runner import SCHEMA, RunConfig, RunError, Runner, get_run, import_run
+from labs.lab08_eval.runner import RunConfig, RunError, Runner, get_run, import_tide
+from labs.lab08_eval.runner import open_store as runner_open_store
 from shared.config import get_settings
 from shared.store import Store
 
 
 def open_store() -> Store:
-    store = Store(get_settings().lab_dir("lab08") / "lab08.db", migrations=[SCHEMA])
-    if store.one("SELECT id FROM runs WHERE id='tide-a'") is None:
-        from labs.lab08_eval.datasets import FIXTURES
-
-        tide = [json.loads(line) for line in (FIXTURES / "tide_runs.jsonl").read_text().splitlines() if line]
-        for side in ("a", "b"):
-            import_run(store, f"tide-{side}", "tide", f"fixture model {side.upper()}",
-                       [{"id": r["id"], "slices": r["slices"], "scores": {"pass": r[side]}} for r in tide])
+    store = runner_open_store(get_settings().lab_dir("lab08") / "lab08.db")
+    import_tide(store, replace=False)
     return store
 
 

@@ -101,3 +101,17 @@ def stratified_sample(items: list[dict], n: int, seed: int = 0) -> list[dict]:
         k = min(len(members), max(1, round(n * len(members) / len(items))))
         out.extend(rng.sample(members, k))
     return sorted(out, key=lambda i: i["id"])
+
+
+def describe(name: str, period: str | None = None, sample: int | None = None) -> dict:
+    """A golden set as the service shows it: size, version, slices; with a period, that period's holdout
+    (and the dev split's size); with `sample`, a stratified sample's ids. DatasetError if unknown."""
+    ds = load(name)
+    out: dict = {"name": name, "n": len(ds.items), "version": ds.version, "slices": slice_counts(ds.items)}
+    if period is not None:
+        dev, held = holdout(ds.items, period)
+        out["holdout"] = {"period": period, "n": len(held), "ids": [i["id"] for i in held]}
+        out["dev_n"] = len(dev)
+    if sample:
+        out["sample"] = [i["id"] for i in stratified_sample(ds.items, sample)]
+    return out

@@ -28,6 +28,7 @@ from typing import Any
 
 from labs.lab08_eval import stats
 from labs.lab08_eval.datasets import FIXTURES, load
+from shared import llm
 
 JUDGE_MODEL = "mock/judge"
 SYSTEM = "You are a strict, impartial evaluator. Judge only what the rubric asks for."
@@ -71,13 +72,15 @@ def parse_reply(text: str | None) -> dict[str, Any]:
     return json.loads(match.group(0))
 
 
-def llm_call(model: str = JUDGE_MODEL, settings=None) -> Call:
-    """A judge call through shared.llm (temperature 0, seeded: a judge should be repeatable)."""
-    from shared import llm
+def llm_call(model: llm.Model | None = None) -> Call:
+    """A judge call through the model handle (temperature 0, seeded: a judge should be repeatable).
+
+    Without a handle, the mock judge (`mock/judge`) with the environment's settings (the CLI, tests)."""
+    handle = model or llm.Model.from_settings(model=JUDGE_MODEL)
 
     async def call(prompt: str, mock: dict[str, Any]) -> str:
-        completion = await llm.acomplete(prompt, model=model, system=SYSTEM, settings=settings, temperature=0,
-                                         seed=int(mock.get("seed", 0)), mock=mock)
+        completion = await handle.acomplete(prompt, system=SYSTEM, temperature=0, seed=int(mock.get("seed", 0)),
+                                            mock=mock)
         return completion.text or ""
 
     return call

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
-
 from labs.lab08_eval import candidates, judge, mock_plugin, scorers, stats
-from labs.lab08_eval.datasets import Dataset, load
+from labs.lab08_eval.datasets import FIXTURES, Dataset, load
 from shared import llm
-from shared.config import Settings, get_settings
+from shared.jobs import JobCancelled, JobContext
+from shared.mockllm.engine import MockEngine
+from shared.resilience import aretry, is_transient
 from shared.store import Store, dumps
 
 SCHEMA = """
@@ -42,10 +42,17 @@ CREATE TABLE results (
 );
 CREATE TABLE cache (key TEXT PRIMARY KEY, response TEXT NOT NULL, created_at REAL NOT NULL);
 """
-TRANSIENT = {408, 409, 429, 500, 502, 503, 504, 529}
+# 2: why a run stopped (failed, cancelled, interrupted) and each item's failure reasons
+# (code samples: {"timeout": 2, "memory": 1}; an item whose call failed: {"Timeout": 1})
+REASONS = """
+ALTER TABLE runs ADD COLUMN error TEXT;
+ALTER TABLE results ADD COLUMN reasons TEXT;
+"""
+MIGRATIONS = [SCHEMA, REASONS]
+INTERRUPTED = "interrupted: the service restarted while this run was running; POST the same run to resume it"
 CACHE_INSERT = "INSERT OR REPLACE INTO cache (key, response, created_at) VALUES (?, ?, ?)"
-RESULT_INSERT = ("INSERT OR REPLACE INTO results (run_id, item_id, slices, output, scores, error, latency_s) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?)")
+RESULT_INSERT = ("INSERT OR REPLACE INTO results (run_id, item_id, slices, output, scores, error, latency_s, "
+                 "reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 # The cache rows of the item being scored: they commit with its result row, in one transaction.
 _item_cache_rows: contextvars.ContextVar[list[tuple] | None] = contextvars.ContextVar("item_cache_rows",
                                                                                       default=None)
@@ -83,8 +90,6 @@ def check_model(model: str) -> None:
         raise RunError(f"unknown model {model!r}: LiteLLM knows no provider for it "
                        "(e.g. mock/assistant, openai/gpt-4o-mini)") from exc
     if provider == "mock":
-        from shared.mockllm.engine import MockEngine
-
         known = sorted(m["id"] for m in MockEngine().models())
         if name.split("/", 1)[1] not in known:
             raise RunError(f"unknown mock model {model!r}; the mock serves {', '.join(f'mock/{k}' for k in known)}")
@@ -107,16 +112,24 @@ def validate(config: RunConfig, ds: Dataset) -> list[str]:
     return chosen
 
 
-def _transient(exc: BaseException) -> bool:
-    status = getattr(exc, "status_code", None)
-    return status in TRANSIENT or type(exc).__name__ in {"Timeout", "APIConnectionError", "ServiceUnavailableError",
-                                                         "RateLimitError", "InternalServerError"}
+def open_store(path) -> Store:
+    """The runs database (runs, per-item results, response cache), brought up to the current schema."""
+    return Store(path, migrations=MIGRATIONS)
+
+
+def reconcile(store: Store) -> int:
+    """At start-up: a run still 'running' has no process behind it any more, so it failed (interrupted),
+    as its job did; re-POSTing it resumes. Returns how many runs it marked."""
+    with store.tx() as db:
+        return db.execute("UPDATE runs SET status='failed', error=? WHERE status='running'", (INTERRUPTED,)).rowcount
 
 
 class Runner:
-    def __init__(self, store: Store, settings: Settings | None = None, attempts: int = 4, base_wait_s: float = 0.05):
+    """Runs eval configurations with one model handle; each call names its model id (`with_model`)."""
+
+    def __init__(self, store: Store, model: llm.Model | None = None, attempts: int = 4, base_wait_s: float = 0.05):
         mock_plugin.install()  # the golden-set skill and the hostile code model
-        self.store, self.settings = store, settings or get_settings()  # built once: it costs ms per call
+        self.store, self.model = store, model or llm.Model.from_settings()  # built once: it costs ms per call
         self.attempts, self.base_wait_s = attempts, base_wait_s
         self.calls = {"model": 0, "cache_hits": 0, "retries": 0}
 
@@ -129,15 +142,17 @@ class Runner:
         if row is not None:
             self.calls["cache_hits"] += 1
             return row["response"]
-        async for attempt in AsyncRetrying(stop=stop_after_attempt(self.attempts), reraise=True,
-                                           wait=wait_exponential(multiplier=self.base_wait_s, max=2.0),
-                                           retry=retry_if_exception(_transient)):
-            with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    self.calls["retries"] += 1
-                self.calls["model"] += 1
-                completion = await llm.acomplete(prompt, model=model, system=system, settings=self.settings,
-                                                 mock=mock or None, **params)
+        handle = self.model.with_model(model)
+
+        async def call() -> llm.Completion:
+            self.calls["model"] += 1
+            return await handle.acomplete(prompt, system=system, mock=mock or None, **params)
+
+        def retried(_attempt: int, _exc: BaseException) -> None:
+            self.calls["retries"] += 1
+
+        completion = await aretry(call, attempts=self.attempts, base_s=self.base_wait_s, cap_s=2.0,
+                                  retryable=is_transient, on_retry=retried)
         text = completion.text or json.dumps([c.__dict__ for c in completion.tool_calls])
         pending = _item_cache_rows.get()
         if pending is None:  # a call outside an item (the judge's bias audit): its own transaction
@@ -153,13 +168,19 @@ class Runner:
         return call
 
     # -- one item
-    async def score_item(self, item: dict, config: RunConfig, chosen: list[str]) -> tuple[str, dict[str, float]]:
+    async def score_item(self, item: dict, config: RunConfig, chosen: list[str],
+                         reasons: dict[str, int] | None = None) -> tuple[str, dict[str, float]]:
+        """The item's output and scores; why code samples did not pass is counted into `reasons`."""
+        reasons = {} if reasons is None else reasons
         prompt = candidates.prompt(item)
         if "pass@k" in chosen:
             outputs = [await self.complete(prompt, config.model, config.mock, temperature=0.8, seed=j)
                        for j in range(config.n_samples)]
-            passed = await asyncio.gather(*(asyncio.to_thread(scorers.code, o, item) for o in outputs))
-            c = int(sum(passed))
+            outcomes = await asyncio.gather(*(asyncio.to_thread(scorers.code_outcome, o, item) for o in outputs))
+            for o in outcomes:
+                if not o.passed:
+                    reasons[o.status] = reasons.get(o.status, 0) + 1
+            c = sum(o.passed for o in outcomes)
             result = {f"pass@{k}": stats.pass_at_k(config.n_samples, c, k) for k in config.k}
             return outputs[0], {**result, "correct_samples": c}
         output = await self.complete(prompt, config.model, config.mock, seed=0)  # the same answers every run
@@ -170,7 +191,10 @@ class Runner:
                                       {"seed": 0})
                 scores["judge"] = g["normalized"]
             elif name == "code":
-                scores["code"] = await asyncio.to_thread(scorers.code, output, item)
+                outcome = await asyncio.to_thread(scorers.code_outcome, output, item)
+                if not outcome.passed:
+                    reasons[outcome.status] = reasons.get(outcome.status, 0) + 1
+                scores["code"] = float(outcome.passed)
             else:
                 scores[name] = scorers.score(name, output, item)
         return output, scores
@@ -199,7 +223,7 @@ class Runner:
                                (run_id, config.dataset, version, config.model, dumps(stored),
                                 len(todo), time.time()))
         else:
-            self.store.execute("UPDATE runs SET status='running' WHERE id=?", (run_id,))
+            self.store.execute("UPDATE runs SET status='running', error=NULL WHERE id=?", (run_id,))
         done = {r["item_id"] for r in self.store.query("SELECT item_id FROM results WHERE run_id=? AND error IS NULL",
                                                        (run_id,))}
         return run_id, [i for i in todo if i["id"] not in done], chosen
@@ -218,36 +242,59 @@ class Runner:
             async with sem:
                 start = time.perf_counter()
                 cache_rows: list[tuple] = []
+                reasons: dict[str, int] = {}
                 _item_cache_rows.set(cache_rows)  # this task's own context: items do not share it
                 try:
-                    output, scores = await self.score_item(item, config, chosen)
+                    output, scores = await self.score_item(item, config, chosen, reasons)
                     error = None
                 except Exception as exc:  # one failed item is recorded, the run goes on
                     output, scores, error = None, {}, f"{type(exc).__name__}: {exc}"[:500]
+                    reasons = {type(exc).__name__: 1}
                 # one write transaction per item (not one per call): the result row and the responses
                 # behind it are durable together, so a killed run redoes only unfinished items
                 with self.store.tx() as db:
                     db.executemany(CACHE_INSERT, cache_rows)
                     db.execute(RESULT_INSERT, (run_id, item["id"], dumps(item["slices"]), output, dumps(scores),
-                                               error, time.perf_counter() - start))
+                                               error, time.perf_counter() - start, dumps(reasons) if reasons else None))
             finished += 1
             if progress:
                 progress(finished, total)
 
-        await asyncio.gather(*(one(i) for i in todo))
+        try:
+            await asyncio.gather(*(one(i) for i in todo))
+        except BaseException as exc:  # cancelled, or killed from a progress callback: the run says so too
+            self.stop(run_id, exc)
+            raise
         summary = summarize(self.store, run_id)
         if "judge" in chosen and config.audit_judge:
             audit = await judge.measure_biases(self.judge_call(config), config.judge_mock, limit=20,
                                                concurrency=config.concurrency)
             summary["judge_bias"] = {"options": audit.options, "rows": audit.rows}
-        self.store.execute("UPDATE runs SET status='finished', summary=?, finished_at=? WHERE id=?",
+        self.store.execute("UPDATE runs SET status='finished', error=NULL, summary=?, finished_at=? WHERE id=?",
                            (dumps(summary), time.time(), run_id))
         return {"run_id": run_id, **summary}
+
+    def stop(self, run_id: str, exc: BaseException) -> None:
+        """Record why a run stopped, with the same status its job gets (failed or cancelled)."""
+        status = "cancelled" if isinstance(exc, JobCancelled | asyncio.CancelledError) else "failed"
+        self.store.execute("UPDATE runs SET status=?, error=?, summary=?, finished_at=? WHERE id=?",
+                           (status, f"{type(exc).__name__}: {exc}"[:500] if status == "failed" else "cancelled",
+                            dumps(summarize(self.store, run_id)), time.time(), run_id))
+
+    def job(self, config: RunConfig, items: list[dict]) -> Callable[[JobContext], dict[str, Any]]:
+        """The run as a shared.jobs job: progress per item, the run's summary as the job's result."""
+        def work(ctx: JobContext) -> dict[str, Any]:
+            def progress(done: int, total: int) -> None:
+                ctx.progress(done, total, f"{done}/{total} items", {"calls": dict(self.calls)})
+
+            return asyncio.run(self.run(config, items, progress))
+        return work
 
 
 def results(store: Store, run_id: str) -> list[dict[str, Any]]:
     rows = store.query("SELECT * FROM results WHERE run_id=? ORDER BY item_id", (run_id,))
-    return [{**r, "slices": json.loads(r["slices"]), "scores": json.loads(r["scores"])} for r in rows]
+    return [{**r, "slices": json.loads(r["slices"]), "scores": json.loads(r["scores"]),
+             "reasons": json.loads(r["reasons"]) if r.get("reasons") else {}} for r in rows]
 
 
 def summarize(store: Store, run_id: str) -> dict[str, Any]:
@@ -255,7 +302,12 @@ def summarize(store: Store, run_id: str) -> dict[str, Any]:
     rows = results(store, run_id)
     ok = [r for r in rows if r["error"] is None]
     names = sorted({k for r in ok for k in r["scores"] if k != "correct_samples"})
-    out: dict[str, Any] = {"n": len(rows), "errors": len(rows) - len(ok), "scores": {}, "slices": {}}
+    failures: dict[str, int] = {}
+    for r in rows:
+        for reason, count in (r["reasons"] or {}).items():
+            failures[reason] = failures.get(reason, 0) + count
+    out: dict[str, Any] = {"n": len(rows), "errors": len(rows) - len(ok), "failures": dict(sorted(failures.items())),
+                           "scores": {}, "slices": {}}
     for name in names:
         xs = [r["scores"][name] for r in ok if name in r["scores"]]
         if xs:
@@ -278,7 +330,8 @@ def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
         return None
     done = store.one("SELECT COUNT(*) AS n FROM results WHERE run_id=?", (run_id,))["n"]
     return {"id": row["id"], "dataset": row["dataset"], "version": row["version"], "model": row["model"],
-            "config": json.loads(row["config"]), "status": row["status"], "n_items": row["n_items"],
+            "config": json.loads(row["config"]), "status": row["status"], "error": row["error"],
+            "n_items": row["n_items"],
             "done": done, "summary": json.loads(row["summary"]) if row["summary"] else None,
             "created_at": row["created_at"], "finished_at": row["finished_at"]}
 
@@ -296,6 +349,16 @@ def import_run(store: Store, run_id: str, dataset: str, model: str, rows: list[d
                                                           dumps(r["scores"])))
     store.execute("UPDATE runs SET summary=?, finished_at=? WHERE id=?",
                   (dumps(summarize(store, run_id)), time.time(), run_id))
+
+
+def import_tide(store: Store, replace: bool = True) -> None:
+    """The fixture runs tide-a and tide-b (the average-tide trap), imported as finished runs."""
+    if not replace and store.one("SELECT id FROM runs WHERE id='tide-a'") is not None:
+        return
+    tide = [json.loads(line) for line in (FIXTURES / "tide_runs.jsonl").read_text().splitlines() if line]
+    for side in ("a", "b"):
+        import_run(store, f"tide-{side}", "tide", f"fixture model {side.upper()}",
+                   [{"id": r["id"], "slices": r["slices"], "scores": {"pass": r[side]}} for r in tide])
 
 
 def new_id() -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import jsonschema
 
-from labs.lab08_eval.sandbox import run_code
+from labs.lab08_eval.sandbox import Outcome, run_code
 
 ANSWER_LINE = re.compile(r"answer:\**\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 FENCE = re.compile(r"```(?:\w+)?\n(.*?)```", re.DOTALL)
@@ -90,8 +90,13 @@ def json_fields(response: str, item: dict) -> float:
     return sum(got.get(k) == v for k, v in want.items()) / len(want)
 
 
+def code_outcome(response: str, item: dict) -> Outcome:
+    """The sandbox's verdict on the response's code: passed, or why not (failed, error, timeout, memory, killed)."""
+    return run_code(strip_fence(response), item["tests"])
+
+
 def code(response: str, item: dict) -> float:
-    return float(run_code(strip_fence(response), item["tests"]).passed)
+    return float(code_outcome(response, item).passed)
 
 
 SCORERS: dict[str, Callable[[str, dict], float]] = {

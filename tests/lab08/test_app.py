@@ -135,3 +135,25 @@ def test_readiness_fails_closed_when_generated_code_could_only_run_as_root(clien
         monkeypatch.undo()
         sandbox.identity.cache_clear()
     assert client.get("/readyz").status_code == 200
+
+
+def test_after_a_restart_a_run_has_one_status_everywhere(tmp_path):
+    """Issue 25 #12: the job said failed (interrupted) and GET /runs/{id} said running until a re-POST."""
+    from labs.lab08_eval.runner import RunConfig, Runner
+    from shared.config import get_settings
+
+    settings = get_settings(data_dir=tmp_path)
+    lab = create_app(settings).state.context
+    from labs.lab08_eval.app import JudgeOptions
+
+    config = RunConfig("classification", limit=3, run_id="cut", judge_mock=JudgeOptions().model_dump())
+    run_id, _, _ = Runner(lab.store).start(config)  # as POST /runs does
+    job_id = lab.jobs.create("eval-run", {"run_id": run_id})
+    lab.jobs.update(job_id, status="running")  # ... and then the process is killed
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        run, job = c.get("/runs/cut").json(), c.get(f"/jobs/{job_id}").json()
+        assert run["status"] == job["status"] == "failed"
+        assert run["error"].startswith("interrupted") and job["error"].startswith("interrupted")
+        assert [r["status"] for r in c.get("/runs").json() if r["id"] == "cut"] == ["failed"]
+        again = c.post("/runs", json={"dataset": "classification", "limit": 3, "run_id": "cut", "wait": True})
+        assert again.json()["run"]["status"] == "finished" and again.json()["run"]["error"] is None

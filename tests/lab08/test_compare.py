@@ -10,13 +10,12 @@ from labs.lab08_eval import __main__ as cli
 from labs.lab08_eval import report
 from labs.lab08_eval.compare import compare_runs, compare_scores
 from labs.lab08_eval.datasets import FIXTURES
-from labs.lab08_eval.runner import SCHEMA, import_run
-from shared.store import Store
+from labs.lab08_eval.runner import import_run, open_store
 
 
 @pytest.fixture
 def store(tmp_path):
-    st = Store(tmp_path / "lab08.db", migrations=[SCHEMA])
+    st = open_store(tmp_path / "lab08.db")
     rows = [json.loads(line) for line in (FIXTURES / "tide_runs.jsonl").read_text().splitlines()]
     for side in ("a", "b"):
         import_run(st, f"tide-{side}", "tide", side, [{"id": r["id"], "slices": r["slices"],
@@ -66,7 +65,7 @@ def test_a_length_biased_judge_calls_padding_an_improvement_that_references_do_n
 
     from labs.lab08_eval.runner import RunConfig, Runner
 
-    st = Store(tmp_path / "lb.db", migrations=[SCHEMA])
+    st = open_store(tmp_path / "lb.db")
     for variant in ("v1", "verbose"):
         asyncio.run(Runner(st).run(RunConfig("qa", model=f"mock/assistant?variant={variant}", run_id=variant,
                                              judge_mock={"length_bias": 0.8}, audit_judge=False, concurrency=16)))

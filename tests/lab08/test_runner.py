@@ -6,13 +6,12 @@ import asyncio
 
 import pytest
 
-from labs.lab08_eval.runner import SCHEMA, RunConfig, RunError, Runner, results
-from shared.store import Store
+from labs.lab08_eval.runner import RunConfig, RunError, Runner, open_store, results
 
 
 @pytest.fixture
 def store(tmp_path):
-    return Store(tmp_path / "lab08.db", migrations=[SCHEMA])
+    return open_store(tmp_path / "lab08.db")
 
 
 class Killed(Exception):
@@ -49,7 +48,7 @@ def test_a_rerun_under_a_new_id_is_served_from_the_cache(store):
 def test_runs_are_deterministic_across_stores(tmp_path):
     outs = []
     for n in range(2):
-        st = Store(tmp_path / f"{n}.db", migrations=[SCHEMA])
+        st = open_store(tmp_path / f"{n}.db")
         asyncio.run(Runner(st).run(RunConfig("qa", limit=12, concurrency=4, run_id="r")))
         outs.append([(r["item_id"], r["scores"]) for r in results(st, "r")])
     assert outs[0] == outs[1]
@@ -112,3 +111,24 @@ def test_judged_runs_record_their_judges_bias_audit(store):
     out = asyncio.run(Runner(store).run(RunConfig("qa", limit=4, judge_mock={"position_bias": 0.9})))
     rows = {r["bias"]: r for r in out["judge_bias"]["rows"]}
     assert rows["position"]["before"] > 0.5 and rows["position"]["after"] == 0.0
+
+
+def test_failure_reasons_are_counted_in_the_summary(store):
+    """Issue 25 #12: a run said only `errors: 0, pass@1: 0`; now it says why samples and items failed."""
+    out = asyncio.run(Runner(store).run(RunConfig("code", model="mock/lab08_hostile", limit=2, n_samples=2,
+                                                  k=[1], run_id="hostile")))
+    assert out["failures"] == {"error": 2, "timeout": 2}, out["failures"]  # steal exits; spawn sleeps
+    bad = asyncio.run(Runner(store, base_wait_s=0.01).run(RunConfig("classification", limit=3, run_id="bad",
+                                                                    mock={"error_status": 400})))
+    assert bad["errors"] == 3 and bad["failures"] == {"BadRequestError": 3}, bad["failures"]
+
+
+def test_a_run_stopped_by_its_job_says_so(store):
+    def kill_after_3(done, total):
+        if done >= 3:
+            raise Killed("stopped")
+
+    with pytest.raises(Killed):
+        asyncio.run(Runner(store).run(RunConfig("classification", concurrency=1, run_id="k"), progress=kill_after_3))
+    row = store.one("SELECT status, error FROM runs WHERE id='k'")
+    assert row["status"] == "failed" and row["error"] == "Killed: stopped"

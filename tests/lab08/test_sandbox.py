@@ -17,9 +17,8 @@ import pytest
 
 from labs.lab08_eval import sandbox
 from labs.lab08_eval.mock_plugin import HOSTILE_SLEEP, SPAWN, STEAL, attack_code
-from labs.lab08_eval.runner import SCHEMA, RunConfig, Runner, results
+from labs.lab08_eval.runner import RunConfig, Runner, open_store, results
 from shared import llm
-from shared.store import Store
 
 ROOT = os.geteuid() == 0
 
@@ -161,7 +160,7 @@ def test_with_no_interpreter_nobody_can_run_it_refuses_instead_of_running_as_roo
 
 
 def test_a_run_with_the_hostile_model_scores_nothing_and_leaves_nothing(tmp_path, no_survivors):
-    store = Store(tmp_path / "lab08.db", migrations=[SCHEMA])
+    store = open_store(tmp_path / "lab08.db")
     config = RunConfig("code", model="mock/lab08_hostile", limit=2, n_samples=2, k=[1], run_id="hostile")
     out = asyncio.run(Runner(store).run(config))
     assert out["n"] == 2 and out["scores"]["pass@1"]["mean"] == 0.0
