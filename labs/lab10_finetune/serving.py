@@ -21,6 +21,8 @@ def list_models(models_dir: Path) -> dict[str, list[dict[str, Any]]]:
     adapters, reward_models = [], []
     if models_dir.is_dir():
         for path in sorted(models_dir.iterdir()):
+            if path.name.startswith("."):  # a trainer's partial output, or the build lock
+                continue
             if path.name != M.BASE_NAME and (path / "config.json").is_file():
                 bases.append({"name": path.name, "built": True})
             if (path / "reward" / "config.json").is_file():
@@ -31,6 +33,14 @@ def list_models(models_dir: Path) -> dict[str, list[dict[str, Any]]]:
                 adapters.append({"name": path.name, "base": Path(meta.get("base_model_name_or_path", "")).name,
                                  "r": meta.get("r"), "lora_alpha": meta.get("lora_alpha")})
     return {"bases": bases, "adapters": adapters, "reward_models": reward_models}
+
+
+def warm() -> str:
+    """Pay transformers' and peft's imports (seconds) at start-up, not on the first /generate."""
+    import peft  # noqa: F401  (heavy: imported here, in the warmup thread, not at module import)
+    import transformers
+
+    return f"transformers {transformers.__version__}"
 
 
 class Server:
