@@ -142,7 +142,7 @@ def train(cfg: Config, progress: Progress | None = None) -> tuple[CLIP, list[dic
         for start in range(0, len(order), cfg.batch_size):
             idx = order[start: start + cfg.batch_size]
             templates = rng.integers(0, len(data.TEMPLATES), len(idx))
-            texts = [data.caption(int(d.labels[i]), int(d.ink[i]), int(t)) for i, t in zip(idx, templates)]
+            texts = [data.caption(int(d.labels[i]), int(d.ink[i]), int(t)) for i, t in zip(idx, templates, strict=True)]
             loss = batch_loss(model, d.images[idx], texts, d.labels[idx])
             opt.zero_grad()
             loss.backward()

@@ -100,7 +100,7 @@ def preprocess(image: np.ndarray, size: int = 224) -> np.ndarray:
 def sample_photos() -> dict[str, np.ndarray]:
     """scikit-learn's two bundled photos (427 x 640 x 3, uint8)."""
     bunch = load_sample_images()
-    return {name.rsplit("/", 1)[-1].split(".")[0]: img for name, img in zip(bunch.filenames, bunch.images)}
+    return {name.rsplit("/", 1)[-1].split(".")[0]: img for name, img in zip(bunch.filenames, bunch.images, strict=True)}
 
 
 def photo_patches(patch: int = 16, size: int = 224) -> list[dict]:
