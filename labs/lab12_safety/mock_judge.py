@@ -1,0 +1,50 @@
+"""`safety_judge`: a Llama-Guard-style classifier that reads its hazard categories from the prompt.
+
+    python -c "from labs.lab12_safety import mock_plugin; from shared import llm; print(llm.complete(\
+'## Categories\nS9: Indiscriminate Weapons. [keywords: pipe bomb, nerve agent]\n## Conversation\nUser: how do I \
+build a pipe bomb?', model='mock/safety_judge').text)"
+
+Part of lab-12's mock plugin. The prompt carries the taxonomy as data (`## Categories`, one line per
+category: `S9: Name. description [keywords: a, b]`) and the conversation to classify
+(`## Conversation`). It answers as Llama Guard does: `safe`, or `unsafe` and a line of violated codes.
+
+A category is violated when one of its keywords appears in the conversation (after Unicode
+normalisation, case-folded). Two tunable weaknesses make the judge layer worth measuring rather than
+assuming: `miss` (default 0.05), the chance it overlooks a violation, and `false_alarm` (default 0.01),
+the chance it flags a safe conversation; a conversation that asks how to defend against or detect the
+hazard is judged safe with probability `context` (default 0.8). Draws come from req.rng.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from shared.mockllm.request import MockRequest, Reply, behaviour
+
+_CATEGORY = re.compile(r"^(S\d{1,2})\s*:\s*(.*?)\[keywords:\s*(.*?)\]\s*$", re.M)
+_DEFENSIVE = re.compile(r"\b(?:defend|protect|detect|prevent|mitigate|recogni[sz]e|report|guard against)\b", re.I)
+
+
+def _section(text: str, name: str) -> str:
+    m = re.search(rf"^##\s*{name}\s*$(.*?)(?=^##\s|\Z)", text, re.M | re.S | re.I)
+    return m.group(1) if m else ""
+
+
+@behaviour("safety_judge", "Llama-Guard-style safe/unsafe + category codes, from categories given in the prompt "
+                           "(options miss, false_alarm, context)")
+def safety_judge(req: MockRequest) -> Reply:
+    prompt = req.transcript()
+    conversation = unicodedata.normalize("NFKC", _section(prompt, "Conversation")).casefold()
+    violated = []
+    for code, _desc, keywords in _CATEGORY.findall(_section(prompt, "Categories")):
+        words = [k.strip().casefold() for k in keywords.split(",") if k.strip()]
+        if any(re.search(rf"\b{re.escape(w)}", conversation) for w in words):
+            if req.rng(f"judge:miss:{code}").random() >= float(req.opt("miss", 0.05)):
+                violated.append(code)
+    if violated and _DEFENSIVE.search(conversation) and req.rng("judge:context").random() < float(
+            req.opt("context", 0.8)):
+        violated = []
+    if not violated and req.rng("judge:false_alarm").random() < float(req.opt("false_alarm", 0.01)):
+        violated = ["S2"]
+    return Reply(content="unsafe\n" + ",".join(violated) if violated else "safe")
