@@ -10,12 +10,18 @@ run, test and README example talks about the same held-out images.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 from sklearn.datasets import load_digits
+
+from labs.lab11_multimodal.vit import resize
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 TEMPLATES = ["a photo of the digit {word}", "a handwritten {word}", "the number {num}",
@@ -69,6 +75,54 @@ def tokenize(texts: list[str]) -> np.ndarray:
 
 def known_tokens(text: str) -> int:
     return sum(t in STOI for t in TOKEN.findall(text.lower()))
+
+
+MAX_SIDE = 4096
+MODES = {"1", "L", "LA", "P", "RGB", "RGBA"}
+
+
+class ImageError(ValueError):
+    """An image the service cannot use (a 4xx)."""
+
+
+def image_from_base64(text: str) -> np.ndarray:
+    """A base64 PNG/JPEG -> an 8x8 digit in [0, 1], ink bright on dark like the training set.
+
+    Photos of digits are usually dark ink on white paper: when the border is brighter than the
+    centre the image is inverted, so both conventions work.
+    """
+    try:
+        blob = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ImageError(f"image is not valid base64: {exc}") from exc
+    try:
+        with Image.open(io.BytesIO(blob)) as img:
+            w, h = img.size
+            if w == 0 or h == 0:
+                raise ImageError("image is empty (0 pixels)")
+            if w > MAX_SIDE or h > MAX_SIDE:
+                raise ImageError(f"image is {w}x{h}; at most {MAX_SIDE}x{MAX_SIDE}")
+            if img.mode not in MODES:
+                raise ImageError(f"image mode {img.mode} is not supported; send {', '.join(sorted(MODES))}")
+            img = img.convert("RGBA")
+            rgba = np.asarray(img, dtype=np.float64) / 255.0
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise ImageError(f"image could not be decoded: {exc}") from exc
+    alpha = rgba[..., 3]
+    gray = (rgba[..., :3] @ np.array([0.299, 0.587, 0.114])) * alpha + (1 - alpha)  # transparent -> paper
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).mean()
+    if border > gray.mean():
+        gray = 1 - gray
+    small = resize(gray, 8, 8)
+    span = small.max() - small.min()
+    return ((small - small.min()) / span if span > 0 else np.zeros_like(small)).astype(np.float32)
+
+
+def png_base64(image: np.ndarray) -> str:
+    """An image in [0, 1] as a base64 grayscale PNG (what a client sends to /clip/classify)."""
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8), mode="L").save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
 
 
 if __name__ == "__main__":

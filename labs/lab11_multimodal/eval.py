@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labs.lab11_multimodal import data
+from labs.lab11_multimodal import data, diffusion
 
 # --- the feature network and FID -----------------------------------------------------------------
 
@@ -90,6 +90,21 @@ def clip_score(image_emb: torch.Tensor, text_emb: torch.Tensor) -> np.ndarray:
     """Per pair (row i with row i): 100 * max(cos, 0)."""
     cos = F.cosine_similarity(image_emb, text_emb, dim=-1)
     return (100 * cos.clamp(min=0)).detach().numpy()
+
+
+def guidance_sweep(ddpm: diffusion.NoisePredictor, classifier: DigitClassifier,
+                   scales: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 7.0), n: int = 300, seed: int = 0) -> list[dict]:
+    """Classifier-free guidance: w trades diversity (FID) for adherence to the class (accuracy)."""
+    d = data.digits()
+    real = d.images[np.random.default_rng(seed).choice(d.train, n, replace=False)]
+    labels = np.arange(n) % 10
+    rows = []
+    for w in scales:
+        samples = diffusion.sample(ddpm, labels, w, seed)
+        rows.append({"guidance": w, "class_accuracy": round(float((classifier.predict(samples) == labels).mean()), 4),
+                     "fid": round(fid(classifier, real, samples), 2),
+                     "pixel_std": round(float(samples.std(0).mean()), 4)})
+    return rows
 
 
 # --- POPE on a mock vision-language answerer -------------------------------------------------------
