@@ -144,7 +144,7 @@ def rules(inc: Incident, estate: Estate) -> dict[str, str]:
     return {"severity": severity, "service": root, "team": estate.owner(root)}
 
 
-def prompt(inc: Incident, estate: Estate, version: str = "v2") -> str:
+def prompt(inc: Incident, estate: Estate, with_graph: bool = True) -> str:
     group = main_group(inc, estate)
     body: dict[str, Any] = {
         "incident": inc.id,
@@ -153,14 +153,18 @@ def prompt(inc: Incident, estate: Estate, version: str = "v2") -> str:
         **features(inc, group),
         "owners": {s: estate.owner(s) for s in sorted(group.services)},
     }
-    if version in WITH_GRAPH:
+    if with_graph:
         body["dependencies"] = {s: list(estate.services[s].calls) for s in sorted(estate.services)}
     return f"Triage this alert group.\n```json\n{json.dumps(body)}\n```"
 
 
 def llm(inc: Incident, estate: Estate, model: Model, version: str = "v2",
-        mock: dict[str, Any] | None = None) -> dict[str, str]:
-    out = model.structured(prompt(inc, estate, version), TriageOut, system=PROMPTS[version], mock=mock,
+        mock: dict[str, Any] | None = None, system: str | None = None) -> dict[str, str]:
+    """The model's triage with prompt `version` (or the given system text): the graph goes in when the
+    prompt asks the model to use it."""
+    system = system or PROMPTS[version]
+    with_graph = version in WITH_GRAPH or "dependency graph" in system.lower()
+    out = model.structured(prompt(inc, estate, with_graph), TriageOut, system=system, mock=mock,
                            temperature=0, max_retries=1)
     v = out.value
     return {"severity": v.severity, "service": v.service, "team": v.team, "rationale": v.rationale}
