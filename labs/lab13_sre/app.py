@@ -15,8 +15,17 @@ from fastapi import APIRouter, FastAPI, Path, Query
 from fastapi.responses import Response
 from pydantic import Field
 
-from labs.lab13_sre import anomaly, canary, change_risk, nl2query, postmortem, rca, slo, triage
-from labs.lab13_sre import mock_plugin  # noqa: F401  (registers the lab's behaviours with the in-process mock)
+from labs.lab13_sre import (
+    anomaly,
+    canary,
+    change_risk,
+    mock_plugin,  # noqa: F401  (registers the lab's behaviours with the in-process mock)
+    nl2query,
+    postmortem,
+    rca,
+    slo,
+    triage,
+)
 from labs.lab13_sre.estate import Incident, fixture_incident, fixture_specs, generate, load_estate, render
 from labs.lab13_sre.metrics import fixture_db
 from labs.lab13_sre.promtool import binary as promtool_binary

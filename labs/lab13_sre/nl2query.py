@@ -33,7 +33,16 @@ import yaml
 from labs.lab13_sre import promtool
 from labs.lab13_sre.estate import FIXTURES, load_estate
 from labs.lab13_sre.metrics import BUCKETS, fixture_db
-from labs.lab13_sre.promql import DB, EvalError, ParseError, canonical, format_vector, parse, same_result, to_string
+from labs.lab13_sre.promql import (
+    DB,
+    EvalError,
+    ParseError,
+    canonical,
+    format_vector,
+    parse,
+    same_result,
+    to_string,
+)
 from labs.lab13_sre.promql import evaluate as run_query
 from shared.llm import Model
 

@@ -29,7 +29,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from labs.lab13_sre.estate import EDGE, SEVERITIES, Estate, Incident, fixture_incidents, generate, load_estate, render
+from labs.lab13_sre.estate import (
+    EDGE,
+    SEVERITIES,
+    Estate,
+    Incident,
+    fixture_incidents,
+    generate,
+    load_estate,
+    render,
+)
 from shared.llm import Model
 
 PROMPTS = {
