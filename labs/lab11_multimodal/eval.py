@@ -185,7 +185,7 @@ class MockVLM:
     def answer(self, images: list[set[str]], probes: list[tuple[int, str, bool]]) -> list[bool]:
         rng = np.random.default_rng(self.seed)
         freq, pairs = cooccurrence(images)
-        seen = [{o for o in objs if rng.random() < self.grounding} for objs in images]
+        seen = [{o for o in sorted(objs) if rng.random() < self.grounding} for objs in images]
         out = []
         for i, obj, _ in probes:
             evidence = 1.0 if obj in seen[i] else 0.0
