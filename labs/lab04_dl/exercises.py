@@ -129,6 +129,7 @@ def lr_recipe(layers: int = 24, d_model: int = 1024, vocab: int = 50257, tokens:
     hi = min([s for s in sizes if s >= params], default=sizes[-1])
     frac = 0 if hi == lo else (logp - math.log(lo)) / (math.log(hi) - math.log(lo))
     peak = math.exp(math.log(GPT3_PEAK_LR[lo]) + frac * (math.log(GPT3_PEAK_LR[hi]) - math.log(GPT3_PEAK_LR[lo])))
+    peak = float(f"{peak:.2g}")  # a recipe states a round number
     steps = int(tokens / batch_tokens)
     warmup = max(1000, round(0.02 * steps))
     s = schedules.WarmupCosine(peak=peak, warmup=warmup, total=steps, minimum=0.1 * peak)

@@ -54,17 +54,18 @@ def gpt2_std(n_layers: int, residual_proj: bool = True, base: float = 0.02) -> f
 
 
 def sample(scheme: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Draw W (float32) with the scheme's σ or bound."""
     if scheme == "xavier":
-        return rng.normal(0, xavier_std(shape), shape)
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(xavier_std(shape))
     if scheme == "he":
-        return rng.normal(0, he_std(shape), shape)
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(he_std(shape))
     if scheme == "torch_default":
-        b = torch_default_bound(shape)
-        return rng.uniform(-b, b, shape)
+        b = np.float32(torch_default_bound(shape))
+        return (rng.random(shape, dtype=np.float32) * 2 - 1) * b
     raise ValueError(f"unknown init {scheme!r}; choose from {', '.join(SCHEMES)}")
 
 
-def depth_stds(scheme: str, depth: int = 24, width: int = 512, batch: int = 128, seed: int = 0) -> list[float]:
+def depth_stds(scheme: str, depth: int = 24, width: int = 512, batch: int = 64, seed: int = 0) -> list[float]:
     """The std of the activations after each of `depth` Linear + ReLU layers, input ~ N(0, 1).
 
     Biases are zero, except for torch's default, which draws them from U(±1/√fan_in) as nn.Linear does

@@ -10,8 +10,8 @@ from labs.lab04_dl import train
 @pytest.mark.parametrize("norm,optimizer", [("none", "sgd"), ("layernorm", "adamw"), ("batchnorm", "momentum"),
                                             ("rmsnorm", "rmsprop")])
 def test_ours_tracks_torch(norm, optimizer):
-    cfg = train.Config(hidden=[32], norm=norm, optimizer=optimizer, lr=0.05 if optimizer in ("sgd", "momentum") else 3e-3,
-                       epochs=2, batch_size=128)
+    cfg = train.Config(hidden=[32], norm=norm, optimizer=optimizer, lr=0.2 if optimizer in ("sgd", "momentum") else 1e-2,
+                       schedule="constant", epochs=2, batch_size=128)
     seen = []
     r = train.train(cfg, lambda e, n, m: seen.append(e))
     assert seen == [1, 2]
