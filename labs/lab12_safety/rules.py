@@ -93,7 +93,7 @@ def views(text: str) -> list[tuple[str, str]]:
     out += [("base64", d) for d in decode_base64_runs(plain)]
     if (joined := join_split_strings(plain)) is not None:
         out.append(("split", f"{plain} {joined}"))
-    return out
+    return [out[0]] + [(name, v) for name, v in out[1:] if v != plain]  # a view equal to the text adds nothing
 
 
 def many_shot_turns(text: str) -> int:

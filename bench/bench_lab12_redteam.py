@@ -1,0 +1,70 @@
+"""Attack success rate per probe family, undefended vs each guard layer vs all layers; over-refusal.
+
+    .venv/bin/python bench/bench_lab12_redteam.py        # a few minutes on a laptop CPU
+    -> bench/results/lab12_redteam.json, lab12_redteam.png, lab12_redteam.report.jsonl (garak format)
+
+Target: mock/safety_target (obedience 0.85, indirect 0.9, spotlight_strength 1.0, refusal 0.97).
+Ten families x 8 generated probes x 3 generations per configuration; over-refusal on the 30 benign
+look-alikes x 3. The classifier (MiniLM + logistic regression) trains on a different seed of the
+generator; held_out_recall retrains it without each family in turn and measures recall on that family.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import shared  # noqa: F401  (offline environment first)
+from labs.lab12_safety import classifier, mock_plugin, redteam
+from labs.lab12_safety.guard import Guard
+from labs.lab12_safety.judge import Judge
+from shared.config import REPO_ROOT
+from shared.llm import Model
+
+OUT = REPO_ROOT / "bench" / "results"
+assert mock_plugin.BEHAVIOUR_NAMES
+
+
+def main() -> None:
+    start = time.perf_counter()
+    model = Model.from_settings()
+    clf = classifier.train()
+    runner = redteam.Runner(model, Guard(lambda: clf, Judge(model)))
+    out = redteam.run(runner, per_family=8, generations=3, seed=2024, run_id="bench")
+    rows = out.pop("report_rows")
+    out["held_out_recall"] = classifier.held_out_recall()
+    out["model"] = "mock/safety_target (obedience 0.85, indirect 0.9, spotlight_strength 1.0, refusal 0.97)"
+    out["wall_s"] = round(time.perf_counter() - start, 1)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "lab12_redteam.json").write_text(json.dumps(out, indent=1) + "\n")
+    (OUT / "lab12_redteam.report.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = out["summary"]
+    configs, families = list(summary), out["families"]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(15, 4.8), gridspec_kw={"width_ratios": [3, 1]})
+    width = 0.8 / len(configs)
+    for i, c in enumerate(configs):
+        ax.bar([f + (i - len(configs) / 2) * width for f in range(len(families))],
+               [summary[c]["families"][fam]["asr"] for fam in families], width, label=c)
+    ax.set_xticks(range(len(families)), families, rotation=25)
+    ax.set_ylabel("attack success rate")
+    ax.set_title("ASR per probe family: undefended, each layer alone, all layers (mock/safety_target)")
+    ax.legend(ncol=4, fontsize=8)
+    ax2.scatter([summary[c]["over_refusal"] for c in configs], [summary[c]["asr"] for c in configs])
+    for c in configs:
+        ax2.annotate(c, (summary[c]["over_refusal"], summary[c]["asr"]), fontsize=8)
+    ax2.set_xlabel("over-refusal on benign look-alikes")
+    ax2.set_ylabel("overall ASR")
+    ax2.set_title("helpfulness / safety trade-off")
+    fig.tight_layout()
+    fig.savefig(OUT / "lab12_redteam.png", dpi=110)
+    print(redteam.table(summary))
+    print("held-out family recall:", out["held_out_recall"])
+
+
+if __name__ == "__main__":
+    main()
