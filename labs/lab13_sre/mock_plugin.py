@@ -198,7 +198,9 @@ def rca(req: MockRequest) -> Reply:
     if cause in ("cert_expiry", "dependency_outage"):  # the error names the callee that failed
         m = re.search(rf"(?:handshake with|dial tcp) ({SERVICE_WORD})", evidence_text)
         service = m.group(1) if m else service
-    if cause == "unknown" and "version" in low:
+    if cause == "unknown" and re.search(r"^\s*up: .*<-", evidence_text, re.MULTILINE):
+        cause = "dependency_outage"  # down, and too dead to log anything
+    if cause == "unknown" and re.search(r"\bD-\S+ " + re.escape(current), evidence_text):
         cause = "bad_deploy"
     ids = sorted(set(re.findall(r"\b([DCL]-[\w-]+)", evidence_text)))[:6]
     return Reply(content=json.dumps({"service": service, "cause": cause, "evidence": ids,
