@@ -335,7 +335,7 @@ def translate(question: str, services: list[str], rng, *, paraphrase: float, mis
         cpu = "container_cpu_usage_seconds_total" if not guess_names else "cpu_usage_seconds"
         expr = agg(rate_of(cpu, filt))
         return f"topk({top.group(1)}, {expr})" if top else expr
-    if re.search(r"how many (requests|errors)|requests per service in the last", q):
+    if re.search(r"how many (requests|errors) did|requests per service in the last", q):
         ms = filt + ([err_match] if errors else [])
         return agg(f"increase({_sel(reqs, ms, window if window != '5m' else '1h')})")
     if re.search(r"fraction|ratio|percentage", q) or (threshold is not None and "%" in q):
