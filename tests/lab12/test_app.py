@@ -93,6 +93,7 @@ def test_audit_verify_erase_and_incidents(client):
     ("/guard/output", {"text": "hi", "layers": ["rules"]}),
     ("/redteam/runs", {"families": ["mind_control"]}),
     ("/redteam/runs", {"per_family": 1000}),
+    ("/redteam/runs", {"per_family": 20, "generations": 5}),
     ("/constrained", {"json_schema": {"type": "object", "properties": {"n": {"type": "string"}}}, "proposal": "x"}),
 ])
 def test_bad_input_is_a_clear_4xx(client, path, body):
