@@ -154,6 +154,8 @@ def test_a_restart_kills_a_left_trainer_and_removes_artifacts_of_jobs_that_did_n
     jobs = JobStore(folder / "jobs.db")
     job_id = jobs.create("sft", {"name": "left", "hp": {}})
     stray = subprocess.Popen([*SLEEPER, "labs.lab10_finetune.runner", job_id])
+    # /proc shows its command line only once the exec is done (a trainer a dead server left is long past it)
+    assert wait_for(lambda: job_id.encode() in Path(f"/proc/{stray.pid}/cmdline").read_bytes(), 10)
     jobs.update(job_id, status="running", metrics={"pid": stray.pid})
     out = folder / "models" / "left"
     (out / "adapter").mkdir(parents=True)
