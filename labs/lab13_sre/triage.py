@@ -125,10 +125,13 @@ def correlate(alerts: list[dict[str, Any]], estate: Estate, window_min: float = 
     return groups
 
 
-def main_group(inc: Incident, estate: Estate) -> Group:
-    """The paging group: the correlated group with the most critical alerts (what gets triaged)."""
-    groups = correlate(dedup(inc.alerts), estate)
+def paging(groups: list[Group]) -> Group:
+    """The group that pages: the one with the most critical alerts (what gets triaged)."""
     return max(groups, key=lambda g: (sum(a["labels"].get("severity") == "critical" for a in g.alerts), len(g.alerts)))
+
+
+def main_group(inc: Incident, estate: Estate) -> Group:
+    return paging(correlate(dedup(inc.alerts), estate))
 
 
 def features(inc: Incident, group: Group) -> dict[str, float]:
@@ -183,7 +186,7 @@ def triage(inc: Incident, estate: Estate, classifier: str, model: Model | None =
            mock: dict[str, Any] | None = None) -> dict[str, Any]:
     """Dedup + correlation summary and the classification (by rules or by the model)."""
     groups = correlate(dedup(inc.alerts), estate)
-    main = main_group(inc, estate)
+    main = paging(groups)
     decision = rules(inc, estate) if classifier == "rules" else llm(inc, estate, model, version, mock)
     return {"incident": inc.id, "alerts": len(inc.alerts), "after_dedup": len(dedup(inc.alerts)),
             "groups": [{"services": sorted(g.services), "alerts": len(g.alerts),
