@@ -55,7 +55,7 @@ def clip_router(models: Models) -> APIRouter:
     @router.post("/train", status_code=202)
     def train(body: ClipTrainIn) -> dict[str, Any]:
         """Train a CLIP on digits as a job (GET /jobs/{id}); the finished model replaces the served one."""
-        return models.train_clip(clip.Config(**body.model_dump()))
+        return models.finish(models.train_clip(clip.Config(**body.model_dump(exclude={"wait"}))), body.wait)
 
     @router.post("/classify")
     def classify(body: ClassifyIn) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def diffusion_router(models: Models) -> APIRouter:
     @router.post("/train", status_code=202)
     def train(body: DdpmTrainIn) -> dict[str, Any]:
         """Train the noise predictor as a job; the finished model replaces the served one."""
-        return models.train_ddpm(diffusion.Config(**body.model_dump()))
+        return models.finish(models.train_ddpm(diffusion.Config(**body.model_dump(exclude={"wait"}))), body.wait)
 
     @router.post("/walk")
     def walk(body: WalkIn) -> dict[str, Any]:
@@ -123,8 +123,8 @@ def diffusion_router(models: Models) -> APIRouter:
     def sweep(body: SweepIn) -> dict[str, Any]:
         """Guidance-scale sweep as a job: class accuracy and FID per w (GET /jobs/{id}/plot.png)."""
         ddpm, clf = models.need("ddpm"), models.need("classifier")
-        return models.run_study("guidance_sweep", body.model_dump(), lambda: {"rows": mm_eval.guidance_sweep(
-            ddpm, clf, tuple(body.scales), body.n, body.seed)})
+        return models.finish(models.run_study("guidance_sweep", body.model_dump(exclude={"wait"}), lambda: {
+            "rows": mm_eval.guidance_sweep(ddpm, clf, tuple(body.scales), body.n, body.seed)}), body.wait)
 
     return router
 
@@ -208,8 +208,8 @@ def studies_router(models: Models) -> APIRouter:
     @router.post("/fusion/compare", status_code=202)
     def fusion_compare(body: FusionIn) -> dict[str, Any]:
         """Train the four fusion families on one toy task as a job: parameters and held-out accuracy."""
-        return models.run_study("fusion_compare", body.model_dump(), lambda: {"rows": fusion.compare(
-            body.steps, tuple(body.families), body.seed)})
+        return models.finish(models.run_study("fusion_compare", body.model_dump(exclude={"wait"}), lambda: {"rows": fusion.compare(
+            body.steps, tuple(body.families), body.seed)}), body.wait)
 
     return router
 

@@ -102,6 +102,9 @@ class Models:
             job_id = self.jobs.submit(kind, params, fn)
         return self.jobs.get(job_id)
 
+    def finish(self, job: dict, wait: bool) -> dict:
+        return self.jobs.wait(job["id"], 300) if wait else job
+
     def train_clip(self, cfg: clip.Config) -> dict:
         def run(ctx: JobContext) -> dict:
             model, history = clip.train(cfg, _reporter(ctx, "epoch"))

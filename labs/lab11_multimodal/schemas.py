@@ -15,7 +15,11 @@ from shared.schemas import Field, Number, StrictModel, Text
 MAX_B64 = 2_800_000  # ~2 MB once decoded
 
 
-class ClipTrainIn(StrictModel):
+class JobIn(StrictModel):
+    wait: bool = Field(False, description="answer when the job has finished (at most 300 s), not at once")
+
+
+class ClipTrainIn(JobIn):
     epochs: int = Field(30, ge=1, le=100)
     batch_size: int = Field(128, ge=8, le=512)
     lr: float = Field(3e-3, gt=0, le=0.1)
@@ -38,7 +42,7 @@ class SearchIn(StrictModel):
     k: int = Field(5, ge=1, le=50)
 
 
-class DdpmTrainIn(StrictModel):
+class DdpmTrainIn(JobIn):
     T: int = Field(200, ge=2, le=1000)
     steps: int = Field(3000, ge=10, le=20_000)
     hidden: int = Field(256, ge=16, le=512)
@@ -70,7 +74,7 @@ class SampleIn(StrictModel):
     seed: int = Field(0, ge=0, le=2**31)
 
 
-class SweepIn(StrictModel):
+class SweepIn(JobIn):
     scales: list[Annotated[float, Field(ge=0, le=20)]] = Field([0.0, 1.0, 2.0, 4.0, 7.0], min_length=1, max_length=8)
     n: int = Field(300, ge=20, le=1000)
     seed: int = Field(0, ge=0, le=2**31)
@@ -121,7 +125,7 @@ class PopeIn(StrictModel):
     seed: int = Field(0, ge=0, le=2**31)
 
 
-class FusionIn(StrictModel):
+class FusionIn(JobIn):
     steps: int = Field(300, ge=10, le=3000)
     families: list[Literal["late", "cross_attention", "early", "native"]] = Field(
         list(FAMILIES), min_length=1, max_length=4)
