@@ -17,8 +17,11 @@ import json
 import time
 from pathlib import Path
 
-from labs.lab13_sre import mock_plugin  # noqa: F401  (the translator for the in-process mock)
-from labs.lab13_sre import nl2query, promtool
+from labs.lab13_sre import (
+    mock_plugin,  # noqa: F401  (the translator for the in-process mock)
+    nl2query,
+    promtool,
+)
 from labs.lab13_sre.metrics import fixture_db
 from shared.llm import Model
 

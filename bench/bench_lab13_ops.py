@@ -15,8 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from labs.lab13_sre import anomaly, change_risk, rca, triage
-from labs.lab13_sre import mock_plugin  # noqa: F401  (the lab's models for the in-process mock)
+from labs.lab13_sre import (
+    anomaly,
+    change_risk,
+    mock_plugin,  # noqa: F401  (the lab's models for the in-process mock)
+    rca,
+    triage,
+)
 from labs.lab13_sre.estate import fixture_incidents, generate, load_estate, render
 from shared.llm import Model
 

@@ -1,6 +1,6 @@
 """Anomaly and change-point detection from scratch, scored against labels; the LLM explains, never detects.
 
-    curl -s localhost:8013/anomaly/detect -d '{"series": [5, 5.1, 4.9, 5, 5.2, 5, 4.8, 5.1, 9, 9.2, 9.1, 8.9], "detector": "cusum"}'
+    curl -s localhost:8013/anomaly/detect -H 'content-type: application/json' -d '{"series": [5, 5.1, 4.9, 5, 5.2, 5, 4.8, 5.1, 9, 9.2, 9.1, 8.9], "detector": "cusum"}'
     python -m labs.lab13_sre.anomaly            # precision / recall per detector; the Nile change point
 
 Detectors:
@@ -23,6 +23,7 @@ start (or on it); precision = TP detections / detections, recall = labelled anom
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -193,6 +194,29 @@ def benchmark(seed: int = 13) -> dict[str, Any]:
     labels = s["anomalies"] + [s["change_point"]]
     return {d: score(detect(x, d, period=s["period"], k=3.5 if d != "cusum" else 3.0), labels)
             for d in DETECTORS}
+
+
+def plot_png(detector: str) -> bytes:
+    """The labelled week with one detector's flags, as a PNG (GET /anomaly/plot.png)."""
+    import matplotlib  # matplotlib costs about a second to import; only this route draws
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = labelled_series()
+    x = np.asarray(s["values"])
+    found = detect(x, detector, period=s["period"], k=3.0 if detector == "cusum" else 3.5)
+    fig, ax = plt.subplots(figsize=(9, 3))
+    ax.plot(x, lw=1, label="requests/hour")
+    labelled = s["anomalies"] + [s["change_point"]]
+    ax.scatter(labelled, x[labelled], s=60, facecolors="none", edgecolors="g", label="labelled")
+    ax.scatter(found, x[found], s=14, c="r", label=f"{detector} flags")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(f"{detector}: {score(found, labelled)}", fontsize=8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 # --- the LLM as explainer -------------------------------------------------------------------------

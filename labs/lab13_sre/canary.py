@@ -1,6 +1,6 @@
 """A prompt canary: route a share of incidents to a candidate prompt version, test sequentially, promote or roll back.
 
-    curl -s localhost:8013/canary -d '{"baseline": "v1", "candidate": "v3", "max_incidents": 60}'
+    curl -s localhost:8013/canary -H 'content-type: application/json' -d '{"baseline": "v1", "candidate": "v3", "max_incidents": 60}'
     python -m labs.lab13_sre.canary                   # v1 -> v2 (promoted) and v1 -> v3 (rolled back)
 
 The rollback unit is the prompt version: `PromptRegistry` holds versions and which one is live; a

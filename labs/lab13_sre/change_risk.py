@@ -1,6 +1,6 @@
 """Code-change risk: features from a git history, a logistic model, and calibrated probabilities.
 
-    curl -s localhost:8013/change-risk -d '{"source": "fixture"}'
+    curl -s localhost:8013/change-risk -H 'content-type: application/json' -d '{"source": "fixture"}'
     python -m labs.lab13_sre.change_risk              # fit on the fixture history; score this repository
 
 Features per change (what the chapter lists): log size (lines added + deleted), files touched, churn

@@ -1,6 +1,6 @@
 """Natural language -> PromQL, graded three ways side by side: exact string, AST equivalence, execution.
 
-    curl -s localhost:8013/nl2query -d '{"question": "p99 latency of checkout", "execute": true}'
+    curl -s localhost:8013/nl2query -H 'content-type: application/json' -d '{"question": "p99 latency of checkout", "execute": true}'
     python -m labs.lab13_sre.nl2query            # the eval set, the three accuracies and the gaps
 
 For each question of fixtures/lab13/nl2promql.yaml the model writes a query; it is then

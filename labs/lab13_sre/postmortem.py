@@ -1,6 +1,6 @@
 """A blameless postmortem draft in which every claim links to the evidence it came from.
 
-    curl -s localhost:8013/postmortem -d '{"incident": "INC-2041"}'
+    curl -s localhost:8013/postmortem -H 'content-type: application/json' -d '{"incident": "INC-2041"}'
     python -m labs.lab13_sre.postmortem INC-2046          # the markdown draft
 
 Sections (the usual blameless template): summary, impact, timeline, root cause and trigger, detection,

@@ -1,6 +1,6 @@
 """Root-cause analysis by an agent with tools over the incident's telemetry, with a step budget and a loop guard.
 
-    curl -s localhost:8013/rca -d '{"incident": "INC-2046", "wait": true}'
+    curl -s localhost:8013/rca -H 'content-type: application/json' -d '{"incident": "INC-2046", "wait": true}'
     python -m labs.lab13_sre.rca              # accuracy and tool-call efficiency over fixture + generated incidents
 
 Tools (the model sees their JSON schemas): get_dependencies, query_metrics, list_deploys,

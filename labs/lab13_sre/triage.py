@@ -1,6 +1,6 @@
 """Alert triage: dedup, correlation into incidents, then severity and owner, by rules or by an LLM.
 
-    curl -s localhost:8013/incidents/triage -d '{"incident": "INC-2042", "classifier": "llm"}'
+    curl -s localhost:8013/incidents/triage -H 'content-type: application/json' -d '{"incident": "INC-2042", "classifier": "llm"}'
     python -m labs.lab13_sre.triage          # rules vs LLM on the fixture incidents + generated ones
 
 Dedup: alerts with the same fingerprint (alertname, service; the pod label is dropped) are one alert,
@@ -191,7 +191,7 @@ def triage(inc: Incident, estate: Estate, classifier: str, model: Model | None =
     return {"incident": inc.id, "alerts": len(inc.alerts), "after_dedup": len(dedup(inc.alerts)),
             "groups": [{"services": sorted(g.services), "alerts": len(g.alerts),
                         "alertnames": sorted({a["alertname"] for a in g.alerts}),
-                        "paging": g is main} for g in groups],
+                        "paging": g is main} for g in sorted(groups, key=lambda g: g is not main)],
             "classifier": classifier, "prompt_version": version if classifier == "llm" else None,
             "decision": decision}
 

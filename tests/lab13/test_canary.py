@@ -8,8 +8,10 @@ import random
 import pytest
 from scipy import stats
 
-from labs.lab13_sre import canary
-from labs.lab13_sre import mock_plugin  # noqa: F401
+from labs.lab13_sre import (
+    canary,
+    mock_plugin,  # noqa: F401
+)
 from shared.llm import Model
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from labs.lab13_sre.estate import CAUSE_SERVICES, CAUSES, EDGE, Spec, fixture_incidents, generate, load_estate, render
+from labs.lab13_sre.estate import (
+    CAUSE_SERVICES,
+    CAUSES,
+    EDGE,
+    Spec,
+    fixture_incidents,
+    generate,
+    load_estate,
+    render,
+)
 from labs.lab13_sre.metrics import fixture_db
 from labs.lab13_sre.promql import query
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from labs.lab13_sre import mock_plugin  # noqa: F401
-from labs.lab13_sre import nl2query, promtool
+from labs.lab13_sre import (
+    mock_plugin,  # noqa: F401
+    nl2query,
+    promtool,
+)
 from labs.lab13_sre.metrics import fixture_db
 from labs.lab13_sre.promql import parse, query
 from shared.llm import Model

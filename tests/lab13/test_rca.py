@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from labs.lab13_sre import mock_plugin  # noqa: F401
-from labs.lab13_sre import rca
+from labs.lab13_sre import (
+    mock_plugin,  # noqa: F401
+    rca,
+)
 from labs.lab13_sre.estate import fixture_incident, load_estate
 from shared.llm import Model
 

@@ -7,8 +7,10 @@ import pytest
 from sklearn.metrics import confusion_matrix
 from statsmodels.stats.proportion import proportion_confint
 
-from labs.lab13_sre import mock_plugin  # noqa: F401
-from labs.lab13_sre import triage
+from labs.lab13_sre import (
+    mock_plugin,  # noqa: F401
+    triage,
+)
 from labs.lab13_sre.estate import fixture_incident, fixture_incidents, load_estate
 from shared.llm import Model
 
