@@ -89,7 +89,7 @@ def _callback(on_progress: Progress | None, n_tokens: int = 0):
             if not logs or "loss" not in logs:
                 return
             elapsed = max(time.perf_counter() - self.t0, 1e-9)
-            row = {k: round(float(v), 6) for k, v in logs.items() if isinstance(v, int | float)}
+            row = {k: float(f"{float(v):.6g}") for k, v in logs.items() if isinstance(v, int | float)}  # 6 significant digits: a small KL is not 0
             row["step"] = state.global_step
             if "num_tokens" in logs:
                 row["tokens_per_s"] = round(float(logs["num_tokens"]) / elapsed, 1)
