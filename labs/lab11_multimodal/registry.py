@@ -103,7 +103,7 @@ class Models:
         return self.jobs.get(job_id)
 
     def finish(self, job: dict, wait: bool) -> dict:
-        return self.jobs.wait(job["id"], 300) if wait else job
+        return self.jobs.wait(job["id"], 120) if wait else job
 
     def train_clip(self, cfg: clip.Config) -> dict:
         def run(ctx: JobContext) -> dict:

@@ -16,7 +16,7 @@ MAX_B64 = 2_800_000  # ~2 MB once decoded
 
 
 class JobIn(StrictModel):
-    wait: bool = Field(False, description="answer when the job has finished (at most 300 s), not at once")
+    wait: bool = Field(False, description="answer when the job has finished (at most 120 s), not at once")
 
 
 class ClipTrainIn(JobIn):
