@@ -8,95 +8,33 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import HTMLResponse
-from pydantic import Field
 
 from labs.lab08_eval import datasets, judge, report, sandbox, stats
 from labs.lab08_eval.compare import CompareError, compare_runs
 from labs.lab08_eval.runner import RunConfig, RunError, Runner, get_run, import_tide, open_store, reconcile
+from labs.lab08_eval.schemas import (
+    AlphaRequest,
+    BiasRequest,
+    BootstrapRequest,
+    FleissRequest,
+    JudgeOptions,
+    KappaRequest,
+    McNemarRequest,
+    PassKRequest,
+    PowerRequest,
+    RunRequest,
+)
 from shared.config import Settings, get_settings
 from shared.jobs import JobStore, jobs_router
 from shared.llm import Model
-from shared.schemas import MAX_ITEMS, Number, StrictModel, Text
 from shared.service import ServiceError, create_service, not_found
 from shared.store import Store
 
 T = TypeVar("T")
-COUNT = 10**9  # the largest count a statistics route accepts: beyond it the float maths is meaningless
-
-
-class JudgeOptions(StrictModel):
-    position_bias: float = Field(0.0, ge=0, le=1)
-    length_bias: float = Field(0.0, ge=0, le=2)
-    self_preference: float = Field(0.0, ge=0, le=1)
-    noise: float = Field(0.03, ge=0, le=0.5)
-
-
-class RunRequest(StrictModel):
-    dataset: Text = Field(max_length=64, description=" | ".join(datasets.DATASETS))
-    model: Text = Field("mock/assistant", max_length=120, description="e.g. mock/assistant?variant=v2")
-    scorers: list[Annotated[Text, Field(max_length=40)]] = Field([], max_length=8,
-                                                                  description="default: the task's scorers")
-    concurrency: int = Field(8, ge=1, le=64)
-    limit: int | None = Field(None, ge=1, le=10_000)
-    n_samples: int = Field(5, ge=1, le=20, description="code: samples per item for pass@k")
-    k: list[Annotated[int, Field(ge=1, le=20)]] = Field([1, 5], min_length=1, max_length=5)
-    judge: JudgeOptions = JudgeOptions()
-    run_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    wait: bool = Field(False, description="block until the run is finished")
-
-
-Label = Annotated[Text, Field(max_length=200)] | int  # a rater's label: a category name or a number
-
-
-class KappaRequest(StrictModel):
-    rater1: list[Label] = Field(min_length=1, max_length=MAX_ITEMS)
-    rater2: list[Label] = Field(min_length=1, max_length=MAX_ITEMS)
-    weights: Literal["linear", "quadratic"] | None = None
-
-
-class FleissRequest(StrictModel):
-    counts: list[list[Annotated[int, Field(ge=0, le=COUNT)]]] = Field(min_length=1, max_length=MAX_ITEMS)
-
-
-class AlphaRequest(StrictModel):
-    data: list[list[Number | None]] = Field(min_length=2, max_length=100,
-                                            description="raters × units; null = missing")
-    level: Literal["nominal", "ordinal", "interval"] = "nominal"
-
-
-class BootstrapRequest(StrictModel):
-    a: list[Number] = Field(min_length=1, max_length=MAX_ITEMS)
-    b: list[Number] | None = Field(None, max_length=MAX_ITEMS, description="paired with a: CI of mean(b) − mean(a)")
-    B: int = Field(2000, ge=100, le=20_000)
-    alpha: float = Field(0.05, gt=0, lt=1)
-    seed: int = Field(0, ge=0, le=2**32 - 1)
-
-
-class McNemarRequest(StrictModel):
-    fixed: int = Field(ge=0, le=COUNT, description="failed in A, passed in B")
-    broken: int = Field(ge=0, le=COUNT, description="passed in A, failed in B")
-    exact: bool | None = None
-
-
-class PowerRequest(StrictModel):
-    p: float = Field(gt=0, lt=1, description="baseline accuracy")
-    delta: float = Field(gt=0, lt=1, description="the difference to detect")
-    alpha: float = Field(0.05, gt=0, lt=1)
-    power: float = Field(0.8, gt=0, lt=1)
-
-
-class PassKRequest(StrictModel):
-    n: int = Field(ge=1, le=10_000)
-    c: int = Field(ge=0, le=10_000)
-    k: int = Field(ge=1, le=10_000)
-
-
-class BiasRequest(JudgeOptions):
-    limit: int = Field(40, ge=5, le=80, description="pairs per bias")
 
 
 @dataclass
