@@ -29,6 +29,7 @@ FUZZ_SKIP = {
     "lab08_eval": {"POST /runs", "POST /judge/bias", "POST /judge/calibrate"},
     "lab09_gateway": {"POST /traffic"},
     "lab10_finetune": {"POST /jobs", "POST /models/merge", "POST /generate"},
+    "lab11_multimodal": {"POST /clip/train", "POST /diffusion/train", "POST /diffusion/sweep", "POST /fusion/compare"},
     "lab14_audit": {"POST /audit"},
 }
 
