@@ -9,8 +9,6 @@ matplotlib with the Agg backend (no display needed); each function draws one fig
 
 from __future__ import annotations
 
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: a server has no display
@@ -19,13 +17,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from labs.lab01_math.expressions import Expression  # noqa: E402
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+from shared.plots import png
 
 
 def svd_png(steps: dict) -> bytes:
@@ -52,7 +44,7 @@ def svd_png(steps: dict) -> bytes:
                          arrowprops={"arrowstyle": "->", "color": "C2"})
     fig.suptitle("SVD: A = U Σ Vᵀ is rotate, stretch, rotate", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig, dpi=90)
 
 
 def descent_png(expr: Expression, result: dict) -> bytes:
@@ -88,7 +80,7 @@ def descent_png(expr: Expression, result: dict) -> bytes:
         axes[1].set_title("first-order prediction vs reality", fontsize=9)
     fig.suptitle(f"gradient descent on f = {expr.text}", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig, dpi=90)
 
 
 def fd_error_png(curve: dict) -> bytes:
@@ -109,4 +101,4 @@ def fd_error_png(curve: dict) -> bytes:
                  fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig, dpi=90)

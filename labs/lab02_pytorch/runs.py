@@ -9,7 +9,6 @@ from its newest checkpoint in a new job, bit-exactly where the straight run woul
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from dataclasses import asdict
@@ -19,6 +18,7 @@ from typing import Any
 from labs.lab02_pytorch import checkpoint
 from labs.lab02_pytorch.train import TrainConfig, Trainer
 from shared.jobs import JobContext, JobStore
+from shared.plots import png
 from shared.service import ServiceError, not_found
 
 BUSY = {"queued", "running"}
@@ -133,8 +133,4 @@ def curve_png(job: dict[str, Any], losses: list[float]) -> bytes:
     ax.plot(range(1, len(losses) + 1), losses, lw=1)
     ax.set(xlabel="step", ylabel="training loss", title=f"job {job['id']} ({job['status']})")
     ax.set_yscale("log")
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)

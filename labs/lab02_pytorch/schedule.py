@@ -12,8 +12,9 @@ factor `torch.optim.lr_scheduler.LambdaLR` wants; the tests check it against tor
 
 from __future__ import annotations
 
-import io
 import math
+
+from shared.plots import png
 
 
 def multiplier(t: int, W: int, T: int, r: float = 0.1) -> float:
@@ -40,8 +41,4 @@ def plot(lr_max: float, W: int, T: int, r: float = 0.1) -> bytes:
     ax.axvline(W, color="grey", linestyle=":", label=f"end of warmup (W={W})")
     ax.set(xlabel="optimizer step t", ylabel="learning rate", title=f"warmup → cosine, lr_max={lr_max:g}, r={r:g}")
     ax.legend()
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)

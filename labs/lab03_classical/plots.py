@@ -8,8 +8,6 @@ long-running service does not accumulate figures.
 
 from __future__ import annotations
 
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -17,13 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen befor
 import numpy as np  # noqa: E402
 
 from labs.lab03_classical import calibration, metrics  # noqa: E402
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+from shared.plots import png
 
 
 def roc_png(y_true, y_score) -> bytes:
@@ -34,7 +26,7 @@ def roc_png(y_true, y_score) -> bytes:
     ax.plot([0, 1], [0, 1], "--", color="grey", label="chance (AUC 0.5)")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve", xlim=(0, 1), ylim=(0, 1.02))
     ax.legend(loc="lower right")
-    return _png(fig)
+    return png(fig, dpi=110)
 
 
 def pr_png(y_true, y_score) -> bytes:
@@ -46,7 +38,7 @@ def pr_png(y_true, y_score) -> bytes:
     ax.axhline(prevalence, ls="--", color="grey", label=f"chance (AP = prevalence {prevalence:.3f})")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall curve", xlim=(0, 1), ylim=(0, 1.02))
     ax.legend(loc="lower left")
-    return _png(fig)
+    return png(fig, dpi=110)
 
 
 def reliability_png(y_true, curves: dict[str, np.ndarray], n_bins: int = 10, strategy: str = "width",
@@ -65,4 +57,4 @@ def reliability_png(y_true, curves: dict[str, np.ndarray], n_bins: int = 10, str
            xlim=(0, 1), ylim=(0, 1))
     hist.set(xlabel=axes[0], ylabel="count")
     ax.legend(loc="upper left", fontsize=8)
-    return _png(fig)
+    return png(fig, dpi=110)

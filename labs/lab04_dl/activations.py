@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from scipy.special import erf
 
+from shared.plots import png
+
 SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
@@ -95,7 +97,6 @@ def depth_study(depth: int = 50, width: int = 64, seed: int = 0) -> dict[str, An
 
 
 def plot_depth(study: dict[str, Any]) -> bytes:
-    import io
 
     import matplotlib
 
@@ -110,11 +111,7 @@ def plot_depth(study: dict[str, Any]) -> bytes:
     ax.set_ylabel("‖∂L/∂h‖")
     ax.set_title("Gradient norm per layer: plain (dashed) vs residual (solid)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig, dpi=110)
 
 
 if __name__ == "__main__":

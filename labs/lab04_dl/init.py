@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from shared.plots import png
+
 SCHEMES = ("xavier", "he", "torch_default")
 
 
@@ -104,7 +106,6 @@ def depth_table(depth: int = 24, width: int = 512, seed: int = 0) -> dict[str, A
 
 
 def plot_depth(table: dict[str, Any]) -> bytes:
-    import io
 
     import matplotlib
 
@@ -118,11 +119,7 @@ def plot_depth(table: dict[str, Any]) -> bytes:
     ax.set_ylabel("activation std")
     ax.set_title("Activation std through depth, by initialisation")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig, dpi=110)
 
 
 def torch_reference(scheme: str, shape: tuple[int, int], seed: int) -> tuple[torch.Tensor, torch.Tensor]:

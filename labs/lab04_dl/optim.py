@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from labs.lab04_dl import backprop
+from shared.plots import png
 
 f32 = np.float32
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
@@ -234,7 +235,6 @@ def path(name: str, steps: int = 500, start: tuple[float, float] = (-1.5, 2.0)) 
 
 
 def plot_paths(steps: int = 500) -> bytes:
-    import io
 
     import matplotlib
 
@@ -252,11 +252,7 @@ def plot_paths(steps: int = 500) -> bytes:
     ax.set_ylim(-1, 3)
     ax.set_title(f"{steps} steps on the Rosenbrock valley from (-1.5, 2); minimum at ★")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig, dpi=100)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from shared.plots import png
+
 
 @dataclass(frozen=True)
 class WarmupCosine:
@@ -65,7 +67,6 @@ def max_relative_gap(s: WarmupCosine) -> float:
 
 
 def plot(schedules: dict[str, WarmupCosine]) -> bytes:
-    import io
 
     import matplotlib
 
@@ -79,11 +80,7 @@ def plot(schedules: dict[str, WarmupCosine]) -> bytes:
     ax.set_ylabel("learning rate")
     ax.set_title("Linear warmup + cosine decay")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig, dpi=110)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ curves agree to float32 rounding, which shows every piece of ours does what torc
 from __future__ import annotations
 
 import argparse
-import io
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -23,6 +22,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from labs.lab04_dl import backprop, init, normalization, optim, schedules
+from shared.plots import png
 
 NORMS = ("none", "batchnorm", "layernorm", "rmsnorm")
 SCHEDULES = ("constant", "warmup_cosine")
@@ -250,11 +250,7 @@ def plot(history: list[dict[str, Any]], title: str = "") -> bytes:
     b.set_ylabel("mean ‖∂L/∂W‖")
     b.legend(fontsize=8)
     fig.suptitle(title or "digits MLP: ours vs torch")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig, dpi=100)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 from typing import Any
 
+from shared.plots import png
+
 
 def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+    """The figure as an <img> the HTML report carries inline (one file, no side assets)."""
+    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(png(fig, dpi=90)).decode()}">'
 
 
 def _plt():

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from labs.lab10_finetune.runner import DATASETS, QueueFull, Runner, TrainingJobs
 from labs.lab10_finetune.serving import Server, list_models
 from shared.config import Settings, get_settings
 from shared.jobs import TERMINAL, jobs_router
+from shared.plots import png
 from shared.schemas import MAX_ITEMS, Number, StrictModel, Text
 from shared.service import ServiceError, create_service, not_found
 
@@ -244,8 +244,4 @@ def _plot(history: list[dict[str, Any]], title: str) -> bytes:
     ax.plot([h["step"] for h in history], [h["loss"] for h in history])
     ax.set(xlabel="step", ylabel="training loss", title=f"job {title}")
     ax.set_yscale("log")
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)

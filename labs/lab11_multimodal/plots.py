@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -14,14 +12,7 @@ import numpy as np  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 
 from labs.lab11_multimodal.audio import HOP, SAMPLE_RATE  # noqa: E402
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+from shared.plots import png
 
 
 def curve(history: list[dict], x: str, ys: list[str], title: str) -> bytes:
@@ -33,7 +24,7 @@ def curve(history: list[dict], x: str, ys: list[str], title: str) -> bytes:
         ax.set_ylabel(y)
         ax.grid(alpha=0.3)
     fig.suptitle(title)
-    return _png(fig)
+    return png(fig)
 
 
 def grid(images: np.ndarray, labels: list[str] | None = None, cols: int = 10, title: str = "") -> bytes:
@@ -46,7 +37,7 @@ def grid(images: np.ndarray, labels: list[str] | None = None, cols: int = 10, ti
             if labels:
                 ax.set_title(labels[i], fontsize=7)
     fig.suptitle(title, fontsize=9)
-    return _png(fig)
+    return png(fig)
 
 
 def spectrogram(logm: np.ndarray, title: str) -> bytes:
@@ -57,7 +48,7 @@ def spectrogram(logm: np.ndarray, title: str) -> bytes:
     ax.set_ylabel("mel bin")
     ax.set_title(title)
     fig.colorbar(im, ax=ax)
-    return _png(fig)
+    return png(fig)
 
 
 def sweep(rows: list[dict], title: str) -> bytes:
@@ -70,4 +61,4 @@ def sweep(rows: list[dict], title: str) -> bytes:
     twin.plot(w, [r["fid"] for r in rows], marker="s", color="tab:red", label="FID")
     twin.set_ylabel("FID", color="tab:red")
     ax.set_title(title)
-    return _png(fig)
+    return png(fig)
