@@ -30,7 +30,7 @@ $(addprefix lab-,$(LAB_KEYS)): lab-%: $(STAMP)
 	$(PY) -m labs serve $* $(if $(PORT),--port $(PORT))
 
 $(addprefix exercises-,$(LAB_KEYS)): exercises-%: $(STAMP)
-	$(PY) -m $$(ls -d labs/lab$*_* | head -1 | tr / .).exercises
+	@$(PY) -m $$(ls -d labs/lab$*_* | head -1 | tr / .).exercises
 
 mock: $(STAMP) ## serve the mock LLM provider on 127.0.0.1:8000, every lab's mock plugin loaded
 	$(PY) -m labs mock $(if $(PORT),--port $(PORT))
