@@ -5,8 +5,11 @@
 
 Target: mock/safety_target (obedience 0.85, indirect 0.9, spotlight_strength 1.0, refusal 0.97).
 Ten families x 8 generated probes x 3 generations per configuration; over-refusal on the 30 benign
-look-alikes x 3. The classifier (MiniLM + logistic regression) trains on a different seed of the
-generator; held_out_recall retrains it without each family in turn and measures recall on that family.
+look-alikes x 3. The classifier (MiniLM + logistic regression) is fitted here on its train split
+(attacks at another seed + generated benign look-alikes), its threshold picked on its validation split;
+the red team's probes (TEST_SEED) and look-alikes (probes.BENIGN) are its test set and never trained on.
+held_out_recall refits it without each family in turn and measures recall on that family.
+Also written: each layer's false-positive rate alone on the look-alikes (layer_false_positives).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import shared  # noqa: F401  (offline environment first)
 from labs.lab12_safety import classifier, mock_plugin, redteam
 from labs.lab12_safety.guard import Guard
 from labs.lab12_safety.judge import Judge
+from labs.lab12_safety.probes import FAMILIES, TEST_SEED, benign, generate
 from shared.config import REPO_ROOT
 from shared.llm import Model
 
@@ -28,11 +32,24 @@ assert mock_plugin.BEHAVIOUR_NAMES
 def main() -> None:
     start = time.perf_counter()
     model = Model.from_settings()
-    clf = classifier.train()
+    data = classifier.dataset()
+    t = time.perf_counter()
+    clf = classifier.fit(data)  # fitted here, not loaded: the bench measures the procedure
+    fit_s = time.perf_counter() - t
+    shipped = classifier.load_or_fit()
     runner = redteam.Runner(model, Guard(lambda: clf, Judge(model)))
-    out = redteam.run(runner, per_family=8, generations=3, seed=2024, run_id="bench")
+    out = redteam.run(runner, per_family=8, generations=3, seed=TEST_SEED, run_id="bench")
     rows = out.pop("report_rows")
-    out["held_out_recall"] = classifier.held_out_recall()
+    test_benign = [p.text for p in benign()]
+    out["classifier"] = {
+        "digest": clf.digest, "shipped_digest_matches": shipped.digest == clf.digest,
+        "n_train": clf.n_train, "n_validation": len(data.validation.texts), "fit_s_cold": round(fit_s, 1),
+        "validation": clf.validation,
+        "test_false_positive_rate": round(float((clf.score(test_benign) >= clf.threshold).mean()), 4),
+        "test_attack_recall": round(float((clf.score([p.text for p in generate(FAMILIES, 8, TEST_SEED)])
+                                           >= clf.threshold).mean()), 4),
+        "train_test_overlap": len(set(data.train.texts + data.validation.texts) & classifier.held_out_texts())}
+    out["held_out_recall"] = classifier.held_out_recall(data)
     out["model"] = "mock/safety_target (obedience 0.85, indirect 0.9, spotlight_strength 1.0, refusal 0.97)"
     out["wall_s"] = round(time.perf_counter() - start, 1)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -64,6 +81,9 @@ def main() -> None:
     fig.savefig(OUT / "lab12_redteam.png", dpi=110)
     print(redteam.table(summary))
     print("held-out family recall:", out["held_out_recall"])
+    print("classifier:", json.dumps(out["classifier"]))
+    print("each layer alone on the benign look-alikes:",
+          {k: v["rate"] for k, v in out["layer_false_positives"].items()})
 
 
 if __name__ == "__main__":

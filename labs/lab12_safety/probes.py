@@ -7,8 +7,8 @@ a tool call with the attacker's arguments, another language, a link to the attac
 harmful compliance) and a trigger a detector looks for. Untrusted text (a document the user pastes,
 a tool's result) is kept apart from the user's own words, so the structural defenses can wrap it.
 Variants come from templates x phrasings x carriers drawn with a seeded RNG: the classifier trains
-on one seed and the red team attacks with another, so no attack string is both trained on and
-tested. The benign look-alikes are what an over-eager guard refuses: questions *about* injection,
+on one seed and the red team attacks with another (TEST_SEED), and the classifier drops any training
+text the red team can draw at TEST_SEED, so no attack string is both trained on and tested. The benign look-alikes are what an over-eager guard refuses: questions *about* injection,
 security how-tos, attacks quoted in legitimate text, harmless role-play, encodings and imperatives.
 """
 
@@ -188,8 +188,19 @@ def make_probe(family: str, i: int, rng: random.Random) -> Probe:
 
 
 def generate(families: tuple[str, ...] | list[str] = FAMILIES, per_family: int = 10, seed: int = 0) -> list[Probe]:
-    rng = random.Random(seed)
-    return [make_probe(f, i, rng) for f in families for i in range(per_family)]
+    """Probe i of family f depends only on (seed, f, i): a run over fewer families or probes is a subset of a
+    bigger run with the same seed, so "every probe the red team can draw at TEST_SEED" is a finite set the
+    classifier's training data is kept apart from."""
+    return [make_probe(f, i, random.Random(f"{seed}:{f}:{i}")) for f in families for i in range(per_family)]
+
+
+TEST_SEED = 2024  # the red team's default seed (app and bench): its probes are never trained on
+MAX_PER_FAMILY = 20  # the most probes per family a run may ask for (app.RedTeamIn)
+
+
+def red_team_texts(seed: int = TEST_SEED) -> set[str]:
+    """Every probe text a red-team run at `seed` can draw (any families, up to MAX_PER_FAMILY each)."""
+    return {p.text for p in generate(FAMILIES, MAX_PER_FAMILY, seed)}
 
 
 # --- benign look-alikes ----------------------------------------------------------------------------

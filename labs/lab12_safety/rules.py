@@ -110,13 +110,16 @@ def noisy_suffix(text: str) -> bool:
 
 def check(text: str) -> RuleResult:
     quoted = " ".join(m.group(2) for m in REPORTING.finditer(normalise(text)))
+    # the quotation read the same way as each view, so a quoted attack is discounted in every reading of
+    # it (before, its leetspeak reading matched at full weight and undid the discount)
+    quoted_views = {"plain": quoted, "rot13": codecs.decode(quoted, "rot13"), "leet": quoted.translate(LEET)}
     result = RuleResult(0.0)
     for view_name, view in views(text):
         for family, pattern in PATTERNS.items():
             m = pattern.search(view)
             if m is None:
                 continue
-            weight = 0.4 if view_name == "plain" and m.group(0) in quoted else 1.0
+            weight = 0.4 if quoted and m.group(0) in quoted_views.get(view_name, "") else 1.0
             result.matches.append(f"{family} ({view_name}): {m.group(0)[:60]!r}")
             result.views.append(view_name)
             result.score = max(result.score, weight)
