@@ -271,5 +271,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(nl2query_router(lab))
     app.include_router(ops_router(lab))
     app.include_router(jobs_router(lab.jobs))
-    app.state.lab = lab
+    app.state.sre = lab  # app.state.lab is the service name (create_service sets it)
     return app
