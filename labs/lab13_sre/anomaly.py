@@ -23,7 +23,6 @@ start (or on it); precision = TP detections / detections, recall = labelled anom
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
@@ -198,10 +197,9 @@ def benchmark(seed: int = 13) -> dict[str, Any]:
 
 def plot_png(detector: str) -> bytes:
     """The labelled week with one detector's flags, as a PNG (GET /anomaly/plot.png)."""
-    import matplotlib  # matplotlib costs about a second to import; only this route draws
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # matplotlib costs about a second to import, and only this route draws; shared.plots picks the
+    # Agg backend before pyplot loads
+    from shared.plots import plt, png
 
     s = labelled_series()
     x = np.asarray(s["values"])
@@ -213,10 +211,7 @@ def plot_png(detector: str) -> bytes:
     ax.scatter(found, x[found], s=14, c="r", label=f"{detector} flags")
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(f"{detector}: {score(found, labelled)}", fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig, dpi=80)
 
 
 # --- the LLM as explainer -------------------------------------------------------------------------
