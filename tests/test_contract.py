@@ -132,6 +132,34 @@ def test_malformed_json_and_wrong_shapes_are_4xx(client):
                 assert "error" in response.json(), (path, response.text[:200])
 
 
+def _poisoned_bodies(schema: dict, components: dict) -> list[bytes]:
+    """The route's own field names, each given a value no request may carry: a lone surrogate, NaN,
+    Infinity, a list far past any cap. Sent as raw JSON text, as a careless or hostile client would."""
+    if "$ref" in schema:
+        schema = components.get(schema["$ref"].rsplit("/", 1)[1], {})
+    names = list(schema.get("properties", {}))[:6] or ["x"]
+    poisons = ['"a\\ud800b"', "NaN", "Infinity", "-Infinity", "[" + ",".join(["1"] * 20_000) + "]"]
+    return [("{" + f'"{name}": {poison}' + "}").encode() for name in names for poison in poisons]
+
+
+def test_poisoned_values_are_4xx_and_leave_the_service_working(client):
+    """No field of any body accepts a lone surrogate, NaN/Infinity or an oversized list with a 5xx; and
+    after all of them the service still lists, reads and answers (nothing bad was stored)."""
+    spec = client.get("/openapi.json").json()
+    components = spec.get("components", {}).get("schemas", {})
+    for path, ops in spec["paths"].items():
+        post = ops.get("post")
+        body = ((post or {}).get("requestBody") or {}).get("content", {}).get("application/json")
+        if not body or "{" in path or f"POST {path}" in client.fuzz_skip:
+            continue
+        for raw in _poisoned_bodies(body["schema"], components):
+            response = client.post(path, content=raw, headers={"content-type": "application/json"})
+            assert response.status_code < 500, (path, raw[:80], response.status_code, response.text[:200])
+    for path, ops in spec["paths"].items():  # poison, then operate: every parameterless GET still answers
+        if "get" in ops and "{" not in path and not ops["get"].get("parameters") and path != "/metrics":
+            assert client.get(path).status_code < 500, path
+
+
 FUZZ_EXAMPLES = 25
 
 
