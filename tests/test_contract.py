@@ -30,6 +30,7 @@ FUZZ_SKIP = {
     "lab09_gateway": {"POST /traffic"},
     "lab10_finetune": {"POST /jobs", "POST /models/merge", "POST /generate"},
     "lab11_multimodal": {"POST /clip/train", "POST /diffusion/train", "POST /diffusion/sweep", "POST /fusion/compare"},
+    "lab13_sre": {"POST /eval/nl2query", "POST /canary"},
     "lab14_audit": {"POST /audit"},
 }
 
