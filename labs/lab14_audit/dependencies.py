@@ -30,7 +30,6 @@ import json
 import re
 import subprocess
 import sys
-import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -48,9 +47,11 @@ SNAPSHOT = FIXTURES / "lab14" / "index_snapshot.json"
 INDEXES = {"pypi": SNAPSHOT, "orbit": FIXTURES / "lab14" / "sample_index.json"}
 SKIP_DIRS = {".venv", "venv", ".git", "node_modules", "build", "dist", ".data", "__pycache__", ".tox", ".mypy_cache"}
 STALE_MONTHS = 18
-# CPython 3.11's ast.parse is not safe to run from two threads at once (SystemError "AST constructor
-# recursion depth mismatch"); the service audits in a job thread while another request may scan too.
-_AST_LOCK = threading.Lock()
+# CPython 3.11's ast.parse is not safe to run from two threads of one process at once (SystemError "AST
+# constructor recursion depth mismatch"), and a lock here cannot cover the other parsers in the process
+# (pytest's tracebacks, uvicorn reloaders, another lab). So the project-wide scan parses in a child process.
+_SCAN_CHILD = ("import json, sys; from labs.lab14_audit.dependencies import scan_files; "
+               "print(json.dumps(sorted(scan_files(json.load(sys.stdin)))))")
 
 # Run with the audited project's own interpreter: every installed distribution, its requirements and
 # the top-level modules it provides (so an import can be traced to the package that ships it).
@@ -217,22 +218,31 @@ def pip_index_newest(python: str, name: str, timeout_s: float = 30.0) -> str | N
     return parse_pip_index(proc.stdout) if proc.returncode == 0 else None
 
 
-def imported_modules(repo: Path) -> set[str]:
-    """Top-level module names imported anywhere in the project's Python files (absolute imports only)."""
+def imported_modules(repo: Path, timeout_s: float = 300.0) -> set[str]:
+    """Top-level module names imported anywhere in the project's Python files (absolute imports only),
+    parsed in a child process (see _SCAN_CHILD)."""
+    files = [str(p) for p in python_files(repo)]
+    proc = subprocess.run([sys.executable, "-c", _SCAN_CHILD], input=json.dumps(files), capture_output=True,
+                          text=True, timeout=timeout_s)
+    if proc.returncode != 0:
+        raise RuntimeError(f"import scan failed: {proc.stderr[-500:]}")
+    return set(json.loads(proc.stdout))
+
+
+def scan_files(paths: list[str]) -> set[str]:
+    """imports_in over files; a file that does not parse is skipped (it imports nothing we can see)."""
     found: set[str] = set()
-    for path in python_files(repo):
+    for path in paths:
         try:
-            found |= imports_in(path.read_text(errors="replace"))
+            found |= imports_in(Path(path).read_text(errors="replace"))
         except SyntaxError:
             continue
     return found
 
 
 def imports_in(source: str) -> set[str]:
-    """imports_of the parsed source (parsed under the lock, see _AST_LOCK)."""
-    with _AST_LOCK:
-        tree = ast.parse(source)
-    return imports_of(tree)
+    """imports_of the parsed source."""
+    return imports_of(ast.parse(source))
 
 
 def imports_of(tree: ast.AST) -> set[str]:
