@@ -20,8 +20,7 @@ from labs.lab06_rag.answer import lost_in_the_middle
 from labs.lab06_rag.corpus import load
 from labs.lab06_rag.dense import Embedder
 from labs.lab06_rag.evaluate import CONFIGS, evaluate, readme_block
-from labs.lab06_rag.kb import fixture_kb
-from labs.lab06_rag.kb import RERANK_WEIGHT
+from labs.lab06_rag.kb import RERANK_WEIGHT, fixture_kb
 from labs.lab06_rag.rerank import held_in, load_reranker
 from shared.config import get_settings
 
