@@ -1,4 +1,5 @@
-"""The project's import graph: no circles (counting imports inside functions, which can only hide one),
+"""The project's import graph: no circles (counting imports inside functions and under TYPE_CHECKING,
+which can only hide one),
 and labs never import each other (a mechanism two labs need lives in `shared`)."""
 
 from __future__ import annotations
@@ -22,14 +23,6 @@ def _modules() -> dict[str, Path]:
     return {_module_name(p): p for pkg in PACKAGES for p in sorted((REPO_ROOT / pkg).rglob("*.py"))}
 
 
-def _type_checking_only(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
-    while node in parents:
-        node = parents[node]
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            return True
-    return False
-
-
 def _resolve(name: str, modules: dict[str, Path]) -> str | None:
     """The project module an imported dotted name lands in (a module, or the package that defines it)."""
     while name and name not in modules:
@@ -42,10 +35,9 @@ def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {m: set() for m in modules}
     for module, path in modules.items():
         tree = ast.parse(path.read_text())
-        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
         for node in ast.walk(tree):
-            if not isinstance(node, ast.Import | ast.ImportFrom) or _type_checking_only(node, parents):
+            if not isinstance(node, ast.Import | ast.ImportFrom):
                 continue
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]

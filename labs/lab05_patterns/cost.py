@@ -25,8 +25,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import shared.mockllm.tokens as tokens
 from shared.llm import Model
-from shared.mockllm import tokens
 from shared.pricing import Usage, cost, price_for
 
 

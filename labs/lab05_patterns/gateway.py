@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import shared.mockllm.tokens as tokens
 from labs.lab05_patterns.production import (
     Conflict,
     IdempotencyStore,
@@ -42,7 +43,6 @@ from labs.lab05_patterns.production import (
 )
 from labs.lab05_patterns.streaming import sse_events
 from shared.llm import Model
-from shared.mockllm import tokens
 from shared.pricing import UnknownModelPrice, Usage, cost, price_for
 from shared.resilience import BreakerOpen, Breakers, retry, retry_after_s, status_of
 from shared.service import ServiceError, not_found

@@ -19,20 +19,18 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from labs.lab07_agents.checkpoint import RunState
 from labs.lab07_agents.prompts import ACTION, system_prompt, task_message, tool_list
-from labs.lab07_agents.steps import Final
+from labs.lab07_agents.steps import AgentRuntime, Final
 from labs.lab07_agents.tot import TreeOfThoughts
 
-if TYPE_CHECKING:  # type hints only: the runtime imports PATTERNS from here
-    from labs.lab07_agents.runtime import Runtime
 
 class ToolLoop:
     """Native tool calling: the model answers with tool calls until it answers with text."""
 
-    def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
+    def decide(self, rt: AgentRuntime, st: RunState) -> list[dict[str, Any]] | Final:
         if not st.messages:
             st.messages = [{"role": "system", "content": system_prompt(rt, st)}, task_message(st)]
         c = rt.chat(st, st.messages, tools=rt.toolbox.schemas(rt.model_tools(st)))
@@ -41,7 +39,7 @@ class ToolLoop:
         st.messages.append(c.message())
         return [{"tool": t.name, "args": t.arguments, "id": t.id} for t in c.tool_calls]
 
-    def observe(self, rt: Runtime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
+    def observe(self, rt: AgentRuntime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
         st.messages.append({"role": "tool", "tool_call_id": call["id"], "content": rt.present(st, call["tool"], result)})
 
 
@@ -49,7 +47,7 @@ class ToolLoop:
 class ReAct:
     """Thought / Action / Action Input in text; results come back as "Observation: ..." messages."""
 
-    def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
+    def decide(self, rt: AgentRuntime, st: RunState) -> list[dict[str, Any]] | Final:
         if not st.messages:
             fmt = ("Tools:\n" + tool_list(rt, st) + "\nAnswer in this format:\nThought: <reasoning>\nAction: <tool>\n"
                    "Action Input: <JSON arguments>\n... or, when done:\nThought: ...\nFinal Answer: <answer>")
@@ -68,11 +66,11 @@ class ReAct:
         thought = (re.search(r"Thought:\s*(.*)", text) or [None, ""])[1]
         return [{"tool": m[1], "args": m[2], "thought": thought}]
 
-    def observe(self, rt: Runtime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
+    def observe(self, rt: AgentRuntime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
         st.messages.append({"role": "user", "content": "Observation: " + rt.present(st, call["tool"], result)})
 
 
-def _plan(rt: Runtime, st: RunState, done: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _plan(rt: AgentRuntime, st: RunState, done: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Ask the planner for the remaining steps (it sees the calls already made, so this is also a re-plan)."""
     messages = [{"role": "system", "content": system_prompt(rt, st, "ROLE: planner. Reply with JSON "
                                                      '{"plan": [{"id": "E1", "tool": ..., "args": {...}}]}; '
@@ -90,7 +88,7 @@ def _plan(rt: Runtime, st: RunState, done: list[dict[str, Any]]) -> list[dict[st
 class PlanExecute:
     """A planner writes the steps; an executor model carries out one step at a time; failures re-plan."""
 
-    def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
+    def decide(self, rt: AgentRuntime, st: RunState) -> list[dict[str, Any]] | Final:
         if st.memo.get("plan") is None:  # first time, or a step failed: (re-)plan
             st.memo["plan"] = _plan(rt, st, st.messages[2:])
             st.memo["replans"] = st.memo.get("replans", -1) + 1
@@ -104,7 +102,7 @@ class PlanExecute:
         st.messages.append(c.message())
         return [{"tool": t.name, "args": t.arguments, "id": t.id} for t in c.tool_calls]
 
-    def observe(self, rt: Runtime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
+    def observe(self, rt: AgentRuntime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
         ToolLoop().observe(rt, st, call, result)
         plan = st.memo.get("plan") or []
         if "error" in result:
@@ -133,7 +131,7 @@ def resolve(value: Any, evidence: dict[str, Any]) -> Any:
 class ReWOO:
     """Plan every call up front, run the tools without the model, then one model call writes the answer."""
 
-    def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
+    def decide(self, rt: AgentRuntime, st: RunState) -> list[dict[str, Any]] | Final:
         memo = st.memo
         if "plan" not in memo:
             memo["plan"], memo["evidence"], memo["cursor"] = _plan(rt, st, []), {}, 0
@@ -151,7 +149,7 @@ class ReWOO:
                          {"role": "user", "content": "Evidence:\n" + evidence}], kind="solve")
         return Final(c.text or "")
 
-    def observe(self, rt: Runtime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
+    def observe(self, rt: AgentRuntime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
         st.memo["evidence"][call["id"]] = result
         st.memo["cursor"] += 1
 
@@ -161,7 +159,7 @@ class Reflexion(ToolLoop):
 
     max_trials = 3
 
-    def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
+    def decide(self, rt: AgentRuntime, st: RunState) -> list[dict[str, Any]] | Final:
         out = super().decide(rt, st)
         trial = st.memo.get("trial", 1)
         if isinstance(out, Final) and out.text.startswith("I could not") and trial < self.max_trials:

@@ -10,26 +10,23 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
 
 from labs.lab07_agents.checkpoint import RunState
 from labs.lab07_agents.injection import SPOTLIGHT_RULE
+from labs.lab07_agents.steps import AgentRuntime
 from labs.lab07_agents.tools import TOOLS
-
-if TYPE_CHECKING:  # type hints only: the runtime imports the patterns, which import this module
-    from labs.lab07_agents.runtime import Runtime
 
 SYSTEM = ("You are a travel agent for one customer. Use the tools to do exactly what the task asks, "
           "check every result before the next step, and finish with a short answer.")
 
 
-def system_prompt(rt: Runtime, st: RunState, extra: str = "") -> str:
+def system_prompt(rt: AgentRuntime, st: RunState, extra: str = "") -> str:
     rule = SPOTLIGHT_RULE if rt.defenses.spotlight else ""
     lessons = "\n".join(st.memo.get("lessons", []))
     return "\n".join(p for p in (SYSTEM, extra, rule, lessons and "Lessons from earlier attempts:\n" + lessons) if p)
 
 
-def tool_list(rt: Runtime, st: RunState) -> str:
+def tool_list(rt: AgentRuntime, st: RunState) -> str:
     return "\n".join(f"- {t.name}: {t.description} args: {json.dumps(t.args.model_json_schema()['properties'])}"
                      for t in TOOLS.values() if t.name in rt.model_tools(st))
 

@@ -9,6 +9,9 @@ the runtime raises `ModelUnavailable` when the model cannot be reached within th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
+
+from labs.lab07_agents.checkpoint import RunState
 
 
 @dataclass
@@ -20,3 +23,22 @@ class Final:
 
 class ModelUnavailable(Exception):
     """The model call failed after its retries, or its breaker is open, within the run's deadline."""
+
+
+class AgentRuntime(Protocol):
+    """What a pattern may ask of the runtime (runtime.Runtime is the one implementation). Patterns are
+    written against this, so they need not import the runtime that imports them."""
+
+    defenses: Any
+    toolbox: Any
+
+    def chat(self, st: RunState, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+             kind: str = "model") -> Any: ...
+
+    def compensate(self, st: RunState, keep: set[str] | None = None) -> None: ...
+
+    def model_tools(self, st: RunState) -> set[str]: ...
+
+    def present(self, st: RunState, tool: str, result: dict[str, Any]) -> str: ...
+
+    def _count(self, st: RunState, what: str) -> None: ...

@@ -29,18 +29,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from labs.lab07_agents import guards, injection
 from labs.lab07_agents.checkpoint import RunState
 from labs.lab07_agents.prompts import ACTION, system_prompt, task_message, tool_list
-from labs.lab07_agents.steps import Final
+from labs.lab07_agents.steps import AgentRuntime, Final
 from labs.lab07_agents.tools import TOOLS
-
-if TYPE_CHECKING:  # type hints only: the runtime imports the patterns, which import this module
-    from labs.lab07_agents.runtime import Runtime
 
 VALUES = {"sure": 20.0, "likely": 1.0, "impossible": 0.001}
 PRUNE = VALUES["impossible"]
@@ -97,7 +94,7 @@ def parse_candidates(text: str, k: int) -> list[dict[str, Any]]:
     return out[:k]
 
 
-def heuristic_value(rt: Runtime, st: RunState, cand: dict[str, Any]) -> float:
+def heuristic_value(rt: AgentRuntime, st: RunState, cand: dict[str, Any]) -> float:
     """A value without a model: only what can be checked mechanically."""
     if "final" in cand:
         return PRUNE if st.saga else VALUES["likely"]  # an open saga: held or paid, not yet booked
@@ -127,7 +124,7 @@ class TreeOfThoughts:
             raise ValueError("breadth >= 1, rounds >= 1 and evaluator in model | heuristic | none")
         self.breadth, self.evaluator, self.rounds = breadth, evaluator, rounds
 
-    def decide(self, rt: Runtime, st: RunState) -> list[dict[str, Any]] | Final:
+    def decide(self, rt: AgentRuntime, st: RunState) -> list[dict[str, Any]] | Final:
         if not st.messages:
             st.messages = [{"role": "system", "content": system_prompt(rt, st)}, task_message(st)]
         candidates: list[dict[str, Any]] = []
@@ -160,12 +157,12 @@ class TreeOfThoughts:
         st.messages.append({"role": "assistant", "content": render(chosen)})
         return [{"tool": chosen["tool"], "args": chosen["args"], "thought": chosen["thought"]}]
 
-    def _propose(self, rt: Runtime, st: RunState) -> list[dict[str, Any]]:
+    def _propose(self, rt: AgentRuntime, st: RunState) -> list[dict[str, Any]]:
         system = system_prompt(rt, st, PROPOSER.format(k=self.breadth) + tool_list(rt, st))
         c = rt.chat(st, [{"role": "system", "content": system}, task_message(st), *st.messages[2:]], kind="propose")
         return parse_candidates(c.text or "", self.breadth)
 
-    def _value(self, rt: Runtime, st: RunState, cand: dict[str, Any]) -> float:
+    def _value(self, rt: AgentRuntime, st: RunState, cand: dict[str, Any]) -> float:
         if self.evaluator == "none":
             return VALUES["likely"]
         if self.evaluator == "heuristic":
@@ -175,5 +172,5 @@ class TreeOfThoughts:
         word = re.search(r"Value:\s*(sure|likely|impossible)", v.text or "", re.I)
         return VALUES[word[1].lower()] if word else VALUES["likely"]
 
-    def observe(self, rt: Runtime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
+    def observe(self, rt: AgentRuntime, st: RunState, call: dict[str, Any], result: dict[str, Any]) -> None:
         st.messages.append({"role": "user", "content": "Observation: " + rt.present(st, call["tool"], result)})

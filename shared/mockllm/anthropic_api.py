@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.mockllm import tokens
+import shared.mockllm.tokens as tokens
 from shared.mockllm.cache import CacheUse
 from shared.mockllm.request import MockError, MockRequest
 

@@ -29,11 +29,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.mockllm import (
-    anthropic_api,
-    behaviours,  # noqa: F401  (each behaviour registers itself on import)
-    tokens,
-)
+import shared.mockllm.anthropic_api as anthropic_api
+import shared.mockllm.behaviours  # noqa: F401  (each behaviour registers itself on import)
+import shared.mockllm.tokens as tokens
 from shared.mockllm.cache import MIN_CACHED, CacheUse, PromptCache, openai_boundaries
 from shared.mockllm.embeddings import embed_text
 from shared.mockllm.request import (  # noqa: F401  (re-exported: plugins import these from the engine)

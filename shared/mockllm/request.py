@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.mockllm import tokens
+import shared.mockllm.tokens as tokens
 
 FIXED_CREATED = 1_750_000_000  # fixed so identical requests give byte-identical responses
 

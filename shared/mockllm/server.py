@@ -23,8 +23,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+import shared.mockllm.anthropic_api as anthropic_api
 from shared.config import Settings
-from shared.mockllm import anthropic_api
 from shared.mockllm.engine import MockEngine, MockError, MockRequest, Plan
 from shared.service import create_service
 

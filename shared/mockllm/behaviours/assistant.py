@@ -24,8 +24,8 @@ import json
 import re
 from typing import Any
 
+import shared.mockllm.behaviours.structured as structured
 from shared.arith import evaluate
-from shared.mockllm.behaviours import structured
 from shared.mockllm.behaviours.schema_fill import fill, resolve
 from shared.mockllm.request import SKILLS, MockRequest, Reply, ToolCallOut, behaviour
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 
-from shared.mockllm.behaviours import structured
+import shared.mockllm.behaviours.structured as structured
 from shared.mockllm.behaviours.assistant import FACTS, arithmetic, fact, format_number, respond
 from shared.mockllm.request import MockRequest, Reply, behaviour
 

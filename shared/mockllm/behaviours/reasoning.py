@@ -12,7 +12,7 @@ some spread, so the chapter's point shows in the bill: a one-token answer can co
 
 from __future__ import annotations
 
-from shared.mockllm import tokens
+import shared.mockllm.tokens as tokens
 from shared.mockllm.behaviours.assistant import respond
 from shared.mockllm.request import MockRequest, Reply, behaviour
 
