@@ -42,7 +42,7 @@ def client(request, tmp_path_factory):
     app = service.factory(settings)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         test_client.service = service
-        test_client.fuzz_skip = FUZZ_SKIP.get(service.name, set()) | getattr(app.state, "fuzz_skip", set())
+        test_client.fuzz_skip = FUZZ_SKIP.get(service.name, set())
         warmup = getattr(app.state, "warmup", None)
         assert warmup is None or warmup.wait(120), "start-up work did not finish"  # as an orchestrator waits
         yield test_client
