@@ -244,7 +244,7 @@ def retrieval_router(lab: Lab06) -> APIRouter:
 def create_app(settings: Settings | None = None) -> FastAPI:
     lab = Lab06(settings or get_settings())
     app = create_service("lab-06 retrieval and RAG", lab="lab06", settings=lab.settings,
-                         readiness={"jobs": lab.jobs.ping} if hasattr(lab.jobs, "ping") else None,
+                         readiness={"jobs_db": lab.jobs.store.ping},
                          warmup={"model": lab.model.warm, "index": lab.warm})
     for router in (documents_router(lab), index_router(lab), retrieval_router(lab), jobs_router(lab.jobs)):
         app.include_router(router)
