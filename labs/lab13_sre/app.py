@@ -211,8 +211,9 @@ def ops_router(lab: Lab) -> APIRouter:
         if body.source == "fixture":
             return report
         root = (REPO_ROOT / (body.path or ".")).resolve()
-        if not root.is_relative_to(REPO_ROOT.resolve()) or not root.is_dir():
-            raise ServiceError(403 if root.exists() else 422,
+        outside = not root.is_relative_to(REPO_ROOT.resolve())
+        if outside or not root.is_dir():  # outside is 403 whether or not it exists (no existence oracle)
+            raise ServiceError(403 if outside else 422,
                                f"path {body.path!r} is not a folder under the allowed root {REPO_ROOT.name}/",
                                "path_not_allowed")
         try:

@@ -25,6 +25,7 @@ def test_incidents_list_and_reveal(client):
     ("POST", "/anomaly/detect", {"series": [1, 2, 3]}, 422, "validation_error"),
     ("POST", "/anomaly/detect", {"series": [1.0] * 20, "detector": "seasonal", "period": 24}, 422, "series_too_short"),
     ("POST", "/change-risk", {"source": "repo", "path": "../../etc"}, 403, "path_not_allowed"),
+    ("POST", "/change-risk", {"source": "repo", "path": "../../no-such-folder-anywhere"}, 403, "path_not_allowed"),
     ("POST", "/change-risk", {"source": "repo", "path": "labs/lab13_sre/nope"}, 422, "path_not_allowed"),
     ("POST", "/canary", {"baseline": "v1", "candidate": "v9"}, 404, "not_found"),
     ("POST", "/nl2query", {"question": "x"}, 422, "validation_error"),
