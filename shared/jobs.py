@@ -46,6 +46,15 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_created ON jobs (created_at);
 """
 
+# The ETA is a moving average of recent step times, not elapsed/step since the start: the first steps of
+# a training run (imports, warm-up, compilation) are slow and would make the estimate wrong for the rest.
+JOBS_STEP_RATE = """
+ALTER TABLE jobs ADD COLUMN step_s REAL;
+ALTER TABLE jobs ADD COLUMN step_at REAL;
+"""
+
+ETA_ALPHA = 0.3  # weight of the newest step time in the moving average (about the last 5 updates count)
+
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
@@ -73,7 +82,7 @@ class JobContext:
 
 class JobStore:
     def __init__(self, path: str | Path, workers: int = 1):
-        self.store = Store(path, migrations=[JOBS_SCHEMA])
+        self.store = Store(path, migrations=[JOBS_SCHEMA, JOBS_STEP_RATE])
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
         self._contexts: dict[str, JobContext] = {}
         self._mark_orphans()
@@ -96,7 +105,7 @@ class JobStore:
                result: Any = None, error: str | None = None) -> None:
         now = time.time()
         with self.store.tx() as db:
-            row = db.execute("SELECT status, metrics FROM jobs WHERE id=?", (job_id,)).fetchone()
+            row = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
             if row is None:
                 raise KeyError(job_id)
             sets, params = ["updated_at=?"], [now]
@@ -109,6 +118,11 @@ class JobStore:
                 if status in TERMINAL:
                     sets.append("finished_at=?")
                     params.append(now)
+                    if message is None:  # never leave a finished job saying what it was last doing
+                        message = _final_message(status, row, step, error, now)
+            if step is not None and step > row["step"]:
+                sets += ["step_s=?", "step_at=?"]
+                params += [_step_time(row, step, now), now]
             for col, value in (("step", step), ("total", total), ("message", message), ("error", error)):
                 if value is not None:
                     sets.append(f"{col}=?")
@@ -145,7 +159,7 @@ class JobStore:
         try:
             result = fn(ctx)
         except JobCancelled:
-            self.update(ctx.job_id, status="cancelled", message="cancelled")
+            self.update(ctx.job_id, status="cancelled")
         except Exception as exc:  # the job records its failure; the service stays up
             self.update(ctx.job_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         else:
@@ -174,13 +188,37 @@ class JobStore:
             time.sleep(0.05)
 
 
+def _step_time(row: Any, step: int, now: float) -> float:
+    """The moving average of seconds per step after progress from row["step"] to `step` at `now`."""
+    since = row["step_at"] or row["started_at"] or row["created_at"]
+    latest = max(now - since, 0.0) / (step - row["step"])
+    previous = row["step_s"]
+    return latest if previous is None else ETA_ALPHA * latest + (1 - ETA_ALPHA) * previous
+
+
+def _final_message(status: str, row: Any, step: int | None, error: str | None, now: float) -> str:
+    took = now - (row["started_at"] or row["created_at"])
+    done = step if step is not None else row["step"]
+    of = f"{done}/{row['total']} steps" if row["total"] else f"{done} steps"
+    if status == "succeeded":
+        return f"done: {of} in {took:.1f} s"
+    if status == "failed":
+        return f"failed after {of} in {took:.1f} s: {(error or row['error'] or 'unknown error')[:200]}"
+    return f"cancelled after {of} in {took:.1f} s"
+
+
+def eta_s(step: int, total: int | None, step_s: float | None, step_at: float | None, now: float) -> float | None:
+    """Seconds left: the moving-average step time times the steps left, less the time already spent on
+    the step in progress (never below zero); None before two progress reports give a step time."""
+    if not total or step_s is None or step_at is None or step >= total:
+        return None
+    return round(max(step_s * (total - step) - (now - step_at), 0.0), 2)
+
+
 def _present(row: dict[str, Any]) -> dict[str, Any]:
     step, total = row["step"], row["total"]
     fraction = (step / total) if total else (1.0 if row["status"] == "succeeded" else 0.0)
-    eta = None
-    if row["status"] == "running" and total and step and row["started_at"]:
-        elapsed = time.time() - row["started_at"]
-        eta = round(elapsed / step * (total - step), 2)
+    eta = eta_s(step, total, row["step_s"], row["step_at"], time.time()) if row["status"] == "running" else None
     return {
         "id": row["id"], "kind": row["kind"], "status": row["status"],
         "params": json.loads(row["params"]),

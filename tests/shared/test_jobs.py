@@ -55,3 +55,67 @@ def test_orphaned_jobs_are_marked_failed_on_restart(tmp_path):
     restarted = JobStore(path)
     job = restarted.get(job_id)
     assert job["status"] == "failed" and "restarted" in job["error"]
+
+
+class _Clock:
+    """A hand-driven time.time for shared.jobs, so step times are exact."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_eta_follows_recent_steps_not_the_slow_start(tmp_path, monkeypatch):
+    import shared.jobs as jobs_module
+
+    clock = _Clock()
+    monkeypatch.setattr(jobs_module.time, "time", clock)
+    jobs = JobStore(tmp_path / "jobs.db")
+    job_id = jobs.create("train", {})
+    jobs.update(job_id, status="running")
+    assert jobs.get(job_id)["progress"]["eta_s"] is None  # no step yet: no estimate, not a guess
+    for step in range(1, 4):  # a slow start: 10 s per step (warm-up, compilation)
+        clock.now += 10.0
+        jobs.update(job_id, step=step, total=200)
+    for step in range(4, 41):  # then 0.1 s per step
+        clock.now += 0.1
+        jobs.update(job_id, step=step, total=200)
+    eta = jobs.get(job_id)["progress"]["eta_s"]
+    since_start = (clock.now - 1000.0) / 40 * 160  # what elapsed/step would have said: 22 s
+    assert abs(eta - 0.1 * 160) < 0.5 and since_start > 20
+    clock.now += 5.0  # time spent on the step in progress counts down; the estimate never goes negative
+    assert jobs.get(job_id)["progress"]["eta_s"] == round(eta - 5.0, 2)
+    clock.now += 60.0
+    assert jobs.get(job_id)["progress"]["eta_s"] == 0.0
+
+
+def test_a_finished_job_says_it_finished(tmp_path):
+    jobs = JobStore(tmp_path / "jobs.db")
+
+    def work(ctx):
+        ctx.progress(1, 2, "embedding")
+        ctx.progress(2, 2, "embedding")
+        return {}
+
+    def broken(ctx):
+        ctx.progress(1, 3, "embedding")
+        raise RuntimeError("disk full")
+
+    done = jobs.wait(jobs.submit("rebuild", {}, work), 10)
+    assert done["progress"]["message"].startswith("done: 2/2 steps in ") and done["progress"]["eta_s"] is None
+    failed = jobs.wait(jobs.submit("rebuild", {}, broken), 10)
+    assert failed["progress"]["message"].startswith("failed after 1/3 steps")
+    assert "disk full" in failed["progress"]["message"]
+
+
+def test_a_jobs_database_from_before_the_eta_columns_opens_and_keeps_its_jobs(tmp_path):
+    from shared.jobs import JOBS_SCHEMA
+    from shared.store import Store
+
+    old = Store(tmp_path / "jobs.db", migrations=[JOBS_SCHEMA])
+    old.execute("INSERT INTO jobs (id, kind, status, params, created_at, updated_at) "
+                "VALUES ('old1', 'x', 'succeeded', '{}', 1, 1)")
+    jobs = JobStore(tmp_path / "jobs.db")
+    assert jobs.get("old1")["status"] == "succeeded" and jobs.store.schema_version == 2
