@@ -10,6 +10,8 @@ tokens, Δ tokens added per step (thought + action + observation) and o output t
     cost   = (input * p_in + n * o * p_out) / 1e6
 
 which grows with n²: the cap a run needs is set from this, not from the cost of its first step.
+p_in and p_out (USD per 1M tokens) are the model's list prices in fixtures/prices.json, read
+through shared/pricing.py, so a price change there changes the answer here.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from labs.lab07_agents import guards
 from labs.lab07_agents.injection import ATTACKS, Defenses
 from labs.lab07_agents.suite import attack_success_rate, run_task, task_by_id
 from labs.lab07_agents.tools import ToolFaults
+from shared.pricing import Price, load_prices, price_for
 from shared.resilience import BreakerOpen, CircuitBreaker
 
 RUNTIME = Path(__file__).with_name("runtime.py")
+COST_MODEL = "openai/gpt-4o"  # the chapter's worked example prices a GPT-4o-class model
 
 
 def production_agent() -> dict[str, Any]:
@@ -95,8 +99,10 @@ def injection_case() -> dict[str, Any]:
     return {"attack": attack["text"], "planted_in": attack["tool"], "goal": attack["goal"], "succeeded": out}
 
 
-def react_cost_cap(n: int = 50, S: int = 1500, delta: int = 1000, o: int = 150, p_in: float = 2.50,
-                   p_out: float = 10.0, cap_usd: float = 1.0) -> dict[str, Any]:
+def react_cost_cap(n: int = 50, S: int = 1500, delta: int = 1000, o: int = 150, model: str = COST_MODEL,
+                   cap_usd: float = 1.0, prices: dict[str, Price] | None = None) -> dict[str, Any]:
+    price = price_for(model, prices or load_prices())
+    p_in, p_out = price.input, price.output
     input_tokens = n * S + delta * n * (n - 1) // 2
     cost = (input_tokens * p_in + n * o * p_out) / 1e6
     spent, stop = 0.0, None
@@ -104,7 +110,8 @@ def react_cost_cap(n: int = 50, S: int = 1500, delta: int = 1000, o: int = 150, 
         spent += ((S + i * delta) * p_in + o * p_out) / 1e6
         if stop is None and spent >= cap_usd:
             stop = i + 1
-    return {"steps": n, "S": S, "delta": delta, "o": o, "p_in_per_1M": p_in, "p_out_per_1M": p_out,
+    return {"steps": n, "S": S, "delta": delta, "o": o, "model": model, "prices_from": "fixtures/prices.json",
+            "p_in_per_1M": p_in, "p_out_per_1M": p_out,
             "input_tokens": input_tokens, "expected_cost_usd": round(cost, 3),
             "cap_usd": cap_usd, "cap_stops_at_step": stop}
 

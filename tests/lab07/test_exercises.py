@@ -37,3 +37,20 @@ def test_react_cost_cap_closed_form():
     brute = sum(((1500 + i * 1000) * 2.50 + 150 * 10.0) / 1e6 for i in range(50))
     assert r["expected_cost_usd"] == pytest.approx(brute, abs=1e-3) == pytest.approx(3.32, abs=0.01)
     assert r["cap_stops_at_step"] == 27
+
+
+def test_react_cost_cap_reads_its_prices_from_the_price_map():
+    """No price is a default argument: the answer is shared.pricing's cost of the same token counts,
+    and a different price map (or model) gives a different answer."""
+    from dataclasses import replace
+
+    from shared.pricing import Usage, cost, load_prices
+
+    r = exercises.react_cost_cap()
+    reference = cost(r["model"], Usage(r["input_tokens"], r["steps"] * r["o"])).total
+    assert r["expected_cost_usd"] == pytest.approx(reference, abs=1e-3)
+    assert (r["p_in_per_1M"], r["p_out_per_1M"]) == (load_prices()[r["model"]].input, load_prices()[r["model"]].output)
+    doubled = {name: replace(p, input=2 * p.input, output=2 * p.output) for name, p in load_prices().items()}
+    assert exercises.react_cost_cap(prices=doubled)["expected_cost_usd"] == pytest.approx(2 * r["expected_cost_usd"], abs=2e-3)
+    mini = exercises.react_cost_cap(model="openai/gpt-4o-mini")
+    assert mini["expected_cost_usd"] < r["expected_cost_usd"] / 10 and mini["cap_stops_at_step"] is None
