@@ -17,6 +17,7 @@ from pydantic import Field
 from labs.lab10_finetune import budget, objectives, serving
 from labs.lab10_finetune import model as M
 from labs.lab10_finetune import train as T
+from labs.lab10_finetune.routes_theory import theory_router
 from labs.lab10_finetune.runner import DATASETS, QueueFull, Runner, TrainingJobs, reconcile, resolve_model
 from labs.lab10_finetune.serving import Server, list_models
 from shared.config import Settings, get_settings
@@ -167,8 +168,10 @@ def calc_router() -> APIRouter:
 
     @router.post("/grpo")
     def grpo(req: GrpoRequest) -> dict[str, Any]:
-        """Group-normalised advantages for one prompt's rewards."""
-        return {"rewards": req.rewards, "advantages": [round(a, 6) for a in objectives.grpo_advantages(req.rewards)]}
+        """Group-normalised advantages for one prompt's rewards: trl's convention (the trainer's) and the chapter's."""
+        by = {name: {"convention": c["label"], "advantages": [round(a, 6) for a in objectives.grpo_advantages(
+            req.rewards, name)]} for name, c in objectives.GRPO_CONVENTIONS.items()}
+        return {"rewards": req.rewards, "advantages": by["trl"]["advantages"], "trl": by["trl"], "chapter": by["chapter"]}
 
     return router
 
@@ -186,7 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          readiness={"jobs": jobs.store.ping, "trainers": lab.runner.running},
                          warmup={"libraries": serving.warm})
     app.router.on_shutdown.append(lab.runner.close)
-    for router in (jobs_extra_router(lab), jobs_router(jobs), models_router(lab), calc_router()):
+    for router in (jobs_extra_router(lab), jobs_router(jobs), models_router(lab), calc_router(), theory_router()):
         app.include_router(router)
     app.state.context = lab  # (app.state.lab is the lab's name, set by create_service)
     return app

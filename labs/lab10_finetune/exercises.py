@@ -28,9 +28,15 @@ def solve() -> dict[str, dict[str, Any]]:
         "budget_70b_on_48gb": {"params": budget.LLAMA_70B.n_params(), "gpu_gb": 48, "activations_gb": 4,
                                "answer": budget.memory(budget.LLAMA_70B, gpu_gb=48)},
         "preference_data_spec": {"answer": PREFERENCE_SPEC},
-        "grpo_advantages": {"rewards": [0.8, 0.5, 0.3, 0.7],
-                            "answer": [round(x, 4) for x in objectives.grpo_advantages([0.8, 0.5, 0.3, 0.7])]},
+        "grpo_advantages": grpo_exercise([0.8, 0.5, 0.3, 0.7]),
     }
+
+
+def grpo_exercise(rewards: list[float]) -> dict[str, Any]:
+    """The chapter's convention is the answer; trl's, which the trainer uses, is shown beside it, labelled."""
+    by = {name: [round(a, 4) for a in objectives.grpo_advantages(rewards, name)] for name in objectives.GRPO_CONVENTIONS}
+    return {"rewards": rewards, "convention": objectives.GRPO_CONVENTIONS["chapter"]["label"], "answer": by["chapter"],
+            "trl_trainer": {"convention": objectives.GRPO_CONVENTIONS["trl"]["label"], "advantages": by["trl"]}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, ex in out.items():
         print(f"== {name}")
         for key, value in ex.items():
-            print(f"   {key}: {json.dumps(value)}")
+            print(f"   {key}: {json.dumps(value, ensure_ascii=False)}")
     return 0
 
 

@@ -9,8 +9,12 @@ accuracy = share with margin > 0.
 
 Bradley-Terry reward model:  L_RM = −E[ log σ(r_φ(x, y_w) − r_φ(x, y_l)) ].
 
-GRPO advantages, per group of G completions of one prompt:  A_i = (r_i − mean(r)) / (std(r) + ε),
-std the sample one (Bessel, G − 1) as trl's GRPOTrainer computes it.
+GRPO advantages, per group of G completions of one prompt:  A_i = (r_i − mean(r)) / (std(r) + ε).
+Two conventions, and they differ by the factor √(G/(G−1)) (1.155 at G = 4):
+  chapter  std over the group as a population, Σ(r_i − mean)² / G, ε = 0 (a group with one reward
+           value has no signal: its advantages are 0)
+  trl      GRPOTrainer's `nanstd`, the sample std Σ(r_i − mean)² / (G − 1), plus ε = 1e-4
+The worked exercise uses the chapter's; the trainer (and its advantage check) uses trl's.
 """
 
 from __future__ import annotations
@@ -41,11 +45,18 @@ def bradley_terry_loss(r_w: torch.Tensor, r_l: torch.Tensor) -> torch.Tensor:
     return -F.logsigmoid(r_w - r_l).mean()
 
 
-def grpo_advantages(rewards: list[float], eps: float = 1e-4) -> list[float]:
-    """Group-normalised advantages for one prompt's completions."""
+GRPO_CONVENTIONS = {"trl": {"ddof": 1, "eps": 1e-4, "label": "trl GRPOTrainer: sample std (G − 1) + ε 1e-4"},
+                    "chapter": {"ddof": 0, "eps": 0.0, "label": "the chapter: population std (G), no ε"}}
+
+
+def grpo_advantages(rewards: list[float], convention: str = "trl") -> list[float]:
+    """Group-normalised advantages for one prompt's completions, in the named convention."""
+    ddof, eps = GRPO_CONVENTIONS[convention]["ddof"], GRPO_CONVENTIONS[convention]["eps"]
     G = len(rewards)
     mean = sum(rewards) / G
-    std = math.sqrt(sum((r - mean) ** 2 for r in rewards) / (G - 1))
+    std = math.sqrt(sum((r - mean) ** 2 for r in rewards) / (G - ddof))
+    if std + eps == 0:  # every completion scored the same: nothing to prefer
+        return [0.0] * G
     return [(r - mean) / (std + eps) for r in rewards]
 
 

@@ -131,6 +131,7 @@ def test_calculators(client):
     mem = client.get("/calc/memory").json()
     assert mem["qlora"]["fits"] and not mem["lora"]["fits"]
     assert client.get("/calc/nf4").json()["max_abs_diff"] < 1e-6
-    adv = client.post("/calc/grpo", json={"rewards": [0.8, 0.5, 0.3, 0.7]}).json()["advantages"]
-    assert adv[0] == pytest.approx(1.0143, abs=1e-4)
+    grpo = client.post("/calc/grpo", json={"rewards": [0.8, 0.5, 0.3, 0.7]}).json()
+    assert grpo["advantages"][0] == grpo["trl"]["advantages"][0] == pytest.approx(1.0143, abs=1e-4)
+    assert grpo["chapter"]["advantages"][0] == pytest.approx(1.1717, abs=1e-4)
     assert client.post("/calc/grpo", json={"rewards": [1.0]}).status_code == 422

@@ -33,9 +33,14 @@ def test_70b_on_48gb_and_grpo_advantages(solved):
     plan = solved["budget_70b_on_48gb"]["answer"]
     assert [plan[k]["fits"] for k in ("full", "lora", "qlora")] == [False, False, True]
     assert plan["qlora"]["gb"] < 48 < plan["lora"]["gb"]
-    adv = solved["grpo_advantages"]["answer"]
-    assert adv == [1.0143, -0.3381, -1.2397, 0.5635]
-    assert sum(adv) == pytest.approx(0, abs=1e-3)
+    ex = solved["grpo_advantages"]
+    # the chapter's convention (population std): 0.575 mean, std √(0.1475/4) = 0.19203
+    mean = sum(ex["rewards"]) / 4
+    std = math.sqrt(sum((r - mean) ** 2 for r in ex["rewards"]) / 4)
+    assert ex["answer"] == [round((r - mean) / std, 4) for r in ex["rewards"]] == [1.1717, -0.3906, -1.4321, 0.6509]
+    assert "population" in ex["convention"]
+    assert ex["trl_trainer"]["advantages"] == [1.0143, -0.3381, -1.2397, 0.5635]
+    assert "sample" in ex["trl_trainer"]["convention"]
 
 
 def test_preference_spec_example_is_a_valid_dpo_row(solved):

@@ -1,5 +1,7 @@
+import math
 import random
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -18,8 +20,29 @@ def test_grpo_advantages_match_trl_group_normalisation_on_random_rewards():
         assert O.grpo_advantages(rewards) == pytest.approx(want.tolist(), abs=1e-6)
 
 
-def test_grpo_advantages_for_the_chapter_rewards():
-    assert [round(a, 4) for a in O.grpo_advantages([0.8, 0.5, 0.3, 0.7])] == [1.0143, -0.3381, -1.2397, 0.5635]
+def test_grpo_chapter_convention_is_the_population_std_on_random_rewards():
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        r = rng.uniform(-2, 2, size=int(rng.integers(2, 17)))
+        want = (r - r.mean()) / r.std(ddof=0)
+        assert O.grpo_advantages(r.tolist(), "chapter") == pytest.approx(want.tolist(), abs=1e-9)
+        t = torch.tensor(r)
+        assert O.grpo_advantages(r.tolist(), "chapter") == pytest.approx(
+            ((t - t.mean()) / t.std(correction=0)).tolist(), abs=1e-9)
+
+
+def test_the_two_conventions_differ_by_the_bessel_factor():
+    rewards = [0.8, 0.5, 0.3, 0.7]
+    ch, trl_ = O.grpo_advantages(rewards, "chapter"), O.grpo_advantages(rewards, "trl")
+    assert [round(a, 4) for a in trl_] == [1.0143, -0.3381, -1.2397, 0.5635]
+    assert [round(a, 4) for a in ch] == [1.1717, -0.3906, -1.4321, 0.6509]
+    # without ε the ratio is exactly √(G/(G−1)); ε = 1e-4 moves it in the 4th digit at most
+    assert all(c / t == pytest.approx(math.sqrt(4 / 3), rel=1e-3) for c, t in zip(ch, trl_, strict=True))
+
+
+def test_a_group_of_equal_rewards_has_zero_advantage_in_both_conventions():
+    assert O.grpo_advantages([0.5] * 4, "chapter") == [0.0] * 4
+    assert O.grpo_advantages([0.5] * 4, "trl") == [0.0] * 4
 
 
 def test_dpo_loss_equals_the_logsigmoid_form_and_rewards_on_random_batches():

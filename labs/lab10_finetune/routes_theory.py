@@ -1,0 +1,40 @@
+"""The chapter's derivations as calculators: `curl -s localhost:8010/docs` (tag "theory").
+
+POST /calc/kl-optimal  the KL-constrained optimal policy beside scipy's optimum of the same objective
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from labs.lab10_finetune import kl_optimal
+from shared.schemas import Number, StrictModel
+from shared.service import ServiceError
+
+MAX_ACTIONS = 32  # SLSQP with finite differences: 32 probabilities stay well under a second
+
+
+class KlOptimalRequest(StrictModel):
+    pi_ref: list[Annotated[Number, Field(gt=0, le=1)]] = Field(min_length=2, max_length=MAX_ACTIONS,
+                                                              description="the reference policy over completions")
+    rewards: list[Annotated[Number, Field(ge=-100, le=100)]] = Field(min_length=2, max_length=MAX_ACTIONS)
+    beta: Number = Field(1.0, ge=0.05, le=100, description="the KL weight β")
+
+
+def theory_router() -> APIRouter:
+    router = APIRouter(prefix="/calc", tags=["theory"])
+
+    @router.post("/kl-optimal")
+    def kl_optimal_policy(req: KlOptimalRequest) -> dict[str, Any]:
+        """π* ∝ π_ref·exp(r/β) in closed form, and scipy's numerical maximiser of E[r] − β·KL."""
+        if len(req.pi_ref) != len(req.rewards):
+            raise ServiceError(422, f"pi_ref has {len(req.pi_ref)} entries, rewards {len(req.rewards)}",
+                               "validation_error")
+        if abs(sum(req.pi_ref) - 1) > 1e-6:
+            raise ServiceError(422, f"pi_ref must sum to 1 (it sums to {sum(req.pi_ref):.6g})", "validation_error")
+        return {"beta": req.beta, **kl_optimal.solve(req.pi_ref, req.rewards, req.beta)}
+
+    return router
