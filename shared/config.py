@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     embed_model: str = Field("mock/embedding", description="LiteLLM embedding model id")
     data_dir: Path = Field(REPO_ROOT / ".data", description="Where labs keep SQLite files and artefacts")
     log_level: str = "INFO"
+    database_url: str | None = Field(None, description="postgresql://user:pass@host:5432/db puts the labs' state "
+                                                       "(shared.store) in PostgreSQL; unset: SQLite under DATA_DIR")
+    vector_store: str = Field("faiss", description="lab-06's dense index: faiss (in process) or qdrant")
+    qdrant_url: str | None = Field(None, description="http://host:6333 of a Qdrant server; unset: Qdrant's "
+                                                     "embedded local mode in a folder under DATA_DIR")
+    qdrant_api_key: str | None = None
 
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str | None = None

@@ -8,11 +8,22 @@
 A job that was queued or running when the process died is marked failed with a reason on the next
 start, so nobody waits forever on a job no process owns. Labs that must run work in a separate
 process (training) use the same table through `create`/`update` and their own runner.
+
+Several replicas may share one database (`url=postgresql://...`, shared.store). Then a job belongs to
+the replica that submitted it (`owner`, host:pid:instance), which claims it with one conditional UPDATE
+(queued -> running only if still queued and not cancelled: a job runs once however many try) and beats
+a heartbeat on it while it runs. A starting replica fails only the jobs whose owner is gone: no owner
+recorded (jobs driven through create/update), a process on this host that no longer exists, or a
+heartbeat older than LEASE_S; a replica running jobs sweeps the same way every HEARTBEAT_S. Cancel is
+a flag in the row, so any replica can cancel a job another one runs: the owner sees it at the job's
+next progress report.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
 import time
 import uuid
@@ -24,7 +35,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from shared.service import ServiceError, not_found
-from shared.store import Store, dumps
+from shared.store import Store, StoreUnavailable, dumps
 
 JOBS_SCHEMA = """
 CREATE TABLE jobs (
@@ -52,6 +63,18 @@ JOBS_STEP_RATE = """
 ALTER TABLE jobs ADD COLUMN step_s REAL;
 ALTER TABLE jobs ADD COLUMN step_at REAL;
 """
+
+# Who runs a job, so replicas sharing one database tell a live owner's job from an orphan.
+JOBS_OWNERS = """
+ALTER TABLE jobs ADD COLUMN owner TEXT;
+ALTER TABLE jobs ADD COLUMN heartbeat_at REAL;
+ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS = [JOBS_SCHEMA, JOBS_STEP_RATE, JOBS_OWNERS]
+HEARTBEAT_S = 5.0  # how often an owner stamps its running jobs
+LEASE_S = 30.0  # a job whose owner has not stamped it for this long is an orphan
+_LIVE_OWNERS: set[str] = set()  # the JobStores of this process
 
 ETA_ALPHA = 0.3  # weight of the newest step time in the moving average (about the last 5 updates count)
 
@@ -81,24 +104,67 @@ class JobContext:
 
 
 class JobStore:
-    def __init__(self, path: str | Path, workers: int = 1):
-        self.store = Store(path, migrations=[JOBS_SCHEMA, JOBS_STEP_RATE])
+    def __init__(self, path: str | Path, workers: int = 1, url: str | None = None):
+        self.store = Store(path, migrations=MIGRATIONS, url=url)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        _LIVE_OWNERS.add(self.owner)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
         self._contexts: dict[str, JobContext] = {}
-        self._mark_orphans()
+        self._beating = threading.Lock()
+        try:
+            self._mark_orphans()
+        except StoreUnavailable:
+            pass  # the database is down: readiness says so; the first replica to run a job sweeps later
 
     def _mark_orphans(self) -> None:
-        now = time.time()
-        self.store.execute(
-            "UPDATE jobs SET status='failed', error='interrupted: the service restarted while this job was "
-            "running', finished_at=?, updated_at=? WHERE status IN ('queued','running')", (now, now))
+        self._sweep(ownerless=True)
 
-    def create(self, kind: str, params: dict[str, Any]) -> str:
+    def _sweep(self, ownerless: bool) -> None:
+        """Fail the queued and running jobs whose owner is gone; ownerless ones (driven through
+        create/update by a lab's own runner) only at start-up, when no runner of this service can be left."""
+        now = time.time()
+        with self.store.tx() as db:
+            rows = db.execute("SELECT id, owner, heartbeat_at FROM jobs WHERE status IN ('queued','running')"
+                              ).fetchall()
+            dead = [r["id"] for r in rows if (ownerless or r["owner"])
+                    and not _owner_alive(r["owner"], r["heartbeat_at"], now)]
+            for i in range(0, len(dead), 500):
+                part = dead[i:i + 500]
+                db.execute(
+                    "UPDATE jobs SET status='failed', error='interrupted: the service restarted while this job was "
+                    f"running', finished_at=?, updated_at=? WHERE id IN ({','.join('?' * len(part))}) "
+                    "AND status IN ('queued','running')", (now, now, *part))
+
+    def create(self, kind: str, params: dict[str, Any], owner: str | None = None) -> str:
         job_id = uuid.uuid4().hex[:12]
         now = time.time()
-        self.store.execute("INSERT INTO jobs (id, kind, status, params, created_at, updated_at) "
-                           "VALUES (?, ?, 'queued', ?, ?, ?)", (job_id, kind, dumps(params), now, now))
+        self.store.execute("INSERT INTO jobs (id, kind, status, params, created_at, updated_at, owner, heartbeat_at) "
+                           "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)", (job_id, kind, dumps(params), now, now, owner, now))
         return job_id
+
+    def claim(self, job_id: str) -> bool:
+        """queued -> running for this owner, atomically: False if it was cancelled, or taken, meanwhile."""
+        now = time.time()
+        with self.store.tx() as db:
+            return db.execute("UPDATE jobs SET status='running', owner=?, heartbeat_at=?, started_at=COALESCE("
+                              "started_at, ?), updated_at=? WHERE id=? AND status='queued' AND cancel_requested=0",
+                              (self.owner, now, now, now, job_id)).rowcount == 1
+
+    def _heartbeat(self) -> None:
+        """Stamp this owner's running jobs (and sweep other owners' orphans) while any job runs here."""
+        while True:
+            while self._contexts:
+                try:
+                    self.store.execute("UPDATE jobs SET heartbeat_at=? WHERE owner=? AND status IN "
+                                       "('queued','running')", (time.time(), self.owner))
+                    self._sweep(ownerless=False)
+                except StoreUnavailable:
+                    pass  # the jobs cannot record progress either; stamping resumes with the database
+                time.sleep(HEARTBEAT_S)
+            self._beating.release()
+            # a job submitted between the loop's last look and the release found the lock still held
+            if not self._contexts or not self._beating.acquire(blocking=False):
+                return
 
     def update(self, job_id: str, *, status: str | None = None, step: int | None = None,
                total: int | None = None, message: str | None = None, metrics: dict[str, Any] | None = None,
@@ -108,6 +174,9 @@ class JobStore:
             row = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
             if row is None:
                 raise KeyError(job_id)
+            ctx = self._contexts.get(job_id)
+            if row["cancel_requested"] and ctx is not None:  # cancelled through another replica
+                ctx._cancel.set()
             sets, params = ["updated_at=?"], [now]
             if status is not None:
                 sets.append("status=?")
@@ -145,17 +214,26 @@ class JobStore:
 
     def submit(self, kind: str, params: dict[str, Any], fn: Callable[[JobContext], Any]) -> str:
         """Run fn(ctx) in a worker thread; its return value (JSON-able) becomes the job's result."""
-        job_id = self.create(kind, params)
+        job_id = self.create(kind, params, owner=self.owner)
         ctx = JobContext(self, job_id)
         self._contexts[job_id] = ctx
+        if self._beating.acquire(blocking=False):
+            threading.Thread(target=self._heartbeat, name="job-heartbeat", daemon=True).start()
         self._pool.submit(self._run, ctx, fn)
         return job_id
 
     def _run(self, ctx: JobContext, fn: Callable[[JobContext], Any]) -> None:
-        if ctx.cancelled:
-            self.update(ctx.job_id, status="cancelled", message="cancelled before start")
+        try:
+            claimed = self.claim(ctx.job_id)
+        except Exception:
+            self._contexts.pop(ctx.job_id, None)
+            raise
+        if not claimed:
+            job = self.get(ctx.job_id)
+            if job is not None and job["status"] == "queued":  # cancel requested before it started
+                self.update(ctx.job_id, status="cancelled", message="cancelled before start")
+            self._contexts.pop(ctx.job_id, None)
             return
-        self.update(ctx.job_id, status="running")
         try:
             result = fn(ctx)
         except JobCancelled:
@@ -173,6 +251,7 @@ class JobStore:
             raise not_found("job", job_id)
         if job["status"] in TERMINAL:
             raise ServiceError(409, f"job {job_id} is already {job['status']}", "conflict")
+        self.store.execute("UPDATE jobs SET cancel_requested=1, updated_at=? WHERE id=?", (time.time(), job_id))
         ctx = self._contexts.get(job_id)
         if ctx is not None:
             ctx._cancel.set()
@@ -186,6 +265,24 @@ class JobStore:
             if job is None or job["status"] in TERMINAL or time.monotonic() > deadline:
                 return job or {}
             time.sleep(0.05)
+
+
+def _owner_alive(owner: str | None, heartbeat_at: float | None, now: float) -> bool:
+    """Is the owner of a queued or running job still there? (see the module docstring)"""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid, _, _ = rest.partition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        if int(pid) == os.getpid():
+            return owner in _LIVE_OWNERS
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # a process of another user has that pid: it may be an owner
+    return heartbeat_at is not None and now - heartbeat_at < LEASE_S
 
 
 def _step_time(row: Any, step: int, now: float) -> float:
