@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from labs.lab08_eval import datasets, judge, report, sandbox, stats
 from labs.lab08_eval.compare import CompareError, compare_runs
+from labs.lab08_eval.routes_online import online_router
 from labs.lab08_eval.runner import RunConfig, RunError, Runner, get_run, import_tide, open_store, reconcile
 from labs.lab08_eval.schemas import (
     AlphaRequest,
@@ -171,13 +172,14 @@ def stats_router() -> APIRouter:
     def kappa(body: KappaRequest) -> dict[str, Any]:
         """Cohen's κ for two raters (weighted for ordinal labels)."""
         labels = sorted(set(body.rater1) | set(body.rater2), key=lambda v: (isinstance(v, str), v))
-        return {"kappa": _stats(stats.cohen_kappa, body.rater1, body.rater2, body.weights, labels),
-                "n": len(body.rater1)}
+        kappa = _stats(stats.cohen_kappa, body.rater1, body.rater2, body.weights, labels)
+        return {"kappa": kappa, "n": len(body.rater1), "landis_koch": stats.landis_koch(kappa)}
 
     @router.post("/fleiss")
     def fleiss(body: FleissRequest) -> dict[str, Any]:
         """Fleiss' κ from an items × categories count matrix."""
-        return {"kappa": _stats(stats.fleiss_kappa, body.counts), "items": len(body.counts)}
+        kappa = _stats(stats.fleiss_kappa, body.counts)
+        return {"kappa": kappa, "items": len(body.counts), "landis_koch": stats.landis_koch(kappa)}
 
     @router.post("/alpha")
     def alpha(body: AlphaRequest) -> dict[str, Any]:
@@ -203,13 +205,14 @@ def stats_router() -> APIRouter:
 
     @router.post("/power")
     def power(body: PowerRequest) -> dict[str, Any]:
-        """Items needed: N ≈ 4p(1−p)/Δ² for a ±Δ CI, and per arm to detect p vs p+Δ."""
+        """Items needed: N ≈ 4p(1−p)/Δ² for a ±Δ CI; per arm to detect p vs p+Δ (chapter formula, Cohen h)."""
         p2 = body.p + body.delta
         if p2 >= 1:
             raise ServiceError(422, "p + delta must be below 1", "invalid_input")
         n_arm = _stats(stats.n_per_arm, body.p, p2, body.alpha, body.power)
         return {"n_for_margin": _stats(stats.n_for_margin, body.p, body.delta), "n_per_arm": n_arm,
-                "power_at_n": _stats(stats.power_two_proportions, body.p, p2, n_arm, body.alpha)}
+                "power_at_n": _stats(stats.power_two_proportions, body.p, p2, n_arm, body.alpha),
+                "per_arm": _stats(stats.sample_size_per_arm, body.p, body.delta, body.alpha, body.power)}
 
     @router.post("/passk")
     def passk(body: PassKRequest) -> dict[str, Any]:
@@ -232,5 +235,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (datasets_router(), runs_router(lab), compare_router(lab), judge_router(lab), stats_router()):
         app.include_router(router)
     app.include_router(jobs_router(lab.jobs))
+    app.include_router(online_router())
     app.state.context = lab  # (app.state.lab is the lab's name, set by create_service)
     return app

@@ -91,3 +91,24 @@ class PassKRequest(StrictModel):
 
 class BiasRequest(JudgeOptions):
     limit: int = Field(40, ge=5, le=80, description="pairs per bias")
+
+
+class PeekingRequest(StrictModel):
+    p_a: float = Field(0.10, gt=0, lt=1, description="arm A's conversion rate")
+    p_b: float | None = Field(None, gt=0, lt=1, description="arm B's; null = p_a (an A/A test)")
+    n_per_arm: int = Field(2000, ge=10, le=20_000)
+    looks: int = Field(10, ge=1, le=200)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    beta: float = Field(0.2, gt=0, lt=0.5)
+    mde: float = Field(0.03, gt=0, lt=0.5, description="the smallest lift the SPRT is built to find")
+    sims: int = Field(1000, ge=10, le=4000, description="simulated tests (sims × n_per_arm ≤ 4,000,000)")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+
+class OffPolicyRequest(StrictModel):
+    n_logs: int = Field(2000, ge=10, le=100_000)
+    repeats: int = Field(100, ge=1, le=1000, description="independent logs (n_logs × repeats ≤ 2,000,000)")
+    logging_epsilon: float = Field(0.3, gt=0, le=1, description="how exploratory the logging policy is")
+    n_contexts: int = Field(6, ge=1, le=100)
+    n_actions: int = Field(4, ge=2, le=50)
+    seed: int = Field(0, ge=0, le=2**32 - 1)

@@ -22,6 +22,14 @@ Planning
                         (2·asin√p̂ has variance 1/n, so a difference of two has 2/n); the formula
                         ignores the far tail's share of the power, so step n down while the exact
                         two-tailed power still reaches the target (what statsmodels' solve_power finds)
+    the chapter's       n per arm = (z_{α/2} + z_β)²·2p(1 − p)/Δ²: the z-test on the raw difference with
+    formula             one p's variance p(1 − p) on both arms and the near tail only. It differs from
+                        the arcsine form because the variance of p̂ depends on p (arcsine removes that,
+                        in effect using the variance between p1 and p2), and the lab's form also counts
+                        the far tail; at p = 0.7, Δ = 0.01 they are 32,966 and 32,646 (1% apart), at
+                        p = 0.9, Δ = 0.05 they are 566 and 424 (near 0 or 1 the variances part most)
+Agreement labels (Landis & Koch 1977)
+    κ < 0 poor, ≤ 0.20 slight, ≤ 0.40 fair, ≤ 0.60 moderate, ≤ 0.80 substantial, else almost perfect
 Code
     pass@k = 1 − C(n − c, k) / C(n, k)   (unbiased, from n samples with c correct)
 """
@@ -31,6 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
@@ -295,6 +304,46 @@ def n_per_arm(p1: float, p2: float, alpha: float = 0.05, power: float = 0.8) -> 
         else:
             lo = mid
     return hi
+
+
+def n_per_arm_chapter(p: float, delta: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    """The chapter's n per arm = (z_{α/2} + z_β)²·2p(1−p)/Δ², with p the baseline rate, rounded up."""
+    if not 0 < p < 1 or delta <= 0:
+        raise StatsError("p must be in (0, 1) and delta > 0")
+    if not (0 < alpha < 1 and 0 < power < 1):
+        raise StatsError("alpha and power must be in (0, 1)")
+    z_a, z_b = sps.norm.ppf(1 - alpha / 2), sps.norm.ppf(power)
+    return _items((z_a + z_b) ** 2 * 2 * p * (1 - p) / delta**2)
+
+
+def sample_size_per_arm(p: float, delta: float, alpha: float = 0.05, power: float = 0.8) -> dict[str, Any]:
+    """Both per-arm sample sizes for detecting p → p + Δ, labelled, with the reason they differ."""
+    p2 = p + delta
+    if not 0 < p2 < 1:
+        raise StatsError("p + delta must be in (0, 1)")
+    chapter = n_per_arm_chapter(p, delta, alpha, power)
+    arcsine = n_per_arm(p, p2, alpha, power)
+    return {
+        "chapter": {"formula": "(z_{a/2} + z_b)^2 * 2p(1-p) / delta^2, p = the baseline", "n_per_arm": chapter,
+                    "power_at_n": round(power_two_proportions(p, p2, chapter, alpha), 4)},
+        "cohen_h": {"formula": "smallest n with two-tailed power >= target, h = 2 asin(sqrt p2) - 2 asin(sqrt p)",
+                    "n_per_arm": arcsine, "h": round(cohen_h(p2, p), 6)},
+        "ratio_chapter_to_cohen_h": round(chapter / arcsine, 4),
+        "why_they_differ": (f"the chapter puts the baseline's variance p(1-p) = {p * (1 - p):.4g} on both arms; the "
+                            f"arcsine scale has a variance that does not depend on p, which amounts to using the "
+                            f"variance between the two rates (at the midpoint, {(p + delta / 2) * (1 - p - delta / 2):.4g}); "
+                            "it also counts the far tail's share of the power, which the closed form ignores"),
+    }
+
+
+def landis_koch(kappa: float) -> str:
+    """The Landis–Koch (1977) label for an agreement coefficient: a convention, not a test."""
+    if kappa < 0:
+        return "poor"
+    for bound, label in ((0.20, "slight"), (0.40, "fair"), (0.60, "moderate"), (0.80, "substantial")):
+        if kappa <= bound:
+            return label
+    return "almost perfect"
 
 
 def power_two_proportions(p1: float, p2: float, n: int, alpha: float = 0.05) -> float:

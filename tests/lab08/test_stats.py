@@ -13,7 +13,7 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.power import NormalIndPower, normal_sample_size_one_tail
 from statsmodels.stats.proportion import samplesize_confint_proportion
 
 from labs.lab08_eval import stats
@@ -147,6 +147,40 @@ def test_sample_sizes_match_statsmodels_on_random_inputs(seed):
     assert 0 <= stats.n_for_margin(p, delta, z=z) - margin < 1 + 1e-9
     per_arm = NormalIndPower().solve_power(effect_size=abs(stats.cohen_h(p, p + delta)), alpha=alpha, power=power)
     assert 0 <= stats.n_per_arm(p, p + delta, alpha, power) - per_arm < 1 + 1e-9
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_chapters_per_arm_formula_matches_statsmodels_on_random_inputs(seed):
+    """(z_{α/2} + z_β)²·2p(1−p)/Δ² is statsmodels' one-tail normal sample size with σ² = 2p(1−p) under
+    both hypotheses; and it is statsmodels' two-tailed z-test power solution (effect Δ/√(p(1−p))) rounded
+    up, give or take the far tail's sliver of power."""
+    rng = np.random.default_rng(100 + seed)
+    p, delta = rng.uniform(0.02, 0.95), rng.uniform(0.002, 0.04)
+    alpha, power = rng.uniform(0.01, 0.1), rng.uniform(0.6, 0.95)
+    sd = math.sqrt(2 * p * (1 - p))
+    one_tail = normal_sample_size_one_tail(delta, power, alpha / 2, std_null=sd, std_alternative=sd)
+    assert stats.n_per_arm_chapter(p, delta, alpha, power) == math.ceil(one_tail - 1e-9)
+    two_tail = NormalIndPower().solve_power(effect_size=delta / math.sqrt(p * (1 - p)), alpha=alpha, power=power)
+    assert 0 <= stats.n_per_arm_chapter(p, delta, alpha, power) - two_tail < 2  # ceil, plus the far tail
+
+
+def test_both_per_arm_sizes_are_labelled_and_differ_where_the_variances_part():
+    mid = stats.sample_size_per_arm(0.7, 0.01)
+    assert (mid["chapter"]["n_per_arm"], mid["cohen_h"]["n_per_arm"]) == (32966, 32646)
+    assert mid["chapter"]["power_at_n"] >= 0.8 and "variance" in mid["why_they_differ"]
+    # near 1 the baseline's p(1−p) overstates the variance between 0.9 and 0.95: the chapter asks for more
+    high = stats.sample_size_per_arm(0.9, 0.05)
+    assert high["ratio_chapter_to_cohen_h"] > 1.3
+    # near 0, rising towards 0.5, the baseline's variance understates it: the chapter asks for fewer
+    assert stats.sample_size_per_arm(0.05, 0.02)["ratio_chapter_to_cohen_h"] < 0.9
+
+
+@pytest.mark.parametrize("kappa,label", [(-0.1, "poor"), (0.0, "slight"), (0.2, "slight"), (0.21, "fair"),
+                                         (0.4, "fair"), (0.55, "moderate"), (0.6, "moderate"),
+                                         (0.61, "substantial"), (0.8, "substantial"), (0.81, "almost perfect"),
+                                         (1.0, "almost perfect")])
+def test_landis_koch_labels(kappa, label):
+    assert stats.landis_koch(kappa) == label
 
 
 def test_rule_of_thumb_sample_size():
