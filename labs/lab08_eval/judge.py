@@ -12,8 +12,15 @@ Mitigations
   order swap      judge (A, B) and (B, A); a win counts only if both orders agree, otherwise a tie
   length control  judge equal-length prefixes: both answers cut to the shorter one's word count
   style control   strip formatting markers (bold, "Answer:" lines) so no answer looks like the judge's own
+  redundancy      drop every sentence that adds no content word the answer has not said already,
+    control       so a restated, hedged answer is judged on what it says, not on how often it says it
+Length vs verbosity: length bias rewards sheer size even against correctness (a long wrong answer beats a
+  short right one); verbosity bias prefers the wordier of two answers that say the same thing (restating,
+  hedging). Truncating to equal length fixes the first; the second needs the repetition removed (truncation
+  could cut a verbose answer's one fact if it came last), so the two are measured and mitigated apart.
 Calibration       κ between judge grades and human grades on fixtures/lab08/judge_calibration.jsonl:
                   quadratic-weighted on 1..5 and plain on pass (≥ 4) / fail; trust the judge if κ ≥ 0.6
+                  (each κ carries its Landis–Koch label: 0.61–0.80 "substantial", above "almost perfect")
 """
 
 from __future__ import annotations
@@ -108,6 +115,33 @@ def strip_style(text: str) -> str:
     return re.sub(r"^[ \t]*answer:[ \t]*", "", text, flags=re.IGNORECASE | re.MULTILINE)
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+_FILLER = {"the", "a", "an", "of", "to", "in", "and", "or", "is", "are", "was", "it", "its", "for", "on", "at",
+           "by", "with", "as", "be", "this", "that", "i", "so", "we", "you"}
+# discourse markers: words that announce a restatement or a hedge and carry no fact of their own
+_MARKERS = {"other", "words", "restate", "restated", "plainly", "clear", "simply", "again", "short", "summary",
+            "sum", "basically", "essentially", "indeed", "course", "said", "put", "say", "note", "fact"}
+
+
+def strip_redundancy(text: str) -> str:
+    """Keep the first sentence, and later ones only if they add a content word the answer has not used."""
+    seen: set[str] = set()
+    kept = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text.strip()):
+        words = {w for w in _WORD.findall(sentence.lower()) if w not in _FILLER and w not in _MARKERS}
+        if not sentence.strip() or (kept and not words - seen):
+            continue
+        kept.append(sentence.strip())
+        seen |= words
+    return " ".join(kept)
+
+
+def verbose(reference: str, answer: str) -> str:
+    """The same content as `reference`, restated and hedged: more words, nothing new."""
+    return (f"{reference} To restate it plainly: {reference} In other words, {answer}. "
+            f"So, to be clear, {reference[0].lower()}{reference[1:]}")
+
+
 def equal_length(a: str, b: str) -> tuple[str, str]:
     n = min(len(a.split()), len(b.split()))
     return " ".join(a.split()[:n]), " ".join(b.split()[:n])
@@ -129,13 +163,14 @@ def bias_pairs() -> dict[str, list[Pair]]:
     peers = {i["id"]: items[(n + 7) % len(items)] for n, i in enumerate(items)}
     pad = (" This is well established, I have checked it against several sources, and it is the complete and "
            "precise answer to the question as it was asked, with nothing important left out.")
-    out: dict[str, list[Pair]] = {"position": [], "length": [], "self": []}
+    out: dict[str, list[Pair]] = {"position": [], "length": [], "self": [], "verbosity": []}
     for it in items:
         ref, ans, q = it["reference"], it["answer"], it["input"]
         wrong = ref.replace(ans, peers[it["id"]]["answer"])
         out["position"].append(Pair(q, ref, ref, "tie", ref))  # identical: any preference is the position
         out["length"].append(Pair(q, f"{ans}.", wrong + pad, "A", ref))
         out["self"].append(Pair(q, f"{ref}\n\n**Answer:** {ans}", f"{ref}\n\nAnswer: {ans}", "tie", ref))
+        out["verbosity"].append(Pair(q, ref, verbose(ref, ans), "tie", ref))  # the same facts, said thrice
     return out
 
 
@@ -152,6 +187,7 @@ async def measure_biases(call: Call, options: dict[str, Any], limit: int | None 
     position: identical answers; an unbiased judge calls a tie, a biased one picks the first shown.
     length:   a short right answer vs a long wrong one; how often the long wrong one wins.
     self:     the same answer in the judge's house style vs plain; how often the house style wins.
+    verbosity: the same answer concise vs restated; how often the wordier one wins (truth: a tie).
     """
     pairs = {k: v[:limit] for k, v in bias_pairs().items()}
     sem = asyncio.Semaphore(concurrency)
@@ -176,6 +212,8 @@ async def measure_biases(call: Call, options: dict[str, Any], limit: int | None 
          "length control", rate("length", equal_length, False, "B")),
         ("self_preference", "own style wins (equal answers)", rate("self", same, True, "A"),
          "style control", rate("self", lambda a, b: (strip_style(a), strip_style(b)), True, "A")),
+        ("verbosity", "wordier wins (same content)", rate("verbosity", same, True, "B"),
+         "redundancy control", rate("verbosity", lambda a, b: (strip_redundancy(a), strip_redundancy(b)), True, "B")),
     ]
     for bias, symptom, before, mitigation, after in rows:
         b, a = await before, await after
@@ -203,6 +241,8 @@ async def calibrate(call: Call, options: dict[str, Any], concurrency: int = 16) 
         by_kind.setdefault(r["kind"], []).append(j)
     return {"n": len(rows), "options": options, "kappa_quadratic": round(kappa_w, 4),
             "kappa_pass_fail": round(kappa_pass, 4), "clears_0.6": kappa_pass >= KAPPA_BAR and kappa_w >= KAPPA_BAR,
+            "landis_koch": {"kappa_quadratic": stats.landis_koch(kappa_w),
+                            "kappa_pass_fail": stats.landis_koch(kappa_pass)},
             "mean_judge_score_by_kind": {k: round(sum(v) / len(v), 2) for k, v in sorted(by_kind.items())}}
 
 
@@ -215,7 +255,8 @@ def main() -> None:
         for r in report.rows:
             print(f"  {r['bias']:16} {r['symptom']:34} {r['before']:7.2f}   {r['mitigation']:15} {r['after']:6.2f}")
         cal = asyncio.run(calibrate(llm_call(), options))
-        print(f"  calibration: κ_w={cal['kappa_quadratic']:.2f} κ_pass={cal['kappa_pass_fail']:.2f} "
+        print(f"  calibration: κ_w={cal['kappa_quadratic']:.2f} ({cal['landis_koch']['kappa_quadratic']}) "
+              f"κ_pass={cal['kappa_pass_fail']:.2f} ({cal['landis_koch']['kappa_pass_fail']}) "
               f"clears 0.6: {cal['clears_0.6']}")
 
 
