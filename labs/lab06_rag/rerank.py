@@ -36,7 +36,7 @@ from shared.config import get_settings
 SUBDIR = "reranker"
 
 
-def training_pairs(seed: int = 0, hard: int = 2, easy: int = 1) -> list[tuple[str, str, float]]:
+def training_pairs(seed: int = 0, hard: int = 2, easy: int = 1, embed=None) -> list[tuple[str, str, float]]:
     """(query, document, label) pairs for the reranker; label = grade / 2, so another version is 0.5.
 
     Two sources, neither of them a held-out question:
@@ -50,14 +50,15 @@ def training_pairs(seed: int = 0, hard: int = 2, easy: int = 1) -> list[tuple[st
        `hard` mined negatives. Those are mostly other features at the same version: a reranker
        trained on (1) alone learns that a matching "3.0" means relevant, and ranks the wrong
        feature's 3.0 article first on held-out questions.
+    `embed` (texts -> L2-normalised vectors) defaults to MiniLM; a cached `dense.Embedder.embed` saves re-embedding.
     """
     rng = random.Random(seed)
     docs = load("corpus")
     ids = [d["id"] for d in docs if d["tenant"] == "public"]
     text = {d["id"]: f"{d['title']}. {d['text']}" for d in docs}
     bm = BM25([tokenize(text[i]) for i in ids])
-    encoder = sentence_model()
-    doc_vecs = encoder.encode([text[i] for i in ids], batch_size=64, normalize_embeddings=True)
+    embed = embed or (lambda texts: sentence_model().encode(texts, batch_size=64, normalize_embeddings=True))
+    doc_vecs = embed([text[i] for i in ids])
 
     queries: list[tuple[str, dict[str, float], int]] = []  # (query, labels, random negatives)
     for q in load("eval"):
@@ -74,7 +75,7 @@ def training_pairs(seed: int = 0, hard: int = 2, easy: int = 1) -> list[tuple[st
                         {f"plan-{fi:02d}": 1.0, f"kb-{fi:02d}-v{last}": 1.0, f"kb-{fi:02d}-v{fi % last}": 0.5,
                          upgrade: upgrade_grade(last) / 2}, 0))
 
-    q_vecs = encoder.encode([q for q, _, _ in queries], batch_size=64, normalize_embeddings=True)
+    q_vecs = embed([q for q, _, _ in queries])
     pairs = []
     for (query, labels, n_easy), qv in zip(queries, q_vecs, strict=True):
         sparse, _ = bm.top_k(tokenize(query), 20)
@@ -96,24 +97,32 @@ def held_in(q: dict) -> bool:
     return int(q["id"].rsplit("-", 1)[1]) % 2 == 0
 
 
-def train(out: Path, epochs: int = 3, seed: int = 0, lr: float = 3e-5):
+def train(out: Path, epochs: int = 3, seed: int = 0, lr: float = 3e-5, pairs: list | None = None,
+          layers: int | None = None, max_length: int | None = None, batch_size: int = 8):
+    """Fine-tune the cross-encoder on `pairs` (default: all of `training_pairs(seed)`) and save it in `out`.
+
+    `layers` keeps only MiniLM's first n transformer layers and `max_length` truncates each pair: a
+    smaller, faster reranker for tests and quick runs (the cost is linear in both)."""
+    import torch  # heavy: only training needs it
     from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
     from sentence_transformers.cross_encoder.training_args import CrossEncoderTrainingArguments
 
-    pairs = training_pairs(seed)
-    model = CrossEncoder(minilm_path(), num_labels=1, device="cpu")
+    pairs = pairs if pairs is not None else training_pairs(seed)
+    torch.manual_seed(seed)  # the fresh head's initialisation
+    model = CrossEncoder(minilm_path(), num_labels=1, device="cpu", max_length=max_length,
+                         config_kwargs={"num_hidden_layers": layers} if layers else None)
     data = Dataset.from_dict({"query": [p[0] for p in pairs], "doc": [p[1] for p in pairs],
                               "label": [p[2] for p in pairs]})
     args = CrossEncoderTrainingArguments(output_dir=str(out / "checkpoints"), num_train_epochs=epochs,
-                                         per_device_train_batch_size=8, learning_rate=lr, warmup_steps=0.1,
+                                         per_device_train_batch_size=batch_size, learning_rate=lr, warmup_steps=0.1,
                                          seed=seed, save_strategy="no", logging_steps=5, report_to=[],
                                          disable_tqdm=False, use_cpu=True)
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=data, loss=BinaryCrossEntropyLoss(model))
     trainer.train()
     model.save_pretrained(str(out))
-    (out / "trained.json").write_text(json.dumps({"pairs": len(pairs), "epochs": epochs,
+    (out / "trained.json").write_text(json.dumps({"pairs": len(pairs), "epochs": epochs, "layers": layers,
                                                   "fixture": fixture_digest()}))
     return model
 
