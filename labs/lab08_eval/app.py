@@ -17,6 +17,7 @@ from labs.lab08_eval import datasets, judge, report, sandbox, stats
 from labs.lab08_eval.compare import CompareError, compare_runs
 from labs.lab08_eval.routes_online import online_router
 from labs.lab08_eval.routes_quality import quality_router
+from labs.lab08_eval.routes_tasks import tasks_router
 from labs.lab08_eval.runner import RunConfig, RunError, Runner, get_run, import_tide, open_store, reconcile
 from labs.lab08_eval.schemas import (
     AlphaRequest,
@@ -238,5 +239,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs_router(lab.jobs))
     app.include_router(online_router())
     app.include_router(quality_router(lab.store))
+    app.include_router(tasks_router(lab.model))
     app.state.context = lab  # (app.state.lab is the lab's name, set by create_service)
     return app

@@ -12,6 +12,9 @@ Variants (`mock/assistant?variant=NAME` or mock={"variant": NAME}):
 
 An item is right when u_v < p(variant, slice), with u_v = u(id) + 0.1·(u(variant|id) − ½): the same
 difficulty for every variant, plus a little per-variant jitter, so v1 → v2 both fixes and breaks items.
+A classification prompt that asks for a confidence gets `label` and a line `confidence: c`, with
+c = σ(8·(p(variant, plain) − u_v + ε)), ε = 0.3·(u(conf|variant|id) − ½): the model reads its margin
+against its skill on plain tickets on every slice, so it is overconfident where a slice is harder.
 Code samples are drawn per seed (pass@k needs n different samples): the right solution, the item's
 bug, a syntax error, or an endless loop (the sandbox's timeout catches it).
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from functools import cache
 
 from labs.lab08_eval.datasets import DATASETS, load
@@ -63,9 +67,24 @@ def prompt(it: dict) -> str:
     return it["input"]
 
 
+def _draw(it: dict, family: str) -> float:
+    return u(it["id"]) + 0.1 * (u(f"{family}|{it['id']}") - 0.5)
+
+
+def _family(variant: str) -> str:
+    return "v2" if variant == "v2" else "v1"  # verbose and other are v1 in other clothes
+
+
 def right(it: dict, variant: str) -> bool:
-    family = "v2" if variant == "v2" else "v1"  # verbose and other are v1 in other clothes
-    return u(it["id"]) + 0.1 * (u(f"{family}|{it['id']}") - 0.5) < P_RIGHT[family][it["slices"][0]]
+    family = _family(variant)
+    return _draw(it, family) < P_RIGHT[family][it["slices"][0]]
+
+
+def confidence(it: dict, variant: str) -> float:
+    """The model's stated confidence in its answer (see the module docstring)."""
+    family = _family(variant)
+    margin = P_RIGHT[family]["plain"] - _draw(it, family) + 0.3 * (u(f"conf|{family}|{it['id']}") - 0.5)
+    return round(1 / (1 + math.exp(-8 * margin)), 3)
 
 
 def _wrong_qa(it: dict) -> str:
@@ -85,11 +104,13 @@ def qa(it: dict, variant: str) -> str:
     return f"{text}\n\n**Answer:** {answer}"
 
 
-def classification(it: dict, variant: str) -> str:
+def classification(it: dict, variant: str, with_confidence: bool = False) -> str:
     if right(it, variant):
-        return it["answer"]
-    labels = [label for label in it["labels"] if label != it["answer"]]
-    return labels[int(u("label|" + it["id"]) * len(labels))]
+        label = it["answer"]
+    else:
+        labels = [label for label in it["labels"] if label != it["answer"]]
+        label = labels[int(u("label|" + it["id"]) * len(labels))]
+    return f"{label}\nconfidence: {confidence(it, variant)}" if with_confidence else label
 
 
 def extraction(it: dict, variant: str) -> str:
@@ -132,6 +153,8 @@ def answer(req: MockRequest) -> Reply | None:
     task = it["task"]
     if task == "code":
         return Reply(content=code(it, variant, req))
+    if task == "classification" and "confidence" in req.last_user().split("\n\n", 1)[0].lower():
+        return Reply(content=classification(it, variant, with_confidence=True))
     return Reply(content={"qa": qa, "classification": classification, "extraction": extraction}[task](it, variant))
 
 

@@ -112,3 +112,10 @@ class OffPolicyRequest(StrictModel):
     n_contexts: int = Field(6, ge=1, le=100)
     n_actions: int = Field(4, ge=2, le=50)
     seed: int = Field(0, ge=0, le=2**32 - 1)
+
+
+class ClassificationStackRequest(StrictModel):
+    variant: Literal["v1", "v2", "verbose", "other"] = "v1"
+    model: Text | None = Field(None, max_length=120, description="a real model id instead of the mock candidate")
+    limit: int | None = Field(None, ge=1, le=1000)
+    n_bins: int = Field(10, ge=2, le=50)
