@@ -48,7 +48,8 @@ class Lab05:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.model = Model.from_settings(settings)
-        self.store = Store(settings.lab_dir("lab05") / "lab05.db", migrations=[production.SCHEMA])
+        self.store = Store(settings.lab_dir("lab05") / "lab05.db", migrations=[production.SCHEMA],
+                           url=settings.database_url)  # postgresql://...: replicas share budgets and keys
         self.gateway = Gateway(self.model, self.store)
         self._mock_app: FastAPI | None = None
         self._lock = threading.Lock()

@@ -12,7 +12,10 @@ and a daily token budget; either exhausted is a 429 with retry-after. The budget
 just checked: admitting a call holds its prompt tokens plus its output cap (max_tokens, lowered to
 what is left of the day), and the call's real usage replaces the hold when it ends. Concurrent
 calls therefore cannot overshoot the day together, and the last call of the day gets a shorter
-answer (finish_reason "length") instead of a bill past the budget. Everything a tenant stores is
+answer (finish_reason "length") instead of a bill past the budget. Holds and usage live in the store,
+and admitting reads and writes them in one store transaction (writers take turns: SQLite's write lock,
+PostgreSQL's advisory lock), so replicas of the service sharing one PostgreSQL database cannot overshoot
+the day together either. The rate bucket is per replica (n replicas admit up to n x rpm). Everything a tenant stores is
 keyed by its id, so one tenant never sees another's idempotency keys or usage.
 
 PII masking replaces emails, phone numbers, card numbers (Luhn-checked), IBANs, US SSNs and IPv4
@@ -23,7 +26,6 @@ stays here and puts the originals back into the reply the caller sees.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import re
 import threading
@@ -58,6 +60,13 @@ def body_hash(body: Any) -> str:
     return hashlib.sha256(dumps(body).encode()).hexdigest()
 
 
+HOLDS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS budget_holds (
+    id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, day TEXT NOT NULL, tokens INTEGER NOT NULL,
+    created_at REAL NOT NULL
+)"""
+
+
 class IdempotencyStore:
     def __init__(self, store: Store):
         self.store = store
@@ -65,7 +74,7 @@ class IdempotencyStore:
     def begin(self, tenant: str, key: str, body: Any) -> dict[str, Any] | None:
         """Claim the key; returns the stored response if this is a replay (raises Conflict on misuse)."""
         digest = body_hash(body)
-        with self.store.tx() as db:
+        with self.store.tx() as db:  # read and claim in one transaction: two replicas cannot both claim
             row = db.execute("SELECT body_hash, status, response FROM idempotency WHERE tenant = ? AND key = ?",
                              (tenant, key)).fetchone()
             if row is None:
@@ -130,8 +139,8 @@ class Reservation:
 
 
 class Tenants:
-    """Tenant registry (fixtures/lab05/tenants.json), rate buckets and budget holds in memory (one
-    process serves the lab), daily usage in SQLite."""
+    """Tenant registry (fixtures/lab05/tenants.json), rate buckets in memory (per replica), budget holds
+    and daily usage in the store (shared by every replica on one database)."""
 
     def __init__(self, store: Store, path: Path | None = None):
         raw = json.loads((path or FIXTURES / "lab05" / "tenants.json").read_text())["tenants"]
@@ -139,29 +148,35 @@ class Tenants:
                         for tid, cfg in raw.items()}
         self.store = store
         self._lock = threading.Lock()
-        self._holds: dict[int, Reservation] = {}
-        self._ids = itertools.count(1)
+        self._holds_table = False
 
     def get(self, tenant_id: str | None) -> Tenant | None:
         return self.tenants.get(tenant_id or "public")
 
-    def _held(self, tenant_id: str, day: str) -> int:
-        cutoff = time.monotonic() - HOLD_TTL_S
-        for rid in [rid for rid, r in self._holds.items() if r.created_at < cutoff]:
-            del self._holds[rid]
-        return sum(r.tokens for r in self._holds.values() if r.tenant == tenant_id and r.day == day)
+    def _tx(self):
+        """A store transaction; the holds table is made on first use (a store opened with SCHEMA alone
+        works: tests and older databases)."""
+        if not self._holds_table:
+            with self.store.tx() as db:
+                db.execute(HOLDS_SCHEMA)
+            self._holds_table = True
+        return self.store.tx()
 
-    def _room(self, tenant: Tenant, day: str) -> tuple[dict[str, Any], int, int]:
-        """(the day's usage row, tokens held in flight, tokens left); call it holding the lock."""
-        row = self.store.one("SELECT requests, tokens, cost_usd FROM usage WHERE tenant = ? AND day = ?",
-                             (tenant.id, day)) or {"requests": 0, "tokens": 0, "cost_usd": 0.0}
-        held = self._held(tenant.id, day)
-        return row, held, tenant.daily_tokens - row["tokens"] - held
+    def _room(self, db, tenant: Tenant, day: str) -> tuple[dict[str, Any], int, int]:
+        """(the day's usage row, tokens held in flight, tokens left), inside transaction `db`; holds
+        older than HOLD_TTL_S (a call that never ended) are dropped first."""
+        db.execute("DELETE FROM budget_holds WHERE created_at < ?", (time.time() - HOLD_TTL_S,))
+        row = db.execute("SELECT requests, tokens, cost_usd FROM usage WHERE tenant = ? AND day = ?",
+                         (tenant.id, day)).fetchone()
+        row = dict(row) if row else {"requests": 0, "tokens": 0, "cost_usd": 0.0}
+        held = db.execute("SELECT COALESCE(SUM(tokens), 0) FROM budget_holds WHERE tenant = ? AND day = ?",
+                          (tenant.id, day)).fetchone()[0]
+        return row, int(held), tenant.daily_tokens - row["tokens"] - int(held)
 
     def usage(self, tenant_id: str) -> dict[str, Any]:
         day, t = _today(), self.tenants[tenant_id]
-        with self._lock:
-            row, held, left = self._room(t, day)
+        with self._tx() as db:
+            row, held, left = self._room(db, t, day)
         return {"tenant": tenant_id, "day": day, **row, "daily_tokens": t.daily_tokens, "rpm": t.rpm,
                 "held_in_flight": held, "tokens_left": max(0, left), "models": t.models}
 
@@ -172,8 +187,8 @@ class Tenants:
         None) lowered to what the day has left. Raises QuotaExceeded, taking nothing, when either
         limit refuses. Every Reservation must end in settle() or release()."""
         day = _today()
-        with self._lock:
-            _, held, left = self._room(tenant, day)
+        with self._lock, self._tx() as db:
+            _, held, left = self._room(db, tenant, day)
             if left <= prompt_tokens:
                 # held tokens come back within seconds when the calls in flight end; spent ones at midnight
                 retry = 1.0 if held and left + held > prompt_tokens else _seconds_to_midnight_utc()
@@ -191,28 +206,32 @@ class Tenants:
                                     (1 - bucket) * 60 / tenant.rpm)
             tenant.tokens -= 1
             cap = min(max_tokens or DEFAULT_MAX_OUTPUT, left - prompt_tokens)
-            r = Reservation(next(self._ids), tenant.id, day, prompt_tokens + cap, cap)
-            self._holds[r.id] = r
-            return r
+            rid = db.execute("INSERT INTO budget_holds (tenant, day, tokens, created_at) VALUES (?, ?, ?, ?)",
+                             (tenant.id, day, prompt_tokens + cap, time.time())).lastrowid
+            return Reservation(rid, tenant.id, day, prompt_tokens + cap, cap)
 
     def release(self, r: Reservation) -> None:
         """The call spent nothing (it failed before the provider answered): drop its hold."""
-        with self._lock:
-            self._holds.pop(r.id, None)
+        with self._tx() as db:
+            db.execute("DELETE FROM budget_holds WHERE id = ?", (r.id,))
 
     def settle(self, r: Reservation, tokens: int, cost_usd: float) -> None:
-        """Replace the hold by what the call really used, in one step under the lock, so no other
-        call sees the freed tokens before the spent ones are counted."""
-        with self._lock:
-            self._holds.pop(r.id, None)
-            self.record(r.tenant, tokens, cost_usd, day=r.day)
+        """Replace the hold by what the call really used, in one transaction, so no other call sees the
+        freed tokens before the spent ones are counted."""
+        with self._tx() as db:
+            db.execute("DELETE FROM budget_holds WHERE id = ?", (r.id,))
+            self._add_usage(db, r.tenant, tokens, cost_usd, r.day)
 
     def record(self, tenant_id: str, tokens: int, cost_usd: float, day: str | None = None) -> None:
-        with self.store.tx() as db:
-            db.execute("INSERT INTO usage (tenant, day, requests, tokens, cost_usd) VALUES (?, ?, 1, ?, ?) "
-                       "ON CONFLICT (tenant, day) DO UPDATE SET requests = requests + 1, "
-                       "tokens = tokens + excluded.tokens, cost_usd = cost_usd + excluded.cost_usd",
-                       (tenant_id, day or _today(), tokens, cost_usd))
+        with self._tx() as db:
+            self._add_usage(db, tenant_id, tokens, cost_usd, day)
+
+    @staticmethod
+    def _add_usage(db, tenant_id: str, tokens: int, cost_usd: float, day: str | None) -> None:
+        db.execute("INSERT INTO usage (tenant, day, requests, tokens, cost_usd) VALUES (?, ?, 1, ?, ?) "
+                   "ON CONFLICT (tenant, day) DO UPDATE SET requests = usage.requests + 1, "
+                   "tokens = usage.tokens + excluded.tokens, cost_usd = usage.cost_usd + excluded.cost_usd",
+                   (tenant_id, day or _today(), tokens, cost_usd))
 
 
 def luhn_ok(digits: str) -> bool:
