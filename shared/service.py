@@ -185,6 +185,7 @@ class Warmup:
         self.done = threading.Event()
         self._started = False
         self._lock = threading.Lock()
+        self.current = f"loading: step 0/{len(self.steps)}"
 
     def start(self) -> None:
         with self._lock:
@@ -194,8 +195,18 @@ class Warmup:
         threading.Thread(target=self._run, name="warmup", daemon=True).start()
 
     def _run(self) -> None:
-        for name, step in self.steps.items():
-            self.results[name] = _run_check(step)
+        began = time.perf_counter()
+        total = len(self.steps)
+        for i, (name, step) in enumerate(self.steps.items(), start=1):
+            self.current = f"loading: step {i}/{total} ({name})"
+            log.info("warm-up %d/%d: %s ...", i, total, name)
+            t0 = time.perf_counter()
+            self.results[name] = ok, detail = _run_check(step)
+            log.log(logging.INFO if ok else logging.ERROR, "warm-up %d/%d: %s %s in %.1f s (%s)", i, total, name,
+                    "done" if ok else "FAILED", time.perf_counter() - t0, str(detail)[:200])
+        self.current = "done"
+        log.info("warm-up finished in %.1f s: %s", time.perf_counter() - began,
+                 "ready" if all(ok for ok, _ in self.results.values()) else "NOT ready (see /readyz)")
         self.done.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -205,7 +216,7 @@ class Warmup:
     def check(self, name: str) -> Check:
         def probe() -> Any:
             if name not in self.results:
-                raise RuntimeError("warming up")
+                raise RuntimeError(f"warming up: {self.current}")
             ok, detail = self.results[name]
             if not ok:
                 raise RuntimeError(detail)

@@ -29,12 +29,19 @@ def _mock_factory(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
+def _home_factory(settings: Settings) -> FastAPI:
+    from labs.home import create_app
+
+    return create_app(settings)
+
+
 def services() -> list[ServiceUnderTest]:
     mock_readme = REPO_ROOT / "shared" / "mockllm" / "README.md"
     out = [ServiceUnderTest("mockllm", mock_readme if mock_readme.exists() else None, _mock_factory)]
     for lab in discover():
         readme = lab.folder / "README.md"
         out.append(ServiceUnderTest(lab.name, readme if readme.exists() else None, lab.create_app))
+    out.append(ServiceUnderTest("home", None, _home_factory))  # the page `make up` serves beside the labs
     return out
 
 

@@ -44,30 +44,52 @@ def _wait_healthy(port: int, deadline: float) -> bool:
     return False
 
 
+class _Lines:
+    """A child's output, read by a thread so the test can wait for a line without blocking on the pipe."""
+
+    def __init__(self, stream):
+        import threading
+
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(stream), daemon=True).start()
+
+    def wait_for(self, pattern: str, timeout_s: float) -> re.Match | None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if match := re.search(pattern, line):
+                    return match
+            time.sleep(0.2)
+        return None
+
+
 @pytest.mark.slow
 def test_up_serves_everything_reports_a_crash_and_stops_on_ctrl_c(tmp_path):
     offset = 1000 + os.getpid() % 500  # away from a reader's own `make up`
     env = {**os.environ, "DATA_DIR": str(tmp_path), "LOG_LEVEL": "warning"}
     proc = subprocess.Popen([sys.executable, "-m", "labs", "up", "--port-offset", str(offset)], cwd=REPO_ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = _Lines(proc.stdout)
     try:
         ports = [MOCK_PORT + offset] + [lab.port + offset for lab in discover()]
-        deadline = time.monotonic() + 240
-        assert all(_wait_healthy(p, deadline) for p in ports), "not every service came up"
-        models = {m["id"] for m in httpx.get(f"http://127.0.0.1:{ports[0]}/v1/models", timeout=5).json()["data"]}
-        assert {"agent", "agent_tot"} <= models, "the mock make up starts loads every lab's mock plugin"
-        mock_pid = None
-        while mock_pid is None:
-            line = proc.stdout.readline()
-            match = re.search(r"started mock .*\(pid (\d+)\)", line)
-            if match:
-                mock_pid = int(match.group(1))
+        ready = out.wait_for(r"^== all ready in \d+ s: home (\S+)/ ", 600)
+        assert ready, "no 'all ready' line:\n" + "".join(out.lines[-30:])
+        assert all(f":{port}" in ready.string for port in ports), ready.string
+        assert all(_wait_healthy(p, time.monotonic() + 5) for p in ports), "'all ready' was printed too early"
+        home = ready.group(1)
+        status = httpx.get(f"{home}/status", timeout=10).json()
+        assert {s["name"] for s in status} == {"mock", *(lab.name for lab in discover())}
+        assert all(s["state"] == "ready" for s in status), status
+        assert "/dashboard" in next(s for s in status if s["name"] == "lab09_gateway")["pages"]
+        page = httpx.get(f"{home}/", timeout=5).text
+        assert all(f'data-port="{lab.port + offset}"' in page for lab in discover())
+        for lab in discover():  # every link the page makes resolves
+            assert httpx.get(f"http://127.0.0.1:{lab.port + offset}/docs", timeout=5).status_code == 200
+            assert httpx.get(f"{home}/readme/{lab.key}", timeout=5).status_code == 200
+        mock_pid = int(out.wait_for(r"started mock .*\(pid (\d+)\)", 5).group(1))
+        assert any(line.startswith("lab06_rag") and " | " in line for line in out.lines), "child lines are prefixed"
         os.kill(mock_pid, signal.SIGKILL)
-        seen = ""
-        deadline = time.monotonic() + 30
-        while "mock exited" not in seen and time.monotonic() < deadline:
-            seen += proc.stdout.readline()
-        assert "mock exited" in seen
+        assert out.wait_for(r"!! mock exited", 30), "the crash was not reported"
         assert all(_wait_healthy(p, time.monotonic() + 5) for p in ports[1:]), "the others keep running"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
