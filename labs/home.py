@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1", por
     app = create_service("Labs home", lab="home", settings=settings,
                          description="Every lab with its chapter, port, live readiness and links.",
                          readiness={"labs": lambda: f"{len(home.labs)} labs discovered"})
+    app.state.home = home
     app.include_router(home_router(home))
     return app
 
