@@ -20,8 +20,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import Field
 
 from labs.lab09_gateway import dashboard, drift, latency, sampling, slo, tracing, traffic
+from labs.lab09_gateway.calls import CONVERSATIONS, CallLog, user_hash
 from labs.lab09_gateway.calls import SCHEMA as CALLS_SCHEMA
-from labs.lab09_gateway.calls import CallLog, user_hash
 from labs.lab09_gateway.gateway import Gateway
 from labs.lab09_gateway.golden import golden_signals
 from labs.lab09_gateway.keys import SCHEMA as KEYS_SCHEMA
@@ -29,6 +29,7 @@ from labs.lab09_gateway.keys import AdminGuard, KeyStore
 from labs.lab09_gateway.metering import Metering
 from labs.lab09_gateway.proxy import BodyLimit, ChatRequest, EmbeddingRequest, Proxy
 from labs.lab09_gateway.redaction import forget, redactor
+from labs.lab09_gateway.routes_insights import insights_router
 from shared.config import Settings, get_settings
 from shared.llm import Model
 from shared.schemas import Number, StrictModel, Text
@@ -71,7 +72,7 @@ class Lab09:
 
     def __init__(self, settings: Settings, model: Model):
         folder = settings.lab_dir("lab09")
-        self.store = Store(folder / "lab09.db", migrations=[KEYS_SCHEMA + CALLS_SCHEMA])
+        self.store = Store(folder / "lab09.db", migrations=[KEYS_SCHEMA + CALLS_SCHEMA, CONVERSATIONS])
         self.keys = KeyStore(self.store)
         self.guard = AdminGuard(self.keys)
         self.log = CallLog(self.store, on_flush=self.keys.persist)
@@ -283,6 +284,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     tracing.server_spans(app, lab.watch)
     for router in (openai_router(lab), operator_router(lab, app), calls_router(lab), analysis_router(lab)):
         app.include_router(router)
+    app.include_router(insights_router(lab.log, lab.slos))
     app.add_middleware(BodyLimit)
     app.state.lab09 = lab
     app.router.on_shutdown.append(lab.aclose)

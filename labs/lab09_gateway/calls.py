@@ -67,6 +67,11 @@ CREATE TABLE contents (
 CREATE INDEX contents_user ON contents (user_hash);
 """
 
+# migration 2: the conversation a call belongs to (x-conversation-id), for tokens per conversation (usage.py)
+CONVERSATIONS = """
+ALTER TABLE calls ADD COLUMN conversation TEXT;
+CREATE INDEX calls_conversation ON calls (conversation);
+"""
 
 ATTRIBUTION = ("tenant", "key_id", "feature", "prompt_version", "route", "model")  # what cost is grouped by
 
@@ -109,6 +114,7 @@ class CallRecord:
     kept: bool = True
     disconnected: bool = False
     quality: float | None = None
+    conversation: str | None = None
 
 
 def user_hash(user_id: str | None, secret: bytes) -> str | None:

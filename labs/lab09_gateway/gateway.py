@@ -167,6 +167,8 @@ def instruments() -> dict[str, Any]:
                                           "Gateway calls by model, tenant, status class and error class"),
             duration=meter.create_histogram("gateway.request.duration", "s", "Gateway call latency end to end"),
             cost=meter.create_counter("gateway.cost", "USD", "Spend by tenant, feature, prompt version, model"),
+            tokens=meter.create_counter("gateway.tokens", "{token}",
+                                        "Tokens by route, tenant and kind (input, cached, output)"),
             inflight=meter.create_up_down_counter("gateway.inflight", "{request}",
                                                   "Calls in flight per model (saturation)"),
             ttfc=meter.create_histogram("gen_ai.client.operation.time_to_first_chunk", "s",

@@ -61,7 +61,8 @@ class Metering:
             feature=self.feature(headers.get("x-feature", "")[:64]),
             prompt_version=self.prompt_version(headers.get("x-prompt-version", "")[:64]),
             user_hash=user_hash(headers.get("x-user-id"), self.secret), route=route.name, model=first.model,
-            provider=first.provider, path=first.upstream, operation=operation, stream=stream, trace_id=trace_id())
+            provider=first.provider, path=first.upstream, operation=operation, stream=stream, trace_id=trace_id(),
+            conversation=headers.get("x-conversation-id", "")[:128] or None)
 
     def finish(self, record: CallRecord, out: Outcome, started: float, status: int, error: UpstreamError | None,
                content: tuple[str, str | None] | None) -> None:
@@ -100,6 +101,11 @@ class Metering:
         inst["requests"].add(1, {**labels, "status_class": f"{status // 100}xx",
                                  "error_class": record.error_class or "none"})
         inst["duration"].record(record.latency_ms / 1000, labels)
+        # tokens by kind per route and tenant: cache hit rate = cached / input, as a PromQL ratio (usage.py)
+        for kind, n in (("input", record.input_tokens), ("cached", record.cached_tokens),
+                        ("output", record.output_tokens)):
+            if n:
+                inst["tokens"].add(n, {**labels, "kind": kind})
         if record.cost_usd:
             inst["cost"].add(record.cost_usd, {**labels, "feature": record.feature,
                                                "prompt_version": record.prompt_version})

@@ -4,8 +4,8 @@
 
 Three layers (the chapter's defence in depth): the gateway redacts message content before it writes
 the content store (`redact`), a span processor redacts every string attribute and event of every
-span before the exporters see it (`RedactingSpanProcessor`), and the collector can run the same
-patterns again (`deploy/`). Card numbers must also pass the Luhn check, so order ids stay intact.
+span before the exporters see it (`RedactingSpanProcessor`), and the Collector runs the same
+patterns again, before its tail sampler (`deploy/otel-collector.yaml`, checked by tests/lab09/test_collector.py). Card numbers must also pass the Luhn check, so order ids stay intact.
 
 Right to deletion (`forget`): a user's captured content leaves the content store and the spans that
 carry it (found by the keyed hash of their id, `gateway.user.hash`); the metrics and the call rows

@@ -1,8 +1,11 @@
-"""The dashboard in headless Chromium (the system browser): numbers from calls just made appear on it."""
+"""The dashboard in headless Chromium (the system browser): numbers from calls just made appear on it,
+its charts draw them, and it loads with no network: no request leaves the machine, none fails (no
+favicon 404), the console stays clean."""
 
 from __future__ import annotations
 
 import os
+from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -37,8 +40,26 @@ def test_dashboard_shows_the_calls_just_made(tmp_path):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page()
+            outside, failed, errors = [], [], []
+
+            def guard(route):
+                if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
+                    return route.continue_()
+                outside.append(route.request.url)  # a CDN fetch: refuse it, as a machine with no network would
+                return route.abort()
+
+            page.route("**/*", guard)
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(f"{base}/dashboard")
             page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+            points = {c: int(page.get_attribute(f"#chart-{c} svg", "data-points") or 0)
+                      for c in ("latency", "errors", "cost", "burn")}
+            circles = page.locator("#chart-latency svg circle.pt").count()
+            y_label = page.text_content("#chart-latency svg .axes")
+            inflight = page.inner_text("#inflight")
             golden = page.inner_text("#golden tbody")
             versions = page.inner_text("#cost-version tbody")
             slo_text = page.inner_text("#slo tbody")
@@ -46,6 +67,12 @@ def test_dashboard_shows_the_calls_just_made(tmp_path):
             kept_line = page.inner_text("#sampling")
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             browser.close()
+    assert not outside and not failed and not errors, (outside, failed, errors)
+    # 6 successful calls: p50, p90, p99 each drawn (all in the newest bucket or two); one error and its cost too
+    assert points["latency"] == circles >= 3 and points["errors"] >= 1 and points["cost"] >= 2
+    assert points["burn"] >= 2, "availability and latency burn rates have events"
+    assert "latency (ms)" in (y_label or "")
+    assert "{" not in inflight and ("none" in inflight or ":" in inflight)
     assert "assistant\tacme\t7\t" in golden and "0 / 1 / 0" in golden
     assert f"{row['error_rate']}" in golden
     assert "v9" in versions and "availability" in slo_text and "page-fast" in slo_text

@@ -98,3 +98,21 @@ def test_exercises_run_both_ways():
     assert data["sampling_policy"]["answer"]["kept_fraction"] == pytest.approx(0.0975, abs=0.01)
     assert "[CARD]" in data["redaction_check"]["answer"]["redacted"]
     assert "1234 5678 9012 3456" in data["redaction_check"]["answer"]["redacted"]
+
+
+def test_output_and_quality_drift_are_told_apart_from_input_drift():
+    """Same prompts, longer answers and lower judge scores: output and quality drift, no input drift."""
+    rng = np.random.default_rng(4)
+    ref = [{"input_tokens": int(t), "topic": "billing", "output_tokens": int(o), "quality": float(q)}
+           for t, o, q in zip(rng.integers(20, 60, 200), rng.integers(20, 60, 200), rng.uniform(0.8, 1, 200),
+                              strict=True)]
+    cur = [{**r, "output_tokens": r["output_tokens"] * 20, "quality": r["quality"] - 0.5} for r in ref[:80]]
+    out = drift.drift(ref, cur)
+    assert out["drifted_kinds"] == ["output", "quality"]
+    f = out["features"]
+    assert f["output_length"]["kl"] == pytest.approx(entropy(drift.distribution(
+        [drift.length_bin(r["output_tokens"]) for r in cur], drift.LENGTH_BINS), drift.distribution(
+        [drift.length_bin(r["output_tokens"]) for r in ref], drift.LENGTH_BINS)), abs=1e-4)
+    assert out["quality"]["mean_current"] < out["quality"]["mean_reference"] - 0.4
+    ungraded = drift.drift([{**r, "quality": None} for r in ref], [{**r, "quality": None} for r in ref[:50]])
+    assert ungraded["features"]["judge_score"]["kl"] is None and not ungraded["drifted"]
