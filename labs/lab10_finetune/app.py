@@ -30,20 +30,24 @@ NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
 class JobRequest(StrictModel):
-    kind: Literal["sft", "dpo", "reward", "grpo"]
+    kind: Literal["sft", "dpo", "reward", "grpo", "ppo"]
     base: str = Field(M.BASE_NAME, pattern=NAME, description="a name from GET /models (bases)")
     name: str | None = Field(None, pattern=NAME, description="what to call the adapter (default: the job id)")
     dataset: str | None = Field(None, pattern=NAME, description=" | ".join(DATASETS))
     rows: list[dict[str, Any]] | None = Field(None, min_length=1, max_length=MAX_ITEMS, description="inline data")
     epochs: int | None = Field(None, ge=1, le=200, description="sft, dpo, reward")
-    steps: int | None = Field(None, ge=1, le=2000, description="grpo only")
+    steps: int | None = Field(None, ge=1, le=2000, description="grpo, ppo")
     num_generations: int | None = Field(None, ge=2, le=64, description="grpo: completions per prompt (G)")
     lr: float | None = Field(None, gt=0, le=1)
     rank: int | None = Field(None, ge=1, le=256)
     alpha: int | None = Field(None, ge=1, le=1024)
     dropout: float | None = Field(None, ge=0, lt=1)
     batch_size: int | None = Field(None, ge=1, le=512)
-    beta: float | None = Field(None, gt=0, le=10, description="dpo: β of the loss; grpo: KL weight")
+    beta: float | None = Field(None, gt=0, le=10, description="dpo: β of the loss; grpo, ppo: KL weight")
+    clip_eps: float | None = Field(None, gt=0, lt=1, description="ppo: the clip range ε")
+    ppo_epochs: int | None = Field(None, ge=1, le=16, description="ppo: updates per rollout")
+    reward: Literal["rule", "length_biased", "length_penalised"] | None = Field(
+        None, description="ppo: the task rule, a length-exploitable proxy, or the proxy with a length penalty")
     replay: int | None = Field(None, ge=0, le=30, description="sft: successor rows mixed in against forgetting")
     method: Literal["lora", "full"] | None = Field(None, description="sft only")
     wait: bool = Field(False, description="block until the job is finished")

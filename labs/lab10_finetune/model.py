@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,18 @@ CHAT_TEMPLATE = (
     "{% else %}<|{{ m['role'] }}|>{{ m['content'] }}{% endif %}"
     "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
+
+
+_IMPORTS = threading.Lock()
+
+
+def import_libraries() -> None:
+    """The first import of transformers and peft, behind one lock: transformers' lazy module is not safe to
+    initialise from two threads at once (the warmup thread and a request's thread raced under load:
+    "cannot import name 'LlamaConfig' from 'transformers'", a 500)."""
+    with _IMPORTS:
+        import peft  # noqa: F401  (heavy: paid once, here)
+        from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM  # noqa: F401
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
@@ -83,6 +96,7 @@ def build_tokenizer(texts: list[str], vocab_size: int = 512):
 
 def build_base(out_dir: str | Path, *, pretrain_epochs: int = 30, seed: int = 0) -> Path:
     """Train the tokenizer, initialise the Llama config, teach it the successor skill, save it."""
+    import_libraries()
     from transformers import LlamaConfig, LlamaForCausalLM
 
     out = Path(out_dir)
@@ -128,6 +142,7 @@ def base_path(models_dir: str | Path) -> str:
 
 def load(path: str | Path, adapter: str | Path | None = None, device: str | None = None):
     """(model, tokenizer) from a checkpoint, optionally with a LoRA adapter applied on top."""
+    import_libraries()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(path))

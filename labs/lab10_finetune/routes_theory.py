@@ -1,16 +1,18 @@
 """The chapter's derivations as calculators: `curl -s localhost:8010/docs` (tag "theory").
 
 POST /calc/kl-optimal  the KL-constrained optimal policy beside scipy's optimum of the same objective
+GET  /calc/agreement   rater agreement (Cohen's and Fleiss' κ) on the rated preference fixture, and curation
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import Field
 
-from labs.lab10_finetune import kl_optimal
+from labs.lab10_finetune import curation, kl_optimal
+from labs.lab10_finetune.model import fixture
 from shared.schemas import Number, StrictModel
 from shared.service import ServiceError
 
@@ -36,5 +38,12 @@ def theory_router() -> APIRouter:
         if abs(sum(req.pi_ref) - 1) > 1e-6:
             raise ServiceError(422, f"pi_ref must sum to 1 (it sums to {sum(req.pi_ref):.6g})", "validation_error")
         return {"beta": req.beta, **kl_optimal.solve(req.pi_ref, req.rewards, req.beta)}
+
+    @router.get("/agreement")
+    def agreement(threshold: float = Query(0.5, ge=0, le=1, description="keep pairs with agreement P_i ≥ this"),
+                  show: int = Query(3, ge=0, le=80, description="how many kept pairs to show")) -> dict[str, Any]:
+        """κ between the fixture's raters, per-pair agreement, and the pairs a threshold keeps."""
+        out = curation.curate(fixture("prefs_rated"), threshold)
+        return {**{k: v for k, v in out.items() if k != "rows"}, "kept_rows": out["rows"][:show]}
 
     return router

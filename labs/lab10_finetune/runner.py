@@ -199,6 +199,7 @@ def _final_paths(value: Any, partial: str, final: str) -> Any:
 
 def run_job(job_id: str) -> None:
     from labs.lab10_finetune import model as M  # noqa: I001  (torch and transformers: the child only)
+    from labs.lab10_finetune import ppo
     from labs.lab10_finetune import train as T
 
     settings = get_settings()
@@ -229,6 +230,8 @@ def run_job(job_id: str) -> None:
             result = T.dpo(base, rows, partial, hp, progress, eval_rows=M.fixture("prefs_test"), eval_sets=evals)
         elif kind == "reward":
             result = T.reward(base, rows, partial, hp, progress, eval_rows=M.fixture("prefs_test"))
+        elif kind == "ppo":
+            result = ppo.train(base, rows, partial, hp, progress)
         else:
             result = T.grpo(base, rows, partial, hp, progress)
         result.pop("history")

@@ -37,8 +37,9 @@ def list_models(models_dir: Path) -> dict[str, list[dict[str, Any]]]:
 
 def warm() -> str:
     """Pay transformers' and peft's imports (seconds) at start-up, not on the first /generate."""
-    import peft  # noqa: F401  (heavy: imported here, in the warmup thread, not at module import)
     import transformers
+
+    M.import_libraries()  # heavy: paid here, in the warmup thread, behind the lock a request's import also takes
 
     return f"transformers {transformers.__version__}"
 

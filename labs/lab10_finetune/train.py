@@ -25,7 +25,8 @@ from labs.lab10_finetune import model as M
 Progress = Callable[[int, int, dict[str, Any]], None]
 
 COLUMNS = {"sft": {"prompt", "completion"}, "dpo": {"prompt", "chosen", "rejected"},
-           "reward": {"prompt", "chosen", "rejected"}, "grpo": {"prompt", "completion"}}
+           "reward": {"prompt", "chosen", "rejected"}, "grpo": {"prompt", "completion"},
+           "ppo": {"prompt", "completion"}}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "sft": {"epochs": 30, "lr": 5e-3, "rank": 16, "alpha": 32, "dropout": 0.0, "batch_size": 16,
             "target_modules": "all-linear", "replay": 0, "method": "lora"},
@@ -34,6 +35,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "reward": {"epochs": 10, "lr": 1e-3, "batch_size": 16},
     "grpo": {"steps": 20, "lr": 5e-4, "rank": 8, "alpha": 16, "dropout": 0.0, "batch_size": 16,
              "num_generations": 8, "beta": 0.04, "target_modules": "all-linear"},
+    # ppo.py, from scratch: beta weighs the per-token KL folded into the reward; lam is GAE's λ
+    "ppo": {"steps": 20, "lr": 5e-4, "rank": 8, "alpha": 16, "dropout": 0.0, "batch_size": 16, "beta": 0.04,
+            "clip_eps": 0.2, "ppo_epochs": 4, "lam": 0.95, "vf_coef": 0.5, "target_modules": "all-linear",
+            "reward": "rule"},
 }
 
 

@@ -20,7 +20,10 @@ def client(settings):
 
 
 @pytest.mark.parametrize("body,status,needle", [
-    ({"kind": "ppo", "dataset": "addition_train"}, 422, "kind"),
+    ({"kind": "rloo", "dataset": "addition_train"}, 422, "kind"),
+    ({"kind": "ppo", "dataset": "prefs_train"}, 422, "lacks column"),
+    ({"kind": "ppo", "dataset": "addition_train", "clip_eps": 1.5}, 422, "clip_eps"),
+    ({"kind": "sft", "dataset": "addition_train", "reward": "length_biased"}, 422, "reward"),
     ({"kind": "sft"}, 422, "exactly one of dataset"),
     ({"kind": "sft", "dataset": "nope"}, 404, "dataset 'nope'"),
     ({"kind": "sft", "dataset": "addition_train", "rank": 0}, 422, "rank"),

@@ -27,8 +27,8 @@ def test_sum_reward_rule():
 
 
 def test_every_kind_has_defaults_and_columns():
-    assert set(T.DEFAULTS) == set(T.COLUMNS) == {"sft", "dpo", "reward", "grpo"}
-    assert all(T.DEFAULTS[k]["rank"] >= 1 for k in ("sft", "dpo", "grpo"))
+    assert set(T.DEFAULTS) == set(T.COLUMNS) == {"sft", "dpo", "reward", "grpo", "ppo"}
+    assert all(T.DEFAULTS[k]["rank"] >= 1 for k in ("sft", "dpo", "grpo", "ppo"))
 
 
 @pytest.fixture(scope="module")
