@@ -17,6 +17,7 @@ from labs.lab07_agents.guards import Budget
 from labs.lab07_agents.injection import Defenses
 from labs.lab07_agents.manager import QueueFull, RunManager
 from labs.lab07_agents.patterns import PATTERNS
+from labs.lab07_agents.routes_eval import trajectory_router
 from labs.lab07_agents.suite import agent_model, load_tasks, task_by_id
 from labs.lab07_agents.tools import TOOLS
 from labs.lab07_agents.world import World
@@ -64,7 +65,7 @@ class RunIn(StrictModel):
     id: str | None = Field(None, pattern=ID_PATTERN, description="your id for the run (default: generated); "
                            "reusing one is a 409, so a retried POST never starts a second run")
     task: Text = Field(min_length=1, max_length=400, description="a task id from GET /tasks, or the task's text")
-    pattern: Literal["tool_loop", "react", "plan_execute", "rewoo", "reflexion", "tot"] = "tool_loop"
+    pattern: Literal["tool_loop", "react", "plan_execute", "rewoo", "reflexion", "tot", "supervisor"] = "tool_loop"
     budget: BudgetIn = Field(default_factory=BudgetIn)
     deadline_s: float = Field(20.0, gt=0, le=600, description="the run's deadline, passed to every call")
     faults: FaultsIn = Field(default_factory=FaultsIn)
@@ -198,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          warmup={"model": model.warm, "workers": manager.start})
     app.include_router(runs_router(manager))
     app.include_router(world_router(manager))
+    app.include_router(trajectory_router(manager))
     app.state.manager = manager
     app.router.on_shutdown.append(manager.stop)
     return app

@@ -19,11 +19,17 @@ the calls made so far, and emits the NEXT step, so an agent loop around it reall
   later steps refer to earlier results as "#E1.cheapest.flight_id" (ReWOO, Plan-and-Execute); only
   the steps not yet done, so asking again after a failure is a re-plan;
 - "ROLE: reflector": a one-paragraph lesson from the failed attempt (Reflexion);
-- "ROLE: solver": the final answer from the evidence in the prompt.
+- "ROLE: solver": the final answer from the evidence in the prompt;
+- "ROLE: supervisor" (multi-agent): "NEXT: <agent>" naming the listed agent ("- name: ... Tools: a, b")
+  whose tools hold the next step, or "FINISH: <answer>";
+- "ROLE: specialist": a tool call while the next step is one of its tools, else a one-line hand-back.
 
 Task language: "Book the cheapest|earliest flight from LON to NYC on 2026-05-01 [and the
 cheapest|best-rated hotel in NYC for 3 nights] for customer C01", "Book the cheapest hotel in PAR
 for 2 nights for customer C03", "Cancel booking B002 for customer C02", "Look up the pets policy".
+Tool choice is not perfect: among the tools offered it calls the one whose name and description
+read closest to what it means (`choose_tool`, softmax at `choice_temperature`), so a zoo of
+near-duplicate tools makes it pick the wrong one at times (tool_zoo.py measures how often).
 Errors in results are handled as a careful model would: a sold-out flight is replaced by the next
 one, an invalid or unknown call is redone correctly, the same failing call three times in a row (or
 a human's rejection) ends with an answer saying what failed.
@@ -36,6 +42,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from shared.mockllm.embeddings import embed_text
 from shared.mockllm.engine import MockRequest, Reply, ToolCallOut, behaviour
 
 GIVE_UP_AFTER = 3
@@ -112,6 +121,7 @@ def observations(req: MockRequest) -> list[Obs]:
 
 
 def _obs(name: str, args: Any, result: Any) -> Obs:
+    name = name.rsplit("__", 1)[-1]  # a namespaced call (booking__pay) is the tool it names
     error = result.get("error") if isinstance(result, dict) and isinstance(result.get("error"), dict) else None
     if isinstance(result, dict) and isinstance(result.get("error"), str):
         error = {"code": "error", "message": result["error"]}
@@ -244,6 +254,67 @@ def task_text(req: MockRequest) -> str:
     return ""
 
 
+# What the agent means by each step, in its own words: a tool is recognised by how close its name and
+# description read to this (never by a list of right answers), so near-duplicates compete for the call.
+NEEDS = {"search_flights": "find the flights on a route and date, with prices",
+         "search_hotels": "find the hotels in a city for some nights, with prices and ratings",
+         "get_policy": "read the travel policy on a topic",
+         "get_booking": "read an existing booking to see whose it is",
+         "hold_flight": "reserve a seat on the chosen flight for the customer",
+         "hold_hotel": "reserve a room at the chosen hotel for the customer",
+         "pay": "charge the customer for the holds",
+         "book": "confirm the paid holds as a booking",
+         "cancel_booking": "cancel the customer's booking and refund it",
+         "refund": "refund a payment", "cancel_hold": "release a hold"}
+CHOICE_TEMPERATURE = 0.02  # the `choice_temperature` mock option; 0 picks the intended tool every time
+
+
+def choice_probabilities(req: MockRequest, intended: str) -> tuple[list[str], np.ndarray] | None:
+    """The offered tool names and the chance the agent calls each for the step it means (None: the
+    step's tool is not offered at all).
+
+    The step's intent (its name, in the namespace the system prompt names, and NEEDS) is embedded with
+    the mock's n-gram embeddings and compared with every offered name + description (s_j, a cosine);
+    the call goes to tool j with probability softmax(s / T)_j. Distinct tools sit far apart and the
+    intended one wins every time; near-duplicates (a legacy copy, another service's `get_policy`)
+    sit close and steal calls, more of them the more there are.
+    """
+    specs = [((t.get("function") or t).get("name", ""), (t.get("function") or t).get("description", ""))
+             for t in req.tools]
+    names = [n for n, _ in specs]
+    ns = (re.search(r"namespace (\w+)", req.system()) or [None, ""])[1]
+    own = next((n for n in names if n in (intended, f"{ns}__{intended}")), None)
+    if own is None:
+        return None
+    T = float(req.opt("choice_temperature", CHOICE_TEMPERATURE))
+    if T <= 0 or len(names) == 1:
+        return names, np.array([float(n == own) for n in names])
+    query = np.array(embed_text(f"{own} {NEEDS.get(intended, intended)}"))
+    s = np.array([embed_text(f"{n} {d}") for n, d in specs]) @ query
+    p = np.exp((s - s.max()) / T)
+    return names, p / p.sum()
+
+
+def choose_tool(req: MockRequest, intended: str) -> str | None:
+    """The offered tool the agent calls for the step it means, drawn from choice_probabilities."""
+    found = choice_probabilities(req, intended)
+    if found is None:
+        return None
+    names, p = found
+    return names[min(int(np.searchsorted(np.cumsum(p), req.rng("tool-choice").random())), len(p) - 1)]
+
+
+def route(req: MockRequest, step: tuple[str, dict[str, Any]] | str) -> str:
+    """The supervisor's answer: the agent whose tools hold the next step, or FINISH with the answer."""
+    if isinstance(step, str):
+        return f"FINISH: {step}"
+    agents = re.findall(r"^- (\w+): .*?Tools: (.*)$", req.system(), re.M)
+    for name, tools in agents:
+        if step[0] in {t.strip() for t in tools.split(",")}:
+            return f"NEXT: {name}"
+    return f"FINISH: I could not complete the task: no agent can use {step[0]}."
+
+
 def decide(req: MockRequest) -> Reply:
     """The agent's reply to this request (see the module docstring for the roles)."""
     intent, obs = parse_task(task_text(req)), observations(req)
@@ -265,15 +336,22 @@ def decide(req: MockRequest) -> Reply:
             return Reply(content=f"I could not complete the task: a step failed ({errors[-1]}).")
         return Reply(content=f"Done. {('Booking ' + ids[-1]) if ids else 'All steps succeeded'}.")
     step = next_step(intent, obs)
+    if role == "supervisor":
+        return Reply(content=route(req, step))
     offered = {(t.get("function") or t).get("name") for t in req.tools}
+    if role == "specialist" and (isinstance(step, str) or step[0] not in offered):
+        done = [o.tool for o in obs if o.error is None]
+        return Reply(content=f"My part is done ({', '.join(done[-2:]) or 'nothing to do'}); "
+                             f"{'the task is finished' if isinstance(step, str) else 'next: ' + step[0]}.")
     if isinstance(step, str):
         return Reply(content=step if req.tools or role != "actor" or "Action Input" not in req.system()
                      else f"Thought: I have what I need.\nFinal Answer: {step}")
     name, args = step
     if req.tools:
-        if name not in offered:
+        chosen = choose_tool(req, name)
+        if chosen is None:
             return Reply(content=f"I could not complete the task: I am not allowed to use {name}.")
-        return Reply(tool_calls=[ToolCallOut(name=name, arguments=json.dumps(args))])
+        return Reply(tool_calls=[ToolCallOut(name=chosen, arguments=json.dumps(args))])
     return Reply(content=f"Thought: {THOUGHTS.get(name, 'Next step.')}\nAction: {name}\n"
                          f"Action Input: {json.dumps(args)}")
 

@@ -10,8 +10,9 @@
 | rewoo         | 1 plan + 1 solve, tools run blind   | fewest tokens; a failed step cannot be repaired  |
 | reflexion     | tool_loop trials + 1 reflection each| retries the whole task with a lesson             |
 | tot           | n + 1 proposals + k values each     | k + 1 calls a step to search past bad first ideas|
+| supervisor    | h + 1 routes + n + h specialist     | more calls, each with only its agent's tools     |
 
-Tree of Thoughts lives in tot.py (its search is a module of its own); the prompts in prompts.py. `decide(rt, st)` returns the calls to make ([{"tool", "args", "id", "thought"}]) or `Final(text)`;
+Tree of Thoughts lives in tot.py and the supervisor in multi_agent.py (each a module of its own); the prompts in prompts.py. `decide(rt, st)` returns the calls to make ([{"tool", "args", "id", "thought"}]) or `Final(text)`;
 `observe(rt, st, call, result)` records a result where this pattern's model will read it.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 
 from labs.lab07_agents.checkpoint import RunState
 from labs.lab07_agents.prompts import ACTION, system_prompt, task_message, tool_list
+from labs.lab07_agents.multi_agent import Supervisor
 from labs.lab07_agents.steps import AgentRuntime, Final
 from labs.lab07_agents.tot import TreeOfThoughts
 
@@ -174,4 +176,5 @@ class Reflexion(ToolLoop):
 
 
 PATTERNS: dict[str, Any] = {"tool_loop": ToolLoop(), "react": ReAct(), "plan_execute": PlanExecute(),
-                            "rewoo": ReWOO(), "reflexion": Reflexion(), "tot": TreeOfThoughts()}
+                            "rewoo": ReWOO(), "reflexion": Reflexion(), "tot": TreeOfThoughts(),
+                            "supervisor": Supervisor()}

@@ -23,7 +23,9 @@ SYSTEM = ("You are a travel agent for one customer. Use the tools to do exactly 
 def system_prompt(rt: AgentRuntime, st: RunState, extra: str = "") -> str:
     rule = SPOTLIGHT_RULE if rt.defenses.spotlight else ""
     lessons = "\n".join(st.memo.get("lessons", []))
-    return "\n".join(p for p in (SYSTEM, extra, rule, lessons and "Lessons from earlier attempts:\n" + lessons) if p)
+    note = getattr(rt.toolbox, "note", "")  # a toolbox may say which tools are ours (tool_zoo's namespacing)
+    return "\n".join(p for p in (SYSTEM, note, extra, rule, lessons and "Lessons from earlier attempts:\n" + lessons)
+                     if p)
 
 
 def tool_list(rt: AgentRuntime, st: RunState) -> str:

@@ -187,6 +187,7 @@ class Runtime:
         st.actions.append(guards.action_key(name, args))
         try:
             tool, args = self.toolbox.validate(name, args)
+            name = tool.name  # a namespaced name (booking__pay) is the tool it names, for approval and commit
             if why := injection.blocked(self.defenses, st.task, name, args):
                 self._count(st, "blocked")
                 raise ToolError("blocked", why, tools=sorted(self.model_tools(st)))

@@ -19,6 +19,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from math import comb
 from pathlib import Path
 from typing import Any
@@ -81,15 +82,16 @@ def run_task(task: dict[str, Any], pattern: str, workdir: Path, *, model: str | 
              mock: dict[str, Any] | None = None, faults: ToolFaults | None = None,
              registry: Breakers | None = None, defenses: Defenses | None = None,
              injections: dict[str, str] | None = None, budget: Budget | None = None,
-             deadline_s: float = 30.0, reviewer=None) -> dict[str, Any]:
+             deadline_s: float = 30.0, reviewer=None,
+             toolbox: Callable[[World], ToolBox] | None = None) -> dict[str, Any]:
     """One run of one task on a fresh world; returns the run's numbers and the judge's verdict.
 
     Sensitive calls are approved automatically, or put to `reviewer(task, call) -> bool` if given.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     world = World(workdir / "world.db")
-    rt = Runtime(Store(workdir / "runs.db", migrations=[RUNS_SCHEMA]), ToolBox(world, faults, injections),
-                 registry, defenses)
+    box = toolbox(world) if toolbox else ToolBox(world, faults, injections)  # tool_zoo passes its own
+    rt = Runtime(Store(workdir / "runs.db", migrations=[RUNS_SCHEMA]), box, registry, defenses)
     start = time.perf_counter()
     st = rt.create(task, pattern, model or agent_model(None, pattern), budget or Budget(), deadline_s, mock, auto_approve=reviewer is None)
     st = rt.run(st.id)

@@ -26,3 +26,15 @@ def make_runtime(tmp_path, world):
                        registry or Breakers(cooldown_s=0.05), defenses)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def shared_client(session_settings):
+    """One lab-07 app for the route tests that only add runs of their own (unique ids): built once."""
+    from fastapi.testclient import TestClient
+
+    from labs.lab07_agents.app import create_app
+
+    with TestClient(create_app(session_settings), raise_server_exceptions=False) as c:
+        assert c.app.state.warmup.wait(120), "the model layer did not load"
+        yield c
