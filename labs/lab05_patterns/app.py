@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Header, Path, Request
 from fastapi.responses import StreamingResponse
 
-from labs.lab05_patterns import cost, production, sampling, structured
+from labs.lab05_patterns import cost, production, routes_prompting, sampling, sdks, structured
 from labs.lab05_patterns.gateway import Gateway, check_model, provider_error
 from labs.lab05_patterns.orchestration import PATTERNS, run_pattern
 from labs.lab05_patterns.protocols import side_by_side
@@ -212,8 +212,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     tenants = lab.gateway.tenants
     app = create_service("lab-05 LLM application patterns", lab="lab05", settings=lab.settings,
                          readiness={"store": lab.store.ping, "tenants": lambda: f"{len(tenants.tenants)} tenants"},
-                         warmup={"model": lab.model.warm})
+                         warmup={"model": lab.model.warm, "sdks": sdks.warm})
     for router in (chat_router(lab), patterns_router(lab), cost_router(lab), resilience_router(lab)):
         app.include_router(router)
+    routes_prompting.include(app, lab.model, lab.mock_app)
     app.state.lab05 = lab
     return app

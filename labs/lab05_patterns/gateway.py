@@ -48,7 +48,8 @@ from shared.resilience import BreakerOpen, Breakers, retry, retry_after_s, statu
 from shared.service import ServiceError, not_found
 from shared.store import Store
 
-SAMPLING_PARAMS = {"temperature", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed"}
+SAMPLING_PARAMS = {"temperature", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed",
+                   "reasoning_effort"}
 
 
 def check_model(model: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from labs.lab05_patterns.fewshot import STRATEGIES
 from labs.lab05_patterns.structured import LEVELS
 from labs.lab05_patterns.tools import TOOLS
 from shared.schemas import MAX_ITEMS, MAX_TEXT, Field, Number, StrictModel, Text
@@ -34,6 +35,8 @@ class ChatRequest(StrictModel):
     presence_penalty: Number | None = Field(None, ge=-2, le=2)
     max_tokens: int | None = Field(None, ge=1, le=4096)
     seed: int | None = Field(None, ge=0, le=2**31)
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        None, description="reasoning models (mock/reasoning): the hidden thinking budget, billed as output")
     mask_pii: bool = True
 
 
@@ -127,3 +130,45 @@ class OrchestrateRequest(StrictModel):
     k: int = Field(5, ge=1, le=15, description="self_consistency: samples")
     temperature: Number = Field(0.8, ge=0, le=2, description="self_consistency: sampling temperature (0: greedy)")
     mock: Faults = Faults()
+
+
+class FewShotRequest(StrictModel):
+    text: Question
+    strategy: Text = Field("similar", max_length=20, description=" | ".join(STRATEGIES))
+    k: int = Field(4, ge=0, le=16, description="demonstrations in the prompt")
+    mmr_lambda: Number = Field(0.5, ge=0, le=1, description="diverse: relevance vs spread")
+    label_bias: Number | None = Field(None, ge=0, le=2, description="the labeller's majority-label bias")
+
+
+class FewShotEvalRequest(StrictModel):
+    strategies: list[Annotated[Text, Field(max_length=20)]] = Field(
+        list(STRATEGIES), min_length=1, max_length=len(STRATEGIES), description=" | ".join(STRATEGIES))
+    k: int = Field(4, ge=0, le=16)
+    n_test: int = Field(16, ge=1, le=40, description="held-out tickets scored per strategy")
+    mmr_lambda: Number = Field(0.5, ge=0, le=1)
+    label_bias: Number | None = Field(None, ge=0, le=2)
+
+
+class OptimizeRequest(StrictModel):
+    # capped so one request stays a few hundred model calls; bench/bench_lab05_fewshot.py runs the full size
+    k: int = Field(8, ge=1, le=8, description="demonstrations per candidate prompt")
+    candidates: int = Field(4, ge=1, le=6, description="bootstrapped candidates searched")
+    n_dev: int = Field(16, ge=1, le=32)
+    n_test: int = Field(16, ge=1, le=40)
+    max_bootstrapped: int = Field(16, ge=1, le=24)
+    seed: int = Field(0, ge=0, le=2**31)
+
+
+class EffortRequest(StrictModel):
+    question: Question
+    efforts: list[Literal["minimal", "low", "medium", "high"]] = Field(
+        ["minimal", "low", "medium", "high"], min_length=1, max_length=4)
+    samples: int = Field(3, ge=1, le=10)
+    price_as: ModelId = Field("openai/o3-mini", description="the price map entry the calls are billed at")
+    tpot_ms: Number = Field(10.0, ge=0, le=1000, description="decode time per token, for the modelled latency")
+
+
+class SdkRequest(StrictModel):
+    question: Question
+    paths: list[Literal["raw_httpx", "openai_sdk", "anthropic_sdk", "litellm_openai", "litellm_anthropic"]] | None = (
+        Field(None, min_length=1, max_length=5))
