@@ -8,6 +8,14 @@ billed as output: `usage.completion_tokens_details.reasoning_tokens` (counted in
 `completion_tokens`; on the Anthropic front inside `output_tokens`). Here the thinking budget
 grows with `reasoning_effort` (low / medium / high) and with the length of the question, with
 some spread, so the chapter's point shows in the bill: a one-token answer can cost a thousand.
+
+    effort     minimal   low   medium   high    (unknown or absent: medium)
+    budget          16   128      512   2048    tokens, times (1 + question tokens / 100) * spread
+
+The spread is drawn from the request's seed (a sampled draw: the same seed, the same count). The
+thinking is billed but takes no time here: the engine plans latency before a behaviour answers, so
+lab-05 (`POST /chat` with `reasoning_effort`, `POST /reasoning/effort`) models the wait from the
+token counts instead. Reached in-process as `mock/reasoning`, over HTTP as model `reasoning`.
 """
 
 from __future__ import annotations
