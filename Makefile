@@ -17,11 +17,19 @@ help: ## list the targets
 
 setup: $(STAMP) ## create .venv and install pinned dependencies (reinstalls only when they change)
 
+# One line per phase and one per package, so a first setup (about 5 minutes, about 2.5 GB: torch, transformers,
+# sentence-transformers) never looks stuck.
 $(STAMP): pyproject.toml constraints.txt
+	@echo "setup 1/3: .venv with $$($(PYTHON) --version 2>&1)  (first time: about 5 minutes and 2.5 GB)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@echo "setup 2/3: pip"
+	@$(PY) -m pip install --quiet --upgrade "pip>=24"
+	@echo "setup 3/3: the pinned packages from constraints.txt (one line each)"
+	@set -o pipefail; $(PY) -m pip install --progress-bar off -c constraints.txt -e '.[dev]' \
+	  | { grep --line-buffered -E '^(Collecting|Processing /|Successfully installed|ERROR)' || true; } \
+	  | sed -u -E 's/^Collecting ([^ ]+).*/  \1/; s/^Processing [^ ]*\/([^/ ]+).*/  \1/; s/^(Successfully installed).*/  \1 (done)/'
 	@touch $@
+	@echo "setup done: .venv is ready ($$(du -sh $(VENV) 2>/dev/null | cut -f1))"
 
 # Static pattern rules, not plain `lab-%:`: make skips implicit-rule search for .PHONY targets,
 # so a plain pattern rule would never run for a phony lab-05.
