@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import shared  # noqa: F401  (offline environment first)
 from labs import MOCK_PORT, discover, get, mock_argv
@@ -119,6 +120,23 @@ def _announce_when_ready(urls: dict[str, str], home: str, began: float, stop: th
                   + "  ".join(f"{name} {url}" for name, url in urls.items()), flush=True)
 
 
+def die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn for children: the kernel sends the child SIGTERM when the supervisor dies, even by
+    SIGKILL, so a killed `make up` leaves no lab holding its port. Linux only (None elsewhere). libc is
+    loaded here, in the parent: between fork and exec the child may only make the system call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    PR_SET_PDEATHSIG = 1
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+    return arm
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """One supervisor: start the mock, every lab and the home page as child processes; Ctrl-C stops all."""
     from labs.home import HOME_PORT
@@ -134,9 +152,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     lock = threading.Lock()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # lines reach the relay as they are written
     began = time.monotonic()
+    arm = die_with_parent()
     for name, command, port in specs:
         children[name] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                          bufsize=1, env=env, errors="replace")
+                                          bufsize=1, env=env, errors="replace", preexec_fn=arm)
         threading.Thread(target=_relay, args=(name, children[name], width, lock), daemon=True).start()
         with lock:
             print(f"started {name:<{width}} http://{args.host}:{port}  (pid {children[name].pid})", flush=True)

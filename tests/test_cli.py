@@ -68,7 +68,8 @@ def test_up_serves_everything_reports_a_crash_and_stops_on_ctrl_c(tmp_path):
     offset = 1000 + os.getpid() % 500  # away from a reader's own `make up`
     env = {**os.environ, "DATA_DIR": str(tmp_path), "LOG_LEVEL": "warning"}
     proc = subprocess.Popen([sys.executable, "-m", "labs", "up", "--port-offset", str(offset)], cwd=REPO_ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # its own process group: a failed test kills every child
     out = _Lines(proc.stdout)
     try:
         ports = [MOCK_PORT + offset] + [lab.port + offset for lab in discover()]
@@ -97,8 +98,10 @@ def test_up_serves_everything_reports_a_crash_and_stops_on_ctrl_c(tmp_path):
             with pytest.raises(httpx.HTTPError):
                 httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def test_make_mock_serves_every_lab_plugin():
@@ -152,3 +155,33 @@ def test_make_lab_serves_and_prints_a_curl_that_works(tmp_path):
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_child_of_a_killed_supervisor_does_not_outlive_it(tmp_path):
+    """`make up` killed with SIGKILL (no chance to clean up) must not leave labs holding their ports."""
+    pid_file = tmp_path / "child.pid"
+    supervisor = (
+        "import subprocess, sys, time\n"
+        "from labs.__main__ import die_with_parent\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], preexec_fn=die_with_parent())\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-c", supervisor], cwd=REPO_ROOT)
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.1)
+    assert not _alive(child), "the child outlived its supervisor"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
