@@ -2,6 +2,7 @@
 stated confidence (ECE, MCE, Brier, a reliability diagram), overall and per slice.
 
     curl -s localhost:8008/tasks/classification -H 'content-type: application/json' -d '{"variant": "v1"}'
+    python -m labs.lab08_eval.calibration      # v1 and v2 on the whole set, per slice
 
 A classifier that says "90% sure" should be right 90% of the time when it says so. With the confidences
 split into B equal-width bins (bin b holds the c_i in ((b−1)/B, b/B], the first also 0):
@@ -161,3 +162,19 @@ def reliability_png(rows: list[dict[str, float]], title: str) -> bytes:
     ax.set_title(title)
     ax.legend(loc="upper left")
     return png(fig)
+
+
+def main() -> None:
+    model = llm.Model.from_settings()
+    for variant in ("v1", "v2"):
+        out = asyncio.run(evaluate(model, f"mock/assistant?variant={variant}"))
+        print(f"{out['candidate']}: accuracy {out['accuracy']:.3f}, macro-F1 {out['macro_f1']:.3f}, "
+              f"mean confidence {out['mean_confidence']:.3f}, ECE {out['ece']:.3f}, MCE {out['mce']:.3f}, "
+              f"Brier {out['brier']:.3f}")
+        for name, s in out["slices"].items():
+            print(f"  {name:8} n={s['n']:3}  accuracy {s['accuracy']:.3f}  confidence {s['mean_confidence']:.3f}  "
+                  f"overconfidence {s['overconfidence']:+.3f}  ECE {s['ece']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,9 @@
 3. the sample size for p = 0.7 and Δ = 0.01
 4. McNemar on given flips (fixed 18, broken 7)
 5. the capstone: an eval-set design as data (tiers, slices, holdout, power per slice)
+6. regression detection on per-slice flip counts: the mean rises, one slice falls; is it a regression?
+   (the average-tide trap worked by hand: per-slice McNemar, Holm over slices, the verdict)
+7. the peeking problem in numbers: the false-positive rate of K looks at α = 0.05
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import json
 import sys
 
-from labs.lab08_eval import stats
+from labs.lab08_eval import online, stats
+from labs.lab08_eval.compare import compare_scores
 
 
 def kappa_table() -> dict:
@@ -38,9 +42,12 @@ def pass_at_k() -> dict:
 
 
 def sample_size() -> dict:
+    both = stats.sample_size_per_arm(0.7, 0.01)
     return {"p": 0.7, "delta": 0.01, "formula": "N = 4 p (1 - p) / delta^2",
             "n_for_margin": stats.n_for_margin(0.7, 0.01),
-            "n_per_arm_to_detect_0.70_vs_0.71": stats.n_per_arm(0.70, 0.71)}
+            "n_per_arm_to_detect_0.70_vs_0.71": stats.n_per_arm(0.70, 0.71),
+            "n_per_arm_chapter_formula": both["chapter"]["n_per_arm"],
+            "n_per_arm_cohen_h": both["cohen_h"]["n_per_arm"], "why_they_differ": both["why_they_differ"]}
 
 
 def mcnemar_flips() -> dict:
@@ -65,9 +72,36 @@ def capstone() -> dict:
             "gate": "compare --fail-on-regression: any Holm-significant slice drop fails the build"}
 
 
+# slice: (items, both pass, fixed by B, broken by B, both fail)
+SLICE_FLIPS = {"billing": (200, 150, 14, 4, 32), "outage": (150, 110, 10, 5, 25), "question": (150, 100, 12, 6, 32),
+               "multilingual": (60, 45, 1, 11, 3)}
+
+
+def tide_trap() -> dict:
+    rows = []
+    for name, (n, both, fixed, broken, fail) in SLICE_FLIPS.items():
+        assert both + fixed + broken + fail == n
+        pairs = [(1, 1)] * both + [(0, 1)] * fixed + [(1, 0)] * broken + [(0, 0)] * fail
+        rows += [(f"{name}-{i}", [name], float(a), float(b)) for i, (a, b) in enumerate(pairs)]
+    out = compare_scores(rows, "A", "B", "pass")
+    return {"slices_items_bothpass_fixed_broken_bothfail": SLICE_FLIPS,
+            "overall_delta": out["overall"]["delta"], "overall_ci": [out["overall"]["low"], out["overall"]["high"]],
+            "per_slice": {s["slice"]: {"delta": s["delta"], "p_mcnemar": s["p_mcnemar"], "p_holm": s["p_holm"],
+                                       "regressed": s["regressed"]} for s in out["slices"]},
+            "verdict": out["verdict"], "average_tide_trap": out["average_tide_trap"]}
+
+
+def peeking() -> dict:
+    return {"alpha": 0.05, "looks": [1, 2, 5, 10, 20],
+            "false_positive_rate": {k: round(online.peeking_fpr_exact(list(range(1, k + 1))), 4)
+                                    for k in (1, 2, 5, 10, 20)},
+            "method": "1 - P(all |Z_k| <= 1.96), Z_k jointly normal with corr sqrt(n_i/n_j)"}
+
+
 EXERCISES = {"cohen_kappa_worked_table": kappa_table, "pass_at_k_n20_c3_k5": pass_at_k,
              "sample_size_p0.7_delta0.01": sample_size, "mcnemar_on_flips": mcnemar_flips,
-             "capstone_eval_set_design": capstone}
+             "capstone_eval_set_design": capstone, "average_tide_trap_on_slice_flips": tide_trap,
+             "peeking_false_positive_rate": peeking}
 
 
 def main() -> None:

@@ -43,10 +43,10 @@ def test_a_small_null_result_is_called_underpowered_and_a_large_one_is_not(store
     a = rng.random(40) < 0.7
     runs(store, a, a ^ (rng.random(40) < 0.05))
     assert found(store)[5] is True
-    big_a = rng.random(4000) < 0.7
-    runs(store, big_a, big_a.copy())  # Δ = 0 on 4,000 items: a real null, nothing to power
+    big_a = rng.random(1000) < 0.7
+    runs(store, big_a, big_a.copy())  # Δ = 0 on 1,000 items: a real null, nothing to power
     assert found(store)[5] is True  # Δ = 0 needs an infinite set: any null is underpowered for Δ → 0
-    runs(store, big_a, big_a | (rng.random(4000) < 0.3))  # a large, significant change
+    runs(store, big_a, big_a | (rng.random(1000) < 0.3))  # a large, significant change
     assert found(store)[5] is False
 
 
