@@ -14,6 +14,8 @@ def client(tmp_path_factory):
 
     app = create_app(get_settings(data_dir=tmp_path_factory.mktemp("data")))
     with TestClient(app, raise_server_exceptions=False) as c:
+        warmup = getattr(app.state, "warmup", None)
+        assert warmup is None or warmup.wait(120), "start-up work did not finish"  # the tide runs load at start
         yield c
 
 
