@@ -123,6 +123,10 @@ class MockEngine:
             return plan
         replies = [self._corrupt(req, self.reply(req if i == 0 else dataclasses.replace(req, choice=i)))
                    for i in range(req.n)]
+        thinking = sum(r.reasoning_tokens for r in replies)
+        if thinking and plan.tpot_s:  # hidden reasoning tokens are decoded before the first visible one
+            plan.ttft_s += thinking * plan.tpot_s
+            plan.latency_s += 0 if req.stream else thinking * plan.tpot_s
         plan.cache = self._cache(req)
         body = self._body(req, replies, plan.cache)
         if req.api == "anthropic":

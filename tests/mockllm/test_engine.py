@@ -397,3 +397,21 @@ def test_server_defaults_headers_and_body_layer(monkeypatch, tmp_path):
         overridden = {**body, "mock": {"error_status": 429}}
         response = c.post("/v1/chat/completions", json=overridden, headers={"x-mock-error-status": "500"})
         assert response.status_code == 429 and response.headers["retry-after"] == "1"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_tokens_take_decode_time_before_the_first_visible_token(stream):
+    """With a time per output token set, a reasoning model's hidden tokens delay the first visible one
+    (and, unstreamed, the whole answer): higher effort is slower, as on a real reasoning model."""
+    def plan(effort):
+        req = request("What is 2 + 2?", model="reasoning", reasoning_effort=effort, stream=stream,
+                      mock={"tpot_ms": 1})
+        return MockEngine().plan(req)
+
+    low, high = plan("low"), plan("high")
+    thinking = high.body["usage"]["completion_tokens_details"]["reasoning_tokens"] if not stream else None
+    assert high.ttft_s > low.ttft_s > 0
+    if not stream:
+        assert high.latency_s == pytest.approx(thinking * 0.001) and high.latency_s > low.latency_s
+    plain = MockEngine().plan(request("What is 2 + 2?", mock={"tpot_ms": 1}, stream=stream))
+    assert plain.ttft_s == 0  # no reasoning, no hidden decode time
