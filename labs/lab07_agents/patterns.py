@@ -23,8 +23,8 @@ import re
 from typing import Any
 
 from labs.lab07_agents.checkpoint import RunState
-from labs.lab07_agents.prompts import ACTION, system_prompt, task_message, tool_list
 from labs.lab07_agents.multi_agent import Supervisor
+from labs.lab07_agents.prompts import ACTION, system_prompt, task_message, tool_list
 from labs.lab07_agents.steps import AgentRuntime, Final
 from labs.lab07_agents.tot import TreeOfThoughts
 
