@@ -33,7 +33,7 @@ def kappa_table() -> dict:
     kappa = (p_o - p_e) / (1 - p_e)
     assert abs(kappa - stats.cohen_kappa(judge, human)) < 1e-12
     return {"table_judge_x_human": table, "p_o": p_o, "p_e": round(p_e, 4), "kappa": round(kappa, 4),
-            "clears_0.6": kappa >= 0.6}
+            "landis_koch": stats.landis_koch(kappa), "clears_0.6": kappa >= 0.6}
 
 
 def pass_at_k() -> dict:

@@ -12,6 +12,7 @@ from labs.lab08_eval import exercises
 def test_kappa_worked_table():
     out = exercises.kappa_table()
     assert out["p_o"] == 0.85 and out["p_e"] == 0.5 and out["kappa"] == 0.7
+    assert out["landis_koch"] == "substantial"
 
 
 def test_pass_at_k_n20_c3_k5():
