@@ -13,21 +13,21 @@ from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import Field, field_validator
 
 from labs.lab06_rag import answer as answer_mod
+from labs.lab06_rag import freshness as fresh
 from labs.lab06_rag.corpus import load
 from labs.lab06_rag.dense import INDEX_KINDS, Embedder
-from labs.lab06_rag.evaluate import CONFIGS, evaluate
+from labs.lab06_rag.evaluate import CONFIGS, STRATEGIES, evaluate
 from labs.lab06_rag.kb import (
     CHUNKERS,
     MIN_PQ_CHUNKS,
-    FilterError,
     KnowledgeBase,
-    NoReranker,
     TenantConflict,
-    UnknownTenant,
     fixture_kb,
 )
 from labs.lab06_rag.rerank import load_reranker
 from labs.lab06_rag.rewrite import PROMPTS
+from labs.lab06_rag.routes_reasoning import reasoning_router, search_errors
+from labs.lab06_rag.routes_training import training_router
 from shared.config import Settings, get_settings
 from shared.jobs import JobStore, jobs_router
 from shared.llm import Model
@@ -72,6 +72,9 @@ class SearchIn(StrictModel):
     rewrite: Literal["none", "hyde", "multi_query", "step_back"] = "none"
     filters: dict[str, str | list[str]] = Field(default_factory=dict, max_length=10)
     tenant: Name = "public"
+    freshness: Literal["off", "recency", "version"] = Field("off", description="recency-aware ranking, or "
+                                                            "version-aware: resolve the version asked about")
+    half_life_days: float = Field(fresh.HALF_LIFE_DAYS, gt=0, le=36500, description="for freshness=recency")
 
     @field_validator("query")
     @classmethod
@@ -100,6 +103,7 @@ class EvalIn(StrictModel):
     config: Literal[tuple(CONFIGS)] = "hybrid"  # type: ignore[valid-type]
     limit: int | None = Field(None, ge=1, le=500, description="first N questions only")
     answers: bool = True
+    strategy: Literal[STRATEGIES] = "single"  # type: ignore[valid-type]
 
 
 TenantQuery = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
@@ -114,7 +118,7 @@ class Lab06:
         self.settings = settings
         self.dir = settings.lab_dir("lab06")
         self.model = Model.from_settings(settings)
-        self.jobs = JobStore(self.dir / "jobs.sqlite")
+        self.jobs = JobStore(self.dir / "jobs.sqlite", url=settings.database_url)
         self._kb: KnowledgeBase | None = None
         self._lock = threading.Lock()
 
@@ -125,17 +129,13 @@ class Lab06:
                                          reranker=load_reranker(self.dir))
             return self._kb
 
-    def search(self, body: SearchIn) -> list[dict]:
-        try:
-            return self.kb().search(body.query, k=body.k, mode=body.mode, tenant=body.tenant,
-                                    filters=body.filters, rerank=body.rerank, rerank_weight=body.rerank_weight,
-                                    fusion=body.fusion, rewrite_kind=body.rewrite)
-        except FilterError as exc:
-            raise ServiceError(422, str(exc), type="invalid_filters") from exc
-        except UnknownTenant as exc:
-            raise ServiceError(404, f"unknown tenant {exc.args[0]!r}", type="unknown_tenant") from exc
-        except NoReranker as exc:
-            raise ServiceError(409, str(exc), type="no_reranker") from exc
+    def search(self, body: SearchIn) -> tuple[list[dict], dict[str, Any]]:
+        """The hits, and {"queries": the rewrites retrieved with, "freshness": what that policy did}."""
+        with search_errors():
+            return fresh.search(self.kb(), body.query, body.freshness, body.k, body.half_life_days,
+                               rewrite_kind=body.rewrite, mode=body.mode, tenant=body.tenant,
+                               filters=body.filters, rerank=body.rerank, rerank_weight=body.rerank_weight,
+                               fusion=body.fusion)
 
     def warm(self) -> str:
         """Load the index (and the embedding model it needs) before the first request does."""
@@ -208,15 +208,16 @@ def retrieval_router(lab: Lab06) -> APIRouter:
     @router.post("/search")
     def do_search(body: SearchIn) -> dict[str, Any]:
         """Retrieve the top k chunks (bm25 | dense | hybrid, optional rerank, filters, tenant)."""
-        return {"query": body.query, "mode": body.mode, "version": lab.kb().snap.version,
-                "results": lab.search(body)}
+        hits, how = lab.search(body)
+        return {"query": body.query, "mode": body.mode, "version": lab.kb().snap.version, "results": hits} | how
 
     @router.post("/answer")
     def do_answer(body: AnswerIn) -> dict[str, Any]:
         """Retrieve, then answer from numbered sources with [doc-id] citations (or say it doesn't know)."""
-        hits = lab.search(body)
+        hits, how = lab.search(body)
         mock = {"middle_attention": body.middle_attention} if body.middle_attention is not None else None
-        return answer_mod.answer(body.query, hits, lab.model, body.reorder, mock) | {"query": body.query}
+        asked = how.get("freshness", {}).get("query", body.query)  # version-aware: the question naming its version
+        return answer_mod.answer(asked, hits, lab.model, body.reorder, mock) | {"query": body.query} | how
 
     @router.post("/eval")
     def do_eval(body: EvalIn) -> dict[str, Any]:
@@ -230,7 +231,7 @@ def retrieval_router(lab: Lab06) -> APIRouter:
         questions = load("eval")[:body.limit] if body.limit else None
         embed = Embedder(lab.dir / "eval" / "embeddings.sqlite").embed if body.answers else None
         return evaluate(eval_kb, body.config, questions, with_answers=body.answers, embed=embed,
-                        model=lab.model, progress=lambda *_: None)
+                        model=lab.model, progress=lambda *_: None, strategy=body.strategy)
 
     @router.get("/configs")
     def configs() -> dict[str, Any]:
@@ -246,7 +247,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service("lab-06 retrieval and RAG", lab="lab06", settings=lab.settings,
                          readiness={"jobs_db": lab.jobs.store.ping},
                          warmup={"model": lab.model.warm, "index": lab.warm})
-    for router in (documents_router(lab), index_router(lab), retrieval_router(lab), jobs_router(lab.jobs)):
+    for router in (documents_router(lab), index_router(lab), retrieval_router(lab), reasoning_router(lab),
+                   training_router(lab), jobs_router(lab.jobs)):
         app.include_router(router)
     app.state.lab06 = lab
     return app

@@ -316,14 +316,16 @@ class KnowledgeBase:
     # --- search ----------------------------------------------------------------------------------
     def search(self, query: str, k: int = 5, mode: str = "hybrid", tenant: str = PUBLIC,
                filters: dict[str, Any] | None = None, rerank: bool = False, fusion: str = "rrf",
-               rewrite_kind: str = "none", candidates: int = 30, rerank_weight: float | None = None) -> list[dict]:
+               rewrite_kind: str = "none", candidates: int = 30, rerank_weight: float | None = None,
+               queries: list[str] | None = None) -> list[dict]:
         """The top k chunks. With `rerank`, the first stage's best `candidates` are rescored by the
         cross-encoder and blended with their first-stage rank r (0-based, of n):
 
             score = w · p_cross(query, chunk) + (1 − w) · (1 − r / n)       w = rerank_weight
 
         w = 1 is the reranker alone; lower w lets the first stage's order break the reranker's
-        mistakes (a reranker trained on a few hundred pairs makes some)."""
+        mistakes (a reranker trained on a few hundred pairs makes some). `queries`: the rewrites
+        already made (rewrite.rewrite), so a caller can show them; else made here from rewrite_kind."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         filters = check_filters(filters)
@@ -340,7 +342,7 @@ class KnowledgeBase:
         rankings: list[list[int]] = []
         dense_scores: dict[int, float] = {}
         sparse_scores: dict[int, float] = {}
-        for q in rewrite(rewrite_kind, query, self.model):
+        for q in queries or rewrite(rewrite_kind, query, self.model):
             if mode in {"bm25", "hybrid"} and n:
                 idx, s = snap.bm25.top_k(tokenize(q), depth, mask=allowed)
                 rankings.append(idx.tolist())

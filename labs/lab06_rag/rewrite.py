@@ -30,4 +30,4 @@ def rewrite(kind: str, question: str, model: Model | None = None) -> list[str]:
     extra = [line.strip() for line in text.splitlines() if line.strip()]
     if kind == "hyde":
         extra = [" ".join(extra)]
-    return [question] + [e for e in extra if e != question][:3]
+    return list(dict.fromkeys([question] + [e for e in extra if e != question][:3]))  # a repeat would count twice in RRF
