@@ -28,6 +28,7 @@ from labs.lab06_rag.rerank import load_reranker
 from labs.lab06_rag.rewrite import PROMPTS
 from labs.lab06_rag.routes_reasoning import reasoning_router, search_errors
 from labs.lab06_rag.routes_training import training_router
+from labs.lab06_rag.routes_vectordb import vectordb_router
 from shared.config import Settings, get_settings
 from shared.jobs import JobStore, jobs_router
 from shared.llm import Model
@@ -248,7 +249,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          readiness={"jobs_db": lab.jobs.store.ping},
                          warmup={"model": lab.model.warm, "index": lab.warm})
     for router in (documents_router(lab), index_router(lab), retrieval_router(lab), reasoning_router(lab),
-                   training_router(lab), jobs_router(lab.jobs)):
+                   training_router(lab), vectordb_router(), jobs_router(lab.jobs)):
         app.include_router(router)
     app.state.lab06 = lab
     return app

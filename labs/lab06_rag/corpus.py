@@ -175,11 +175,14 @@ def upgrade_grade(vi: int) -> int:
     return 2 if vi >= len(VERSIONS) - 2 else 1
 
 
-def build(seed: int = 6) -> tuple[list[dict], list[dict]]:
-    """(documents, eval questions), deterministic for a seed."""
+def build(seed: int = 6, features: list[tuple] | None = None) -> tuple[list[dict], list[dict]]:
+    """(documents, eval questions), deterministic for a seed; `features` defaults to FEATURES (the
+    fixture). `generated.features` gives other ones of the same shape, for training on a corpus that
+    shares no fact with the eval set."""
     rng = random.Random(seed)
+    table = FEATURES if features is None else features
     docs: list[dict] = []
-    for fi, feat in enumerate(FEATURES):
+    for fi, feat in enumerate(table):
         name, _attr, _q, _values, plan, section = feat
         for vi, version in enumerate(VERSIONS):
             filler = rng.sample(FILLER_SENTENCES, 2)
@@ -192,7 +195,7 @@ def build(seed: int = 6) -> tuple[list[dict], list[dict]]:
             docs.append(_doc(f"ts-{fi:02d}-{ti}", title.format(f=name).capitalize(), "Troubleshooting",
                              VERSIONS[-1], "public", f"{fix.format(f=name)} {rng.choice(FILLER_SENTENCES)}"))
     # appended after every feature's original articles, so the ids and order above stay as they were
-    for fi, feat in enumerate(FEATURES):
+    for fi, feat in enumerate(table):
         docs += howtos(fi, feat, rng)
     for tenant, (org, domain, code) in TENANTS.items():
         docs.append(_doc(f"{tenant}-sso", f"{org} single sign-on setup", "Security", VERSIONS[-1], tenant,
@@ -200,7 +203,7 @@ def build(seed: int = 6) -> tuple[list[dict], list[dict]]:
         docs.append(_doc(f"{tenant}-contact", f"{org} escalation contact", "Support", VERSIONS[-1], tenant,
                          f"{org} escalations go to the named account manager at support@{domain}."))
     questions = []
-    for fi, feat in enumerate(FEATURES):
+    for fi, feat in enumerate(table):
         name, attr, q_attr, values, plan, _sec = feat
         vi = fi % len(VERSIONS)
         grades = {f"kb-{fi:02d}-v{v}": (2 if v == vi else 1) for v in range(len(VERSIONS))}

@@ -81,3 +81,18 @@ def context_precision(contexts: list[str], reference: str, model: Model | None =
 def context_recall(contexts: list[str], reference: str, model: Model | None = None) -> float | None:
     claims = statements(reference)
     return float(np.mean(supported(claims, "\n".join(contexts), model))) if claims else None
+
+
+def stated_in(claims: list[str], contexts: list[str]) -> list[bool]:
+    """Ground truth for an extractive answerer: a claim is supported when a context states it word
+    for word (case and spacing aside). The mock copies sentences, so anything else was made up."""
+    norm = [" ".join(c.lower().split()) for c in contexts]
+    return [any(" ".join(claim.lower().rstrip(".").split()) in c for c in norm) for claim in claims]
+
+
+def judged_claims(answer: str, contexts: list[str], model: Model | None = None) -> list[tuple[bool, bool]]:
+    """(judge says supported, truly stated in the context) for every claim of an answer."""
+    claims = statements(answer)
+    if not claims or "don't know" in answer.lower():
+        return []
+    return list(zip(supported(claims, "\n".join(contexts), model), stated_in(claims, contexts), strict=True))

@@ -1,8 +1,9 @@
-"""The cross-encoder trained from MiniLM ranks held-out gold documents above hard negatives.
+"""The cross-encoder trained on a generated corpus ranks the eval set's gold documents above hard negatives.
 
-The full reranker (870 pairs, 3 epochs, six layers) is the benchmark's; these tests train a small one
-once per module (160 pairs, 2 epochs, MiniLM's first two layers, pairs cut to 48 tokens) through the
-same `train`, so they check the training path and a held-out effect in seconds.
+The full reranker (about 1,700 pairs from 40 generated features, six layers) is the benchmark's; these
+tests train a small one once per module (160 pairs from 12 features, 2 epochs, MiniLM's first two
+layers, pairs cut to 48 tokens) through the same `train`, so they check the training path and its
+effect on the never-seen fixture in seconds.
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ import pytest
 import torch
 from sentence_transformers.cross_encoder import CrossEncoder
 
-from labs.lab06_rag.corpus import load
+from labs.lab06_rag import generated
+from labs.lab06_rag.corpus import FEATURES, load
 from labs.lab06_rag.dense import minilm_path
-from labs.lab06_rag.rerank import SUBDIR, held_in, load_reranker, train, training_pairs
+from labs.lab06_rag.rerank import SUBDIR, load_reranker, train, training_pairs
 
 SMALL = {"epochs": 2, "layers": 2, "max_length": 48, "lr": 3e-4, "batch_size": 16}
 
 
 @pytest.fixture(scope="module")
-def pairs(kb):
-    # the knowledge base's cached embeddings of "title. text" serve the first-stage mining
-    return training_pairs(embed=kb.embedder(kb.snap.config).embed)
+def pairs():
+    return training_pairs(n_features=12)
 
 
 @pytest.fixture(scope="module")
@@ -35,26 +36,32 @@ def small_reranker(tmp_path_factory, pairs):
     return lab, model
 
 
-def test_training_pairs_come_from_held_in_questions_only(pairs):
-    held_out_questions = {q["question"] for q in load("eval") if q["relevant"] and not held_in(q)}
-    assert pairs and not {p[0] for p in pairs} & held_out_questions
+def test_training_pairs_share_nothing_with_the_eval_set(pairs):
+    eval_questions = {q["question"] for q in load("eval")}
+    fixture_texts = {f"{d['title']}. {d['text']}" for d in load("corpus")}
+    assert pairs and not {p[0] for p in pairs} & eval_questions and not {p[1] for p in pairs} & fixture_texts
+    assert not {f[0] for f in generated.features(len(generated.NAMES))} & {f[0] for f in FEATURES}
     assert 0.1 < np.mean([p[2] for p in pairs]) < 0.5 and {p[2] for p in pairs} == {0.0, 0.5, 1.0}
-    # mined negatives are never another version of a labelled article (those are 0.5, not 0)
-    by_query: dict[str, dict[str, float]] = {}
-    docs = {f"{d['title']}. {d['text']}": d["id"] for d in load("corpus")}
-    for query, doc, label in pairs:
-        by_query.setdefault(query, {})[docs[doc]] = label
-    for labels in by_query.values():
-        articles = {d.rsplit("-v", 1)[0] for d, g in labels.items() if g > 0 and d.startswith("kb-")}
-        assert not [d for d, g in labels.items() if g == 0 and d.rsplit("-v", 1)[0] in articles]
-    assert any(d.startswith("plan-") and g == 1.0 for labels in by_query.values() for d, g in labels.items())
+
+
+def test_mined_negatives_are_hard_and_never_another_version_of_the_answer():
+    mined, text = generated.mine(8, hard=3, easy=1)
+    assert all(len(negatives) == 4 and not set(negatives) & set(labels) for _, labels, negatives in mined)
+    for _, labels, negatives in mined:
+        articles = {d.rsplit("-v", 1)[0] for d in labels if d.startswith("kb-")}
+        assert not [n for n in negatives if n.rsplit("-v", 1)[0] in articles]
+    # hard ones come from the first stage: the right version of another feature 0.30 of the time (8
+    # features; a random pick: 0.10)
+    versions = [n for q, _, negatives in mined for n in negatives[:3] if n.startswith("kb-")
+                and f"Tessera {text[n].split('Tessera ', 1)[1][:3]}" in q]
+    assert len(versions) > 0.2 * sum(len(n[:3]) for _, _, n in mined)
 
 
 def held_out_wins(model, kb) -> float:
-    """Share of (gold, hard negative) pairs of held-out questions where the gold document scores higher."""
+    """Share of (gold, BM25 hard negative) pairs of eval questions where the gold document scores higher."""
     docs = {d["id"]: f"{d['title']}. {d['text']}" for d in load("corpus")}
     wins = []
-    for q in [q for q in load("eval") if q["relevant"] and not held_in(q)]:
+    for q in [q for q in load("eval") if q["relevant"]]:  # all held out: training never saw the fixture
         gold = [d for d, g in q["relevant"].items() if g == 2]
         negatives = [h["doc_id"] for h in kb.search(q["question"], 10, "bm25") if h["doc_id"] not in q["relevant"]][:3]
         scores = model.predict([(q["question"], docs[d]) for d in gold + negatives])
@@ -68,8 +75,10 @@ def test_trained_reranker_separates_held_out_pairs(small_reranker, kb):
     untrained = CrossEncoder(minilm_path(), num_labels=1, device="cpu", max_length=SMALL["max_length"],
                              config_kwargs={"num_hidden_layers": SMALL["layers"]})
     before, after = held_out_wins(untrained, kb), held_out_wins(model, kb)
-    # measured here: 0.42 untrained, 0.86 after 40 steps (the full reranker: 0.96 on the 244-document fixture)
-    assert after > 0.75 and after > before + 0.25, (before, after)
+    # measured here: 0.43 untrained, 0.59 after 20 steps on the generated corpus's pairs (trained on the
+    # fixture's own held-in questions instead, the same small model reached 0.86: transfer from the
+    # generated features is the harder, honest test)
+    assert after > before + 0.08, (before, after)
 
 
 def test_reranker_is_cached_and_reorders_search(small_reranker, kb):
