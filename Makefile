@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LAB_KEYS := $(shell ls -d labs/lab[0-9][0-9]_* 2>/dev/null | sed -E 's|labs/lab([0-9]{2})_.*|\1|')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup mock up test test-fast bench lint doctor list clean $(addprefix lab-,$(LAB_KEYS)) $(addprefix exercises-,$(LAB_KEYS))
+.PHONY: help setup mock up test test-fast test-deep bench lint doctor list clean $(addprefix lab-,$(LAB_KEYS)) $(addprefix exercises-,$(LAB_KEYS))
 
 help: ## list the targets
 	@echo "Targets (each sets up .venv on first use):"
@@ -53,7 +53,10 @@ test: $(STAMP) ## run the whole test suite (what CI runs)
 	$(PY) -m pytest
 
 test-fast: $(STAMP) ## the suite without tests marked slow
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow and not deep"
+
+test-deep: $(STAMP) ## deep property runs only: schemathesis with 4x the examples and a random seed (FUZZ_SEED=n replays)
+	$(PY) -m pytest -m deep
 
 bench: $(STAMP) ## run every benchmark; results land in bench/results/
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
