@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from labs.lab09_gateway import drift, redaction, sampling
 from labs.lab09_gateway import slo as gateway_slo
 from shared import slo
+from shared.mockllm.engine import MockEngine, MockRequest
 from shared.pricing import Usage, cost
 
 
@@ -64,19 +71,95 @@ def kl_drift() -> dict:
             "answer": {"kl_nats": round(d, 4), "drifted": d > 0.1}}
 
 
-def agent_span_tree() -> dict:
-    """The span tree of one agent run: invoke_agent -> chat, execute_tool, chat (a tool loop)."""
-    tree = {"name": "invoke_agent support-bot", "children": [
-        {"name": "chat gpt-4o-mini", "attributes": {"gen_ai.usage.input_tokens": 850, "gen_ai.usage.output_tokens": 40,
-                                                    "gen_ai.response.finish_reasons": ["tool_calls"]}},
-        {"name": "execute_tool lookup_order", "attributes": {"gen_ai.tool.name": "lookup_order"}},
-        {"name": "chat gpt-4o-mini", "attributes": {"gen_ai.usage.input_tokens": 960, "gen_ai.usage.output_tokens": 120,
-                                                    "gen_ai.response.finish_reasons": ["stop"]}}]}
-    tokens = sum(c.get("attributes", {}).get("gen_ai.usage.input_tokens", 0)
-                 + c.get("attributes", {}).get("gen_ai.usage.output_tokens", 0) for c in tree["children"])
-    return {"inputs": {"steps": [c["name"] for c in tree["children"]]},
-            "answer": {"tree": tree, "total_tokens": tokens,
-                       "cost_usd": round(cost("openai/gpt-4o-mini", Usage(850 + 960, 40 + 120)).total, 6)}}
+ORDERS = {1234: {"status": "shipped", "carrier": "DHL"}, 5678: {"status": "processing", "carrier": None}}
+ORDER_TOOL = {"type": "function", "function": {
+    "name": "lookup_order", "description": "Look up an order's status by its order number.",
+    "parameters": {"type": "object", "properties": {"order_id": {"type": "integer", "description": "the order number"}},
+                   "required": ["order_id"]}}}
+SPAN_ATTRIBUTES = ("gen_ai.operation.name", "gen_ai.tool.name", "gen_ai.usage.input_tokens",
+                   "gen_ai.usage.output_tokens", "gen_ai.response.finish_reasons", "lab09.stopped")
+
+
+def lookup_order(order_id: int) -> dict:
+    return {"order_id": order_id, **ORDERS[order_id]} if order_id in ORDERS else {"error": f"no order {order_id}"}
+
+
+def run_tool_loop(tracer: trace.Tracer, question: str, max_steps: int = 5, parallel: bool = True,
+                  model: str = "mock/assistant") -> str:
+    """A support agent: model call, the tool calls it asks for, again, until it answers or runs out of steps.
+
+    The model is the mock's engine called directly (the same behaviour `mock/assistant` serves over HTTP):
+    the model layer would load LiteLLM, seconds of import for an exercise that needs none of it. Each
+    model call and tool call is a span under the run's `invoke_agent` span, named and attributed as
+    the GenAI conventions say.
+    """
+    engine = MockEngine()
+    messages: list[dict] = [{"role": "user", "content": question}]
+    with tracer.start_as_current_span("invoke_agent support-bot", attributes={
+            "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support-bot"}) as root:
+        for _ in range(max_steps):
+            with tracer.start_as_current_span(f"chat {model}", attributes={
+                    "gen_ai.operation.name": "chat", "gen_ai.request.model": model}) as span:
+                body = engine.complete(MockRequest.from_openai({
+                    "model": model, "messages": messages, "tools": [ORDER_TOOL], "parallel_tool_calls": parallel}))
+                choice = body["choices"][0]
+                span.set_attributes({"gen_ai.usage.input_tokens": body["usage"]["prompt_tokens"],
+                                     "gen_ai.usage.output_tokens": body["usage"]["completion_tokens"],
+                                     "gen_ai.response.finish_reasons": [choice["finish_reason"]]})
+            message = choice["message"]
+            messages.append(message)
+            if not message.get("tool_calls"):
+                return message["content"]
+            for call in message["tool_calls"]:
+                name = call["function"]["name"]
+                with tracer.start_as_current_span(f"execute_tool {name}", attributes={
+                        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name,
+                        "gen_ai.tool.call.id": call["id"]}):
+                    result = lookup_order(**json.loads(call["function"]["arguments"]))
+                messages.append({"role": "tool", "tool_call_id": call["id"], "content": json.dumps(result)})
+        root.set_attribute("lab09.stopped", f"max_steps: {max_steps}")
+        return ""
+
+
+def span_tree(spans: Sequence[ReadableSpan]) -> list[dict]:
+    """Nest finished spans by their parent ids (children in start order); a span whose parent is not
+    among them is a root."""
+    nodes = {s.context.span_id: {"name": s.name, "attributes": {k: (list(v) if isinstance(v, tuple) else v)
+                                                                for k, v in (s.attributes or {}).items()
+                                                                if k in SPAN_ATTRIBUTES},
+                                 "children": [], "start": s.start_time} for s in spans}
+    roots = []
+    for s in sorted(spans, key=lambda s: s.start_time):
+        parent = s.parent.span_id if s.parent is not None else None
+        (nodes[parent]["children"] if parent in nodes else roots).append(nodes[s.context.span_id])
+    for node in nodes.values():
+        del node["start"]
+    return roots
+
+
+def traced_run(question: str, max_steps: int = 5, parallel: bool = True) -> tuple[list[dict], str]:
+    """One run of the loop under its own tracer provider, spans kept in memory: (the span tree, the answer)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))  # synchronous: every span is there when the run ends
+    answer = run_tool_loop(provider.get_tracer("lab09.exercises"), question, max_steps, parallel)
+    provider.shutdown()
+    return span_tree(exporter.get_finished_spans()), answer
+
+
+def agent_span_tree(question: str = "Where is order 1234, and order 5678?", max_steps: int = 5,
+                    parallel: bool = True) -> dict:
+    """The span tree of a real tool loop, built from its spans' parent ids: invoke_agent -> chat, execute_tool, ..."""
+    roots, answer = traced_run(question, max_steps, parallel)
+    tree = roots[0]
+    chats = [c["attributes"] for c in tree["children"] if c["attributes"]["gen_ai.operation.name"] == "chat"]
+    usage = Usage(sum(a["gen_ai.usage.input_tokens"] for a in chats), sum(a["gen_ai.usage.output_tokens"] for a in chats))
+    return {"inputs": {"question": question, "max_steps": max_steps, "parallel_tool_calls": parallel,
+                       "model": "mock/assistant",
+                       "priced_as": "openai/gpt-4o-mini"},
+            "answer": {"tree": tree, "steps": [c["name"] for c in tree["children"]], "roots": len(roots),
+                       "total_tokens": usage.input_tokens + usage.output_tokens,
+                       "cost_usd": round(cost("openai/gpt-4o-mini", usage).total, 6), "agent_answer": answer}}
 
 
 def sampling_policy() -> dict:
