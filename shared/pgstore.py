@@ -12,6 +12,8 @@ What is translated, and only this (labs write portable SQL otherwise):
 - `INSERT OR IGNORE` -> `ON CONFLICT DO NOTHING`; `INSERT OR REPLACE` -> `ON CONFLICT (primary key) DO
   UPDATE` setting every listed column to the new value and every other one to its default, which is
   what SQLite's delete-then-insert leaves;
+- `json_extract(column, '$.key')` -> `(column::jsonb ->> 'key')` (one top-level key of a TEXT column
+  holding a JSON object; the value comes back as text, so compare it with a string);
 - DDL types: INTEGER -> BIGINT (SQLite integers are 64-bit), REAL -> DOUBLE PRECISION (PostgreSQL's
   REAL is 32-bit: a timestamp would lose its seconds), BLOB -> BYTEA, and `INTEGER PRIMARY KEY` ->
   an identity column (SQLite numbers such a row by itself);
@@ -99,6 +101,7 @@ class _BoolDumper(Dumper):
 _STRING = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _INSERT_OR = re.compile(r"^\s*INSERT\s+OR\s+(REPLACE|IGNORE)\s+INTO\s+(\w+)\s*(\(([^)]*)\))?", re.I | re.S)
+_JSON_EXTRACT = re.compile(r"\bjson_extract\(\s*(\w+)\s*,\s*'\$\.(\w+)'\s*\)", re.I)
 _DDL = re.compile(r"^\s*(CREATE\s+TABLE|ALTER\s+TABLE)", re.I)
 
 
@@ -185,7 +188,7 @@ class PgBackend:
     def translate(self, conn: psycopg.Connection, sql: str) -> str:
         out = self._sql.get(sql)
         if out is None:
-            out = placeholders(self._upsert(conn, ddl_types(sql)))
+            out = placeholders(_JSON_EXTRACT.sub(r"(\1::jsonb ->> '\2')", self._upsert(conn, ddl_types(sql))))
             self._sql[sql] = out
         return out
 

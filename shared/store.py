@@ -15,7 +15,13 @@ A store that cannot reach its database does not fall back to a local file (that 
 data in two) and does not stop the app from starting: every use raises `StoreUnavailable`, which is an
 HTTP 503 with the reason wherever it surfaces in a route, and `ping` (the labs' readiness check) raises
 it too, so /readyz says 503 and why. The store retries the connection (and its migrations) at most once
-a second until the database answers.
+a second until the database answers. Start-up work that needs the database (reconciling interrupted runs,
+loading fixtures) goes through `when_available`, so a database that is down at start delays that work
+instead of stopping the app from starting:
+
+    stop = threading.Event()                              # set on shutdown: the waiting step gives up
+    steps = when_available(lambda: reconcile(store), stop)  # done now, or {"database": a warm-up step}
+    app = create_service(..., readiness={"store": store.ping}, warmup={**steps})
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -212,6 +218,27 @@ class Store:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def when_available(work: Callable[[], Any], stop: threading.Event) -> dict[str, Callable[[], Any]]:
+    """Run start-up `work` now when the database answers (so the first request sees what it did) and return
+    no warm-up step; when it raises StoreUnavailable, return {"database": step}: a warm-up step (shared.service)
+    that retries `work` every RETRY_S until the database answers, or raises once `stop` is set (shutdown).
+    Meanwhile /readyz is 503: the store's readiness check gives the reason, this step says it is waiting."""
+    try:
+        work()
+        return {}
+    except StoreUnavailable:
+        pass
+
+    def step() -> Any:
+        while True:
+            try:
+                return work()
+            except StoreUnavailable:
+                if stop.wait(RETRY_S):
+                    raise
+    return {"database": step}
 
 
 def _split_sql(script: str) -> list[str]:

@@ -192,7 +192,7 @@ def warm() -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    runs = Runs(settings.lab_dir("lab02"))
+    runs = Runs(settings.lab_dir("lab02"), settings.database_url)
     app = create_service("lab-02 PyTorch fluency", lab="lab02", settings=settings,
                          readiness={"jobs": runs.jobs.store.ping}, warmup={"torch": warm})
     app.include_router(training_router(runs))

@@ -27,9 +27,9 @@ LOG = "steps.jsonl"  # one line per step: what curve.png draws
 
 
 class Runs:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, url: str | None = None):
         self.folder = folder
-        self.jobs = JobStore(folder / "jobs.db")
+        self.jobs = JobStore(folder / "jobs.db", url=url)  # url: Settings.database_url
 
     def run_dir(self, job: dict[str, Any]) -> Path:
         return self.folder / "runs" / (job["params"].get("run") or job["id"])

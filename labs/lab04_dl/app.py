@@ -164,7 +164,7 @@ def studies_router() -> APIRouter:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    jobs = JobStore(settings.lab_dir("lab04") / "jobs.db")
+    jobs = JobStore(settings.lab_dir("lab04") / "jobs.db", url=settings.database_url)
     app = create_service("lab-04 Deep learning fundamentals", lab="lab04", settings=settings,
                          readiness={"jobs_db": jobs.store.ping}, warmup={"digits": train.warm})
     app.include_router(train_router(jobs))

@@ -30,7 +30,7 @@ from shared.store import Store
 
 def runtime(data: Path, latency_ms: float) -> Runtime:
     world = World(data / "world.db")
-    return Runtime(Store(data / "runs.db", migrations=[RUNS_SCHEMA]), ToolBox(world, ToolFaults(latency_ms=latency_ms)),
+    return Runtime(Store(data / "runs.db", migrations=[RUNS_SCHEMA], url=get_settings().database_url), ToolBox(world, ToolFaults(latency_ms=latency_ms)),
                    defenses=Defenses.all())
 
 

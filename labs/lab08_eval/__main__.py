@@ -26,7 +26,8 @@ from shared.store import Store
 
 
 def open_store() -> Store:
-    store = runner_open_store(get_settings().lab_dir("lab08") / "lab08.db")
+    settings = get_settings()
+    store = runner_open_store(settings.lab_dir("lab08") / "lab08.db", settings.database_url)
     import_tide(store, replace=False)
     return store
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -35,7 +36,7 @@ from shared.config import Settings, get_settings
 from shared.jobs import JobStore, jobs_router
 from shared.llm import Model
 from shared.service import ServiceError, create_service, not_found
-from shared.store import Store
+from shared.store import Store, when_available
 
 T = TypeVar("T")
 
@@ -224,16 +225,25 @@ def stats_router() -> APIRouter:
     return router
 
 
+def start_up(store: Store) -> str:
+    """Runs left 'running' by a killed process failed, as their jobs did; the tide runs are loaded."""
+    interrupted = reconcile(store)
+    import_tide(store)
+    return f"{interrupted} interrupted runs marked failed, tide runs loaded"
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     folder = settings.lab_dir("lab08")
-    lab = Lab(store=open_store(folder / "lab08.db"), jobs=JobStore(folder / "jobs.db", workers=2),
+    lab = Lab(store=open_store(folder / "lab08.db", settings.database_url),
+              jobs=JobStore(folder / "jobs.db", workers=2, url=settings.database_url),
               model=Model.from_settings(settings))
-    reconcile(lab.store)  # runs left 'running' by a killed process failed, as their jobs did
-    import_tide(lab.store)
+    stop = threading.Event()  # a database down at start: the warm-up step retries until shutdown
+    database = when_available(lambda: start_up(lab.store), stop)
     app = create_service("lab-08 Evaluation systems", lab="lab08", settings=settings,
                          readiness={"store": lab.store.ping, "sandbox": sandbox.describe},
-                         warmup={"model": lab.model.warm})
+                         warmup={"model": lab.model.warm, **database})
+    app.router.on_shutdown.append(stop.set)
     for router in (datasets_router(), runs_router(lab), compare_router(lab), judge_router(lab), stats_router()):
         app.include_router(router)
     app.include_router(jobs_router(lab.jobs))

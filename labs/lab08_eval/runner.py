@@ -112,9 +112,10 @@ def validate(config: RunConfig, ds: Dataset) -> list[str]:
     return chosen
 
 
-def open_store(path) -> Store:
-    """The runs database (runs, per-item results, response cache), brought up to the current schema."""
-    return Store(path, migrations=MIGRATIONS)
+def open_store(path, url: str | None = None) -> Store:
+    """The runs database (runs, per-item results, response cache), brought up to the current schema;
+    `url` (Settings.database_url) puts it in PostgreSQL."""
+    return Store(path, migrations=MIGRATIONS, url=url)
 
 
 def reconcile(store: Store) -> int:

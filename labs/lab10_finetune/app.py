@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,6 +26,7 @@ from shared.jobs import TERMINAL, jobs_router
 from shared.plots import png
 from shared.schemas import MAX_ITEMS, Number, StrictModel, Text
 from shared.service import ServiceError, create_service, not_found
+from shared.store import when_available
 
 NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 
@@ -185,14 +187,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     folder = settings.lab_dir("lab10")
     models_dir = folder / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
-    jobs = TrainingJobs(folder / "jobs.db")  # fails the jobs a killed process left queued or running
-    reconcile(jobs, models_dir)  # ... kills their trainers if alive, removes their artifacts
+    # fails the jobs a killed process left queued or running
+    jobs = TrainingJobs(folder / "jobs.db", url=settings.database_url)
+    stop = threading.Event()  # a database down at start: reconciling waits for it (readyz says why) until shutdown
+    database = when_available(lambda: reconcile(jobs, models_dir), stop)  # kills orphans' trainers, artifacts
     lab = Lab(models_dir, jobs, Runner(jobs, models_dir), Server(models_dir))
     jobs.runner = lab.runner
     app = create_service("lab-10 Fine-tuning: SFT to RLHF", lab="lab10", settings=settings,
                          readiness={"jobs": jobs.store.ping, "trainers": lab.runner.running},
-                         warmup={"libraries": serving.warm})
-    app.router.on_shutdown.append(lab.runner.close)
+                         warmup={"libraries": serving.warm, **database})
+    app.router.on_shutdown.extend([lab.runner.close, stop.set])
     for router in (jobs_extra_router(lab), jobs_router(jobs), models_router(lab), calc_router(), theory_router()):
         app.include_router(router)
     app.state.context = lab  # (app.state.lab is the lab's name, set by create_service)

@@ -204,7 +204,7 @@ def run_job(job_id: str) -> None:
 
     settings = get_settings()
     folder = settings.lab_dir("lab10")
-    jobs = _ChildJobs(folder / "jobs.db")
+    jobs = _ChildJobs(folder / "jobs.db", url=settings.database_url)
     job = jobs.get(job_id)
     if job is None or job["status"] in TERMINAL:
         return

@@ -237,7 +237,7 @@ def plots_router(models: Models) -> APIRouter:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    models = Models(settings.lab_dir("lab11"))
+    models = Models(settings.lab_dir("lab11"), settings.database_url)
     app = create_service("lab-11 Multimodal foundations", lab="lab11", settings=settings,
                          readiness={"jobs_db": models.jobs.store.ping},
                          # the starter models train in seconds; routes that need one answer 503 until then

@@ -31,9 +31,9 @@ CLASSIFIER_EPOCHS = 20
 
 
 class Models:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, url: str | None = None):
         self.folder = folder
-        self.jobs = JobStore(folder / "jobs.db")
+        self.jobs = JobStore(folder / "jobs.db", url=url)  # url: Settings.database_url
         self.clip: clip.CLIP | None = None
         self.ddpm: diffusion.NoisePredictor | None = None
         self.classifier: mm_eval.DigitClassifier | None = None

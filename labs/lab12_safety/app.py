@@ -112,7 +112,7 @@ class Lab:
         self.guard = Guard(self.classifier, Judge(self.model))
         self.audit = AuditLog(_store(folder / "audit.db", AUDIT_SCHEMA))
         self.incidents = Incidents(_store(folder / "incidents.db", INCIDENTS_SCHEMA))
-        self.jobs = JobStore(folder / "jobs.db")
+        self.jobs = JobStore(folder / "jobs.db", url=settings.database_url)
         self.reports = folder / "reports"
         self.reports.mkdir(exist_ok=True)
         self.chat = GuardedChat(self.model, self.guard)

@@ -50,7 +50,7 @@ class Lab:
     def __init__(self, settings: Settings):
         self.model = Model.from_settings(settings)
         self.estate = load_estate()
-        self.jobs = JobStore(settings.lab_dir("lab13") / "jobs.db")
+        self.jobs = JobStore(settings.lab_dir("lab13") / "jobs.db", url=settings.database_url)
         self.registry = canary.PromptRegistry()
 
     def incident(self, incident_id: str) -> Incident:

@@ -75,7 +75,7 @@ class LabState:
     def __init__(self, settings: Settings, roots: list[Path]):
         folder = settings.lab_dir("lab14")
         self.roots = [r.resolve() for r in roots]
-        self.jobs = JobStore(folder / "jobs.db")
+        self.jobs = JobStore(folder / "jobs.db", url=settings.database_url)
         self.adrs = adr.AdrStore(folder / "decisions")
         adr.seed(self.adrs)
         self._deps_lock = threading.Lock()
