@@ -18,7 +18,7 @@ from labs.lab07_agents.guards import Budget
 from labs.lab07_agents.injection import Defenses
 from labs.lab07_agents.manager import QueueFull, RunManager
 from labs.lab07_agents.patterns import PATTERNS
-from labs.lab07_agents.routes_eval import checklist_router, trajectory_router
+from labs.lab07_agents.routes_eval import trajectory_router
 from labs.lab07_agents.suite import agent_model, load_tasks, task_by_id
 from labs.lab07_agents.tools import TOOLS
 from labs.lab07_agents.world import World
@@ -204,7 +204,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(runs_router(manager))
     app.include_router(world_router(manager))
     app.include_router(trajectory_router(manager))
-    app.include_router(checklist_router(manager, RunIn))
     app.state.manager = manager
     app.router.on_shutdown.append(manager.stop)
     return app
