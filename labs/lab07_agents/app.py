@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
@@ -26,7 +27,7 @@ from shared.llm import Model
 from shared.resilience import Breakers
 from shared.schemas import StrictModel, Text
 from shared.service import ServiceError, create_service, not_found
-from shared.store import Store
+from shared.store import Store, when_available
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,39}$"
 RunId = Annotated[str, Path(pattern=ID_PATTERN, description="a run id from POST /runs")]
@@ -191,12 +192,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     folder = settings.lab_dir("lab07")
     model = Model.from_settings(settings)
-    manager = RunManager(World(folder / "world.db"), Store(folder / "runs.db", migrations=[RUNS_SCHEMA]),
+    manager = RunManager(World(folder / "world.db"), Store(folder / "runs.db", migrations=[RUNS_SCHEMA], url=settings.database_url),
                          Breakers(threshold=5, cooldown_s=5.0), model=model)
+    stop = threading.Event()  # a runs database down at start: workers wait for it (readyz says why) until shutdown
     app = create_service("lab-07 agent reliability engineering", lab="lab07", settings=settings,
                          readiness={"runs_db": manager.runs.ping, "world_db": manager.world.store.ping},
                          # runs start only once the model layer is loaded: a cold import must not eat a deadline
-                         warmup={"model": model.warm, "workers": manager.start})
+                         warmup={"model": model.warm, **when_available(manager.runs.ping, stop),
+                                 "workers": manager.start})
+    app.router.on_shutdown.append(stop.set)
     app.include_router(runs_router(manager))
     app.include_router(world_router(manager))
     app.include_router(trajectory_router(manager))
