@@ -10,6 +10,12 @@ k1 saturates term frequency (the 10th "refund" adds little over the 2nd); b norm
 (b=1: a long document's counts are fully discounted; b=0: not at all). Because the document side is
 fixed, the whole fraction times idf is precomputed into W (docs × vocab), and a query is the sum of
 its terms' columns: scores = W · q. No loop over documents.
+
+Frequent terms: scattering a posting list costs ~2 ns per posting, adding a dense row ~0.2 ns per
+document, so a term in more than 1/DENSE_DF of the documents also keeps its column as a dense row
+(memory ≤ 4·DENSE_DF bytes per posting, bounded because Σ n_t = postings). top_k finds the k best
+without sorting every match: the k-th best score of a strided sample is a lower bound of the true
+k-th best (those sampled documents exist), so only documents at or above it are sorted.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import re
 import numpy as np
 import scipy.sparse as sp
 
+DENSE_DF = 8  # a term in ≥ 1/8 of the documents is stored dense too (break-even ≈ 1/10)
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 
 
@@ -56,32 +63,78 @@ class BM25:
         # CSC: a query reads a few columns, so columns must be contiguous
         self.W = sp.csc_matrix((data.astype(np.float32), (W.row, W.col)), shape=tf.shape)
         self.n_docs = N
+        frequent = np.flatnonzero(n_t * DENSE_DF >= max(N, 1)) if N >= 64 else np.zeros(0, dtype=np.int64)
+        self.dense_row = {int(t): r for r, t in enumerate(frequent)}  # term id -> its row of D
+        self.D = self.W[:, frequent].T.toarray() if len(frequent) else np.zeros((0, N), dtype=np.float32)
 
     def query_vector(self, query: list[str]) -> np.ndarray:
         """Term ids of the query, repeated terms kept (rank-bm25 counts them twice too)."""
         return np.array([self.vocab[t] for t in query if t in self.vocab], dtype=np.int64)
 
     def scores(self, query: list[str]) -> np.ndarray:
-        """Σ over query terms of W's column: each column is a slice of the CSC arrays (its postings)."""
-        s = np.zeros(self.n_docs, dtype=np.float32)
+        """Σ over query terms of W's column: a dense row for frequent terms, else a slice of the CSC
+        arrays (its postings) scattered with np.add.at (one pass; s[rows] += data gathers, adds, scatters)."""
+        return self._scores(query)[0]
+
+    def _scores(self, query: list[str]) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """The scores, and the postings scattered into them when no dense row was added (else None):
+        then only those documents can match, and top_k need not scan all N."""
+        dense, sparse = [], []
+        for t in query:  # a Python loop over a few terms beats numpy calls on tiny arrays
+            if (i := self.vocab.get(t)) is not None:
+                r = self.dense_row.get(i)
+                (sparse if r is None else dense).append(i if r is None else r)
+        if dense:
+            s = self.D[dense[0]].copy()
+            for r in dense[1:]:
+                s += self.D[r]
+        else:
+            s = np.zeros(self.n_docs, dtype=np.float32)
         ptr, rows, data = self.W.indptr, self.W.indices, self.W.data
-        for t in self.query_vector(query):
+        touched = []
+        for t in sparse:
             a, b = ptr[t], ptr[t + 1]
-            s[rows[a:b]] += data[a:b]
-        return s
+            np.add.at(s, rows[a:b], data[a:b])
+            touched.append(rows[a:b])
+        return s, None if dense else touched
 
     def top_k(self, query: list[str], k: int = 10, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(doc indices, scores) of the k best matches; `mask` (bool per doc) keeps only allowed documents.
-
-        Only documents holding a query term can score > 0, so the partial sort runs over those."""
-        s = self.scores(query)
-        cand = np.flatnonzero(s > 0)  # a document that shares no query term is not a match
-        if mask is not None:  # rows past the mask's end (added after it was made) are not allowed
-            cand = cand[cand < len(mask)]
-            cand = cand[mask[cand]]
-        if k <= 0 or len(cand) == 0:
+        """(doc indices, scores) of the k best matches, best first, ties by document order; `mask`
+        (bool per doc) keeps only allowed documents. A document with score ≤ 0 shares no query term
+        (or only terms whose idf is ≤ 0) and is not a match."""
+        s, touched = self._scores(query)
+        if k <= 0 or self.n_docs == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        if len(cand) > k:
-            cand = cand[np.argpartition(-s[cand], k - 1)[:k]]
-        order = cand[np.lexsort((cand, -s[cand]))]
+        pool = None
+        if touched is not None and sum(map(len, touched)) * 4 <= self.n_docs:
+            pool = np.concatenate(touched) if touched else np.zeros(0, dtype=np.int32)
+        if mask is not None:  # rows past the mask's end (added after it was made) are not allowed
+            mask = np.asarray(mask, dtype=bool)
+            if pool is not None:
+                pool = pool[pool < len(mask)]
+                pool = pool[mask[pool]]
+            else:
+                m = min(len(mask), self.n_docs)
+                s[:m][~mask[:m]] = 0
+                s[m:] = 0
+        floor = 0.0  # a lower bound of the k-th best score: any k real documents' scores give one
+        if pool is not None:  # the longest posting list holds distinct documents
+            longest = max(touched, key=len) if touched else pool
+            if mask is not None:
+                longest = longest[longest < len(mask)]
+                longest = longest[mask[longest]]
+            if len(longest) >= k:
+                floor = float(np.partition(s[longest], len(longest) - k)[len(longest) - k])
+            # postings repeat a document once per query term it holds
+            cand = np.unique(pool[s[pool] >= floor] if floor > 0 else pool[s[pool] > 0])
+        else:
+            stride = self.n_docs // (32 * k)
+            if stride >= 2:  # the k-th best of a strided sample of ≥ 32k documents
+                sample = s[::stride]
+                floor = float(np.partition(sample, len(sample) - k)[len(sample) - k])
+            cand = np.flatnonzero(s >= floor) if floor > 0 else np.flatnonzero(s > 0)
+        if len(cand) > 4 * k:  # keep every document tied with the k-th best, so ties break by index
+            kth = np.partition(s[cand], len(cand) - k)[len(cand) - k]
+            cand = cand[s[cand] >= kth]
+        order = cand[np.lexsort((cand, -s[cand]))][:k]
         return order, s[order]

@@ -58,3 +58,27 @@ def test_mask_filters_and_empty_queries():
     assert list(idx) == []
     assert bm.top_k(["nothing"], 3)[0].tolist() == []
     assert bm.scores([]).sum() == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_dense_rows_for_frequent_terms_equal_the_formula(seed):
+    """Terms in most documents take the precomputed dense-row path; scores still equal rank-bm25's and
+    top_k equals a full sort (score descending, ties by document index), with and without a mask, on
+    both of its paths (dense rows added: scan all documents; postings only: search those)."""
+    rng = np.random.default_rng(seed)
+    docs = [[f"w{t}" for t in rng.choice(8, rng.integers(2, 6))] + [f"r{t}" for t in rng.choice(300, rng.integers(1, 12))]
+            for _ in range(400)]
+    queries = [[f"w{t}" for t in rng.choice(8, rng.integers(0, 3))] + [f"r{t}" for t in rng.choice(310, rng.integers(0, 4))]
+               for _ in range(30)]  # some hold only rare terms: top_k then searches their postings only
+    ours, ref = BM25(docs), BM25Okapi(docs)
+    assert len(ours.D) >= 4  # the frequent w-terms really are stored dense
+    mask = rng.random(len(docs)) < 0.6
+    for q in queries:
+        np.testing.assert_allclose(ours.scores(q), ref.get_scores(q), rtol=1e-4, atol=1e-4)
+        s = ours.scores(q)
+        for k, m in [(10, None), (3, mask), (50, mask)]:
+            allowed = np.ones(len(docs), bool) if m is None else m
+            want = [i for i in np.lexsort((np.arange(len(s)), -s)) if s[i] > 0 and allowed[i]][:k]
+            got, got_s = ours.top_k(q, k, mask=m)
+            assert got.tolist() == want
+            np.testing.assert_array_equal(got_s, s[want])
