@@ -4,7 +4,9 @@ A README example is a ```bash block holding one `curl` command, followed by a ``
 block with what it shows. JSON is matched as a subset: every key shown must be there with an equal
 value; "..." stands for any value; a list shows its first items. A shown body with a top-level
 "error" key means a 4xx/5xx is expected; otherwise the status must be below 400. A text block is
-matched line by line: each shown line (except "...") must appear in the response body.
+matched line by line: each shown line (except "...") must appear in the response body, and a shown line
+"(no X)" says X must not appear (for examples whose point is what is absent, e.g. another tenant's
+document).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class CurlExample:
     expect: str | None = None
 
 
+_VALUED = {"-o", "--output", "-w", "--write-out", "-m", "--max-time", "--connect-timeout", "-u", "--user",
+           "-A", "--user-agent", "-e", "--referer", "-b", "--cookie", "-c", "--cookie-jar", "-x", "--proxy"}
+
+
 def parse_curl(command: str) -> tuple[str, str, dict[str, str], str | None]:
     command = command.replace("\\\n", " ")
     argv = shlex.split(command)
@@ -52,6 +58,8 @@ def parse_curl(command: str) -> tuple[str, str, dict[str, str], str | None]:
         elif arg in ("-d", "--data", "--data-raw", "--data-binary"):
             body = argv[i + 1]
             i += 2
+        elif arg in _VALUED:  # an option with its own argument (-o file, -w format ...): not the URL
+            i += 2
         elif arg.startswith("-"):
             i += 1
         else:
@@ -66,7 +74,26 @@ def parse_curl(command: str) -> tuple[str, str, dict[str, str], str | None]:
     return method or ("POST" if body is not None else "GET"), path, headers, body
 
 
-def readme_examples(readme: Path) -> list[CurlExample]:
+_TABLE_CURL = re.compile(r"`(curl [^`]+)`")
+_ABSENT = re.compile(r"^\(no (.+)\)$")
+
+
+def table_examples(text: str, source: str) -> list[CurlExample]:
+    """The curl commands in a README's table rows (`| topic | file | `curl ...` |`): shown with no output,
+    each must still work as written (status below 400)."""
+    out = []
+    for number, row in enumerate(text.splitlines(), start=1):
+        if not row.lstrip().startswith("|"):
+            continue
+        for match in _TABLE_CURL.finditer(row):
+            method, path, headers, body = parse_curl(match.group(1).replace("\\|", "|"))
+            out.append(CurlExample(source, number, method, path, headers, body))
+    return out
+
+
+def readme_examples(readme: Path, tables: bool = True) -> list[CurlExample]:
+    """Every curl a README shows, in reading order: code blocks (with their shown output) and, unless
+    `tables=False`, the commands in its table rows."""
     text = readme.read_text()
     blocks = [(m.group(1), m.group(2), text[: m.start()].count("\n") + 1) for m in _BLOCK.finditer(text)]
     out = []
@@ -81,6 +108,8 @@ def readme_examples(readme: Path) -> list[CurlExample]:
         if i + 1 < len(blocks) and blocks[i + 1][0] in ("json", "text"):
             expect_kind, expect = blocks[i + 1][0], blocks[i + 1][1]
         out.append(CurlExample(str(readme), line, method, path, headers, body, expect_kind, expect))
+    if tables:
+        out = sorted(out + table_examples(text, str(readme)), key=lambda e: e.line)
     return out
 
 
@@ -138,5 +167,8 @@ def check_example(client: Any, example: CurlExample, rewrite: Callable[[str], st
         return [f"{where}: status {response.status_code} with body {response.text[:300]}"]
     if example.expect_kind == "text":
         lines = [ln.strip() for ln in example.expect.splitlines() if ln.strip() and ln.strip() != "..."]
-        return [f"{where}: missing line {ln!r}" for ln in lines if ln not in text]
+        absent = [m.group(1) for ln in lines if (m := _ABSENT.match(ln))]
+        present = [ln for ln in lines if not _ABSENT.match(ln)]
+        return ([f"{where}: missing line {ln!r}" for ln in present if ln not in text]
+                + [f"{where}: {x!r} should be absent" for x in absent if x in text])
     return []
