@@ -11,6 +11,7 @@ import json
 import math
 from collections import Counter
 
+from labs.lab06_rag import vectordb
 from labs.lab06_rag.bm25 import BM25, tokenize
 from labs.lab06_rag.corpus import load
 from labs.lab06_rag.hybrid import rrf
@@ -74,8 +75,41 @@ def eval_set_design() -> dict:
                          for s, q in examples.items()}}
 
 
+def vector_db_choice() -> dict:
+    """50M 768-d vectors, 200 QPS, filters, hybrid search, 20 tenants, a small team that prefers managed."""
+    inputs = {"vectors": 50_000_000, "dim": 768, "qps": 200, "filters": True, "hybrid": True, "tenants": 20,
+              "managed": "preferred", "ram_gb": 64, "max_nodes": 8}
+    r = vectordb.decide(**inputs)
+    return inputs | {"memory_gb": {i: m["gb"] for i, m in r["memory"].items()},
+                     "ranking": [(row["option"], row["score"]) for row in r["matrix"] if not row["eliminated"]],
+                     "eliminated": {row["option"]: row["eliminated"] for row in r["matrix"] if row["eliminated"]},
+                     "answer": r["choice"],
+                     "why": f"HNSW needs {r['memory']['hnsw']['gb']:.0f} GB for the vectors and links "
+                            f"({r['memory']['hnsw']['nodes']} shards of 64 GB with headroom); IVF-PQ would fit "
+                            f"{r['memory']['ivfpq']['nodes']} node at {r['memory']['ivfpq']['gb']:.1f} GB but loses "
+                            "recall (dense.py's bench). The eliminated options miss a hard requirement."}
+
+
+def self_host_vs_api() -> dict:
+    """Embeddings for 2M documents of 500 tokens, 5% re-embedded a month: at what query volume does a GPU pay?"""
+    inputs = {"documents": 2_000_000, "tokens_per_document": 500, "reembed_share": 0.05, "tokens_per_query": 20,
+              "gpu_hour_usd": 1.2, "gpu_tokens_per_s": 20_000, "always_on_gpus": 1, "engineer_hours": 8,
+              "engineer_hour_usd": 100}
+    volumes = {q: vectordb.cost(queries_per_month=q, **inputs) for q in (3e7, 3e9, 3e10)}
+    r = next(iter(volumes.values()))
+    return inputs | {"api_price_per_m_tokens": r["api_price_per_m_tokens"],
+                     "first_embedding_api_usd": r["first_embedding"]["api_usd"],
+                     "monthly_usd": {f"{q:.0e} queries": v["monthly_usd"] | {"cheaper": v["cheaper"]}
+                                     for q, v in volumes.items()},
+                     "answer": r["break_even_queries_per_month"],
+                     "why": "an always-on GPU and an engineer's hours are a fixed cost the API does not have; "
+                            "self-hosting wins only once its per-token cost (g / tokens per GPU-hour) undercuts "
+                            "the API's and the volume covers the fixed part"}
+
+
 EXERCISES = {"bm25_by_hand": bm25_by_hand, "rrf": rrf_exercise, "ndcg": ndcg_exercise,
-             "eval_set_design": eval_set_design}
+             "eval_set_design": eval_set_design, "vector_db_choice": vector_db_choice,
+             "self_host_vs_api": self_host_vs_api}
 
 
 def main() -> None:
