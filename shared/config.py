@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     qdrant_url: str | None = Field(None, description="http://host:6333 of a Qdrant server; unset: Qdrant's "
                                                      "embedded local mode in a folder under DATA_DIR")
     qdrant_api_key: str | None = None
+    # HNSW in Qdrant (VECTOR_STORE=qdrant, index kind hnsw): graph degree, build beam, search beam
+    qdrant_hnsw_m: int = Field(32, ge=4, le=128, description="edges per node of Qdrant's HNSW graph")
+    qdrant_hnsw_ef_construct: int = Field(80, ge=4, le=1024, description="candidates kept while building it")
+    qdrant_hnsw_ef: int = Field(64, ge=1, le=4096, description="candidates kept while searching (hnsw_ef)")
 
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str | None = None

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 
 from labs.lab06_rag import answer as answer_mod
 from labs.lab06_rag import freshness as fresh
+from labs.lab06_rag import vectorstore
 from labs.lab06_rag.corpus import load
 from labs.lab06_rag.dense import INDEX_KINDS, Embedder
 from labs.lab06_rag.evaluate import CONFIGS, STRATEGIES, evaluate
@@ -120,6 +121,7 @@ class Lab06:
         self.dir = settings.lab_dir("lab06")
         self.model = Model.from_settings(settings)
         self.jobs = JobStore(self.dir / "jobs.sqlite", url=settings.database_url)
+        self.vectors = vectorstore.from_settings(settings)  # VECTOR_STORE: faiss (default) or qdrant
         self._kb: KnowledgeBase | None = None
         self._lock = threading.Lock()
 
@@ -127,7 +129,7 @@ class Lab06:
         with self._lock:
             if self._kb is None:
                 self._kb = KnowledgeBase(self.dir / "service", model=answer_mod.rag_model(self.model),
-                                         reranker=load_reranker(self.dir))
+                                         reranker=load_reranker(self.dir), vectors=self.vectors)
             return self._kb
 
     def search(self, body: SearchIn) -> tuple[list[dict], dict[str, Any]]:
@@ -140,7 +142,10 @@ class Lab06:
 
     def warm(self) -> str:
         """Load the index (and the embedding model it needs) before the first request does."""
-        return f"index version {self.kb().snap.version}"
+        try:
+            return f"index version {self.kb().snap.version}"
+        except vectorstore.VectorStoreUnavailable as exc:  # `vectors` says 503 until Qdrant answers
+            return f"index deferred to the first request: {exc.reason}"
 
 
 def documents_router(lab: Lab06) -> APIRouter:
@@ -246,7 +251,7 @@ def retrieval_router(lab: Lab06) -> APIRouter:
 def create_app(settings: Settings | None = None) -> FastAPI:
     lab = Lab06(settings or get_settings())
     app = create_service("lab-06 retrieval and RAG", lab="lab06", settings=lab.settings,
-                         readiness={"jobs_db": lab.jobs.store.ping},
+                         readiness={"jobs_db": lab.jobs.store.ping, "vectors": lab.vectors.ping},
                          warmup={"model": lab.model.warm, "index": lab.warm})
     for router in (documents_router(lab), index_router(lab), retrieval_router(lab), reasoning_router(lab),
                    training_router(lab), vectordb_router(), jobs_router(lab.jobs)):

@@ -34,6 +34,7 @@ from labs.lab06_rag.bm25 import BM25, tokenize
 from labs.lab06_rag.corpus import load
 from labs.lab06_rag.dense import INDEX_KINDS, Embedder, VectorIndex
 from labs.lab06_rag.rewrite import rewrite
+from labs.lab06_rag.vectorstore import FaissVectors, QdrantVectors
 from shared.llm import Model
 from shared.store import Store
 
@@ -131,8 +132,9 @@ def matches(meta: dict, filters: dict[str, Any]) -> bool:
 
 class KnowledgeBase:
     def __init__(self, folder: Path, config: RetrievalConfig | None = None, model: Model | None = None,
-                 reranker=None):
+                 reranker=None, vectors: FaissVectors | QdrantVectors | None = None):
         self.folder = Path(folder)
+        self.vectors = vectors or FaissVectors()  # where the dense index lives (vectorstore.py)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.folder / "kb.sqlite", migrations=MIGRATIONS)
         self.model = model or Model.from_settings()  # contextual prefixes and query rewrites
@@ -185,7 +187,7 @@ class KnowledgeBase:
             for d in docs:
                 snap.dead.update(snap.rows_of(d["id"]))
             snap.vindex.remove(sorted(snap.dead))
-            snap.vindex.add(vectors)
+            snap.vindex.add(vectors, new_chunks)
             snap.chunks.extend(new_chunks)
             snap.refresh_bm25()
             self._persist(snap)
@@ -226,7 +228,8 @@ class KnowledgeBase:
         if config.index == "ivfpq" and len(chunks) < MIN_PQ_CHUNKS:
             raise ValueError(f"ivfpq needs at least {MIN_PQ_CHUNKS} chunks to train; this corpus has {len(chunks)}")
         vectors = self._vectors(chunks, config, docs, progress=progress, offset=len(docs), total=len(docs) * 2)
-        snap = Snapshot(version, config, chunks, VectorIndex(config.index, vectors.shape[1], vectors))
+        snap = Snapshot(version, config, chunks, self.vectors.create(config.index, vectors.shape[1], vectors, chunks,
+                                                                     f"{self.folder.name}_v{version}"))
         snap.refresh_bm25()
         return snap
 
@@ -272,7 +275,9 @@ class KnowledgeBase:
 
     def _swap(self, snap: Snapshot) -> None:
         self._persist(snap)
-        self.snap = snap
+        old, self.snap = self.snap, snap
+        if old is not None:
+            self.vectors.retire(old.vindex)  # Qdrant: drop the old version's collection
 
     def _persist(self, snap: Snapshot) -> None:
         root = self.folder / "index"
@@ -283,6 +288,7 @@ class KnowledgeBase:
         snap.vindex.save(tmp)
         (tmp / "meta.json").write_text(json.dumps({"version": snap.version, "config": asdict(snap.config),
                                                    "chunks": snap.chunks, "dead": sorted(snap.dead),
+                                                   "vectors": self.vectors.name,
                                                    "built_at": snap.built_at}))
         tmp.rename(root / name)
         pointer = root / "CURRENT.tmp"
@@ -298,9 +304,11 @@ class KnowledgeBase:
             return False
         folder = self.folder / "index" / pointer.read_text().strip()
         meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("vectors", "faiss") != self.vectors.name:
+            return False  # VECTOR_STORE changed: build the index anew from the stored documents
         config = RetrievalConfig(**meta["config"])
         dead = set(meta["dead"])
-        snap = Snapshot(meta["version"], config, meta["chunks"], VectorIndex.load(folder, config.index, dead), dead,
+        snap = Snapshot(meta["version"], config, meta["chunks"], self.vectors.load(folder, config.index, dead), dead,
                         built_at=meta["built_at"])
         snap.refresh_bm25()
         self.snap = snap
@@ -349,7 +357,8 @@ class KnowledgeBase:
                 sparse_scores.update({int(i): float(v) for i, v in zip(idx, s, strict=True)})
             if mode in {"dense", "hybrid"} and n:
                 v = self.embedder(snap.config).embed([q])[0]
-                hits = snap.vindex.search(v, depth, allowed_rows)
+                # FAISS searches the allowed rows; Qdrant applies the same rule as a payload filter
+                hits = snap.vindex.search(v, depth, allowed_rows, scope={"tenant": tenant, "filters": filters})
                 rankings.append([h for h, _ in hits])
                 dense_scores.update(dict(hits))
         if fusion == "weighted" and mode == "hybrid":
