@@ -119,3 +119,12 @@ class ClassificationStackRequest(StrictModel):
     model: Text | None = Field(None, max_length=120, description="a real model id instead of the mock candidate")
     limit: int | None = Field(None, ge=1, le=1000)
     n_bins: int = Field(10, ge=2, le=50)
+
+
+class SummarizationStackRequest(JudgeOptions):
+    limit: int | None = Field(None, ge=1, le=30, description="the first n fixture summaries (30 in all)")
+
+
+class PairwiseStackRequest(JudgeOptions):
+    limit: int | None = Field(None, ge=1, le=10, description="the first n fixture conversations (10 in all)")
+    B: int = Field(2000, ge=100, le=20_000, description="bootstrap resamples for the win rate's CI")
