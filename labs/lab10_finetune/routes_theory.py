@@ -2,16 +2,17 @@
 
 POST /calc/kl-optimal  the KL-constrained optimal policy beside scipy's optimum of the same objective
 GET  /calc/agreement   rater agreement (Cohen's and Fleiss' κ) on the rated preference fixture, and curation
+POST /calc/decide      prompt vs RAG vs fine-tune: the decision matrix computed from the task's numbers
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from labs.lab10_finetune import curation, kl_optimal
+from labs.lab10_finetune import curation, decide, kl_optimal
 from labs.lab10_finetune.model import fixture
 from shared.schemas import Number, StrictModel
 from shared.service import ServiceError
@@ -24,6 +25,22 @@ class KlOptimalRequest(StrictModel):
                                                               description="the reference policy over completions")
     rewards: list[Annotated[Number, Field(ge=-100, le=100)]] = Field(min_length=2, max_length=MAX_ACTIONS)
     beta: Number = Field(1.0, ge=0.05, le=100, description="the KL weight β")
+
+
+class DecideRequest(StrictModel):
+    knowledge_changes: Literal["never", "yearly", "monthly", "daily"] = Field(
+        "monthly", description="how often the facts the answers need change")
+    knowledge_tokens: int = Field(50_000, ge=0, le=10**12, description="how much reference text the task draws on")
+    needs_citations: bool = False
+    format_need: Literal["none", "loose", "strict"] = Field("loose", description="how exact the output's form must be")
+    latency_budget_ms: Number = Field(1_000, gt=0, le=600_000)
+    labeled_examples: int = Field(0, ge=0, le=10**9, description="input/output pairs available for training")
+    queries_per_month: int = Field(100_000, ge=0, le=10**12)
+    price_per_mtok: Number = Field(1.0, ge=0, le=1_000, description="$ per million prompt tokens served")
+    train_price_per_mtok: Number = Field(3.0, ge=0, le=1_000, description="$ per million training tokens")
+    context_window: int = Field(128_000, ge=1_000, le=10**8)
+    weights: dict[Literal[decide.CRITERIA], Annotated[Number, Field(ge=0, le=100)]] | None = Field(  # type: ignore[valid-type]
+        None, max_length=len(decide.CRITERIA), description=f"per criterion, default 1: {', '.join(decide.CRITERIA)}")
 
 
 def theory_router() -> APIRouter:
@@ -45,5 +62,13 @@ def theory_router() -> APIRouter:
         """κ between the fixture's raters, per-pair agreement, and the pairs a threshold keeps."""
         out = curation.curate(fixture("prefs_rated"), threshold)
         return {**{k: v for k, v in out.items() if k != "rows"}, "kept_rows": out["rows"][:show]}
+
+    @router.post("/decide")
+    def decide_route(req: DecideRequest) -> dict[str, Any]:
+        """Fit per option and criterion (with the reason), each option's weighted score, the ranking."""
+        try:
+            return decide.decide(**req.model_dump())
+        except ValueError as e:
+            raise ServiceError(422, str(e), "validation_error") from e
 
     return router

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from labs.lab10_finetune import forgetting as F
 from labs.lab10_finetune import model as M
 
 Progress = Callable[[int, int, dict[str, Any]], None]
@@ -148,6 +149,8 @@ def sft(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[str
     before = {name: M.exact_match(model, tok, s) for name, s in (eval_sets or {}).items()}
     report = _callback(on_progress, _tokens(tok, train, ("prompt", "completion")) * int(hp["epochs"]))
     trainer = sft_trainer(model, tok, train, out, hp, [report])
+    if hp.get("l2sp"):  # the pull towards the base weights (forgetting.py); not a job option yet
+        F.add_l2sp(trainer, float(hp["l2sp"]))
     t0 = time.perf_counter()
     trainer.train()
     wall = time.perf_counter() - t0

@@ -47,3 +47,27 @@ def test_preference_spec_example_is_a_valid_dpo_row(solved):
     spec = solved["preference_data_spec"]["answer"]
     train.check_rows("dpo", [spec["example"]])
     assert set(spec["columns"]) == train.COLUMNS["dpo"]
+
+
+def test_decision_cases_recompute_from_the_calculator(solved):
+    from labs.lab10_finetune import decide
+
+    cases = solved["prompt_rag_finetune"]
+    assert len(cases) == 3
+    for case in cases.values():
+        assert case["answer"] == decide.decide(**case["inputs"])["ranking"]
+    assert [c["answer"][0][0] for c in cases.values()] == ["rag", "finetune", "prompt"]
+
+
+def test_eval_matrix_gates_by_hand(solved):
+    ex = solved["finetune_eval_matrix"]
+    base = ex["scores"][ex["base"]]
+    for name, row in ex["scores"].items():
+        if name == ex["base"]:
+            continue
+        ok = row["addition"] >= 0.6 and base["next_n"] - row["next_n"] <= 0.05
+        assert ex["matrix"][name]["ship"] is ok, name
+    assert not ex["matrix"]["full, lr 5e-3"]["ship"]  # the new task learnt, the old skill gone: blocked
+    assert ex["answer"] == "full + L2-SP λ=0.02"
+    nobody = exercises.eval_matrix(ex["scores"], "base", {"addition": {"min": 0.95}})
+    assert nobody["answer"] is None
