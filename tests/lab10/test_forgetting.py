@@ -117,3 +117,32 @@ def test_add_l2sp_adds_the_penalty_to_the_trainers_loss():
     assert trainer.compute_loss(net, {}).item() == pytest.approx(want)
     loss, outputs = trainer.compute_loss(net, {}, return_outputs=True)
     assert loss.item() == pytest.approx(want) and outputs == {"logits": None}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from labs.lab10_finetune import model as M
+
+    return M.load(M.build_base(tmp_path_factory.mktemp("base"), pretrain_epochs=1), device="cpu")
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_l2sp_on_trls_sft_trainer_adds_exactly_the_penalty(tiny, tmp_path, method):
+    from labs.lab10_finetune import train as T
+
+    model, tok = tiny
+    rows = [{"prompt": "12+7=", "completion": "19"}, {"prompt": "next 3:", "completion": "4"}]
+    trainer = T.sft_trainer(copy.deepcopy(model), tok, rows, tmp_path, {"batch_size": 2, "method": method})
+    batch = next(iter(trainer.get_train_dataloader()))
+    F.add_l2sp(trainer, 0.5)  # anchors (full) are taken here, before the weights move
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in trainer.model.named_parameters():
+            if p.requires_grad and ("lora_B" in name or method == "full"):
+                p.add_(0.01 * torch.randn_like(p))
+    plain = type(trainer).compute_loss(trainer, trainer.model, batch)
+    with_penalty = trainer.compute_loss(trainer.model, batch)
+    anchor = None if method == "lora" else F.anchors(model)  # the untouched base: W⁰
+    want = F.l2sp_penalty(trainer.model, 0.5, anchor).item()
+    assert want > 0
+    assert (with_penalty - plain).item() == pytest.approx(want, rel=1e-4)
