@@ -97,13 +97,17 @@ def _relay(name: str, proc: subprocess.Popen, width: int, lock: threading.Lock) 
 
 
 def _announce_when_ready(urls: dict[str, str], home: str, began: float, stop: threading.Event,
-                         lock: threading.Lock, timeout_s: float = 900) -> None:
-    """Poll every /readyz; print one line when all answer 200 (or, at the timeout, which did not)."""
+                         lock: threading.Lock, exited: dict[str, int], timeout_s: float = 900) -> None:
+    """Poll every /readyz; print one line once all answer 200 (naming any service that exited instead,
+    since it will never be ready), or, at the timeout, which are still not ready."""
     import httpx
 
     waiting = dict(urls)
     while waiting and not stop.is_set() and time.monotonic() - began < timeout_s:
         for name, url in list(waiting.items()):
+            if name in exited:
+                del waiting[name]
+                continue
             try:
                 if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                     del waiting[name]
@@ -112,11 +116,15 @@ def _announce_when_ready(urls: dict[str, str], home: str, began: float, stop: th
         stop.wait(1.0)
     if stop.is_set():
         return
+    took = time.monotonic() - began
     with lock:
         if waiting:
             print(f"== not ready after {timeout_s:.0f} s: {', '.join(waiting)} (see their lines above)", flush=True)
+        elif exited:
+            gone = ", ".join(f"{name} (exited with code {code})" for name, code in exited.items())
+            print(f"== ready in {took:.0f} s except {gone}: home {home}/", flush=True)
         else:
-            print(f"== all ready in {time.monotonic() - began:.0f} s: home {home}/  "
+            print(f"== all ready in {took:.0f} s: home {home}/  "
                   + "  ".join(f"{name} {url}" for name, url in urls.items()), flush=True)
 
 
@@ -161,8 +169,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"started {name:<{width}} http://{args.host}:{port}  (pid {children[name].pid})", flush=True)
     urls = {name: f"http://{args.host}:{port}" for name, _, port in specs if name != "home"}
     stop_event = threading.Event()
+    exited: dict[str, int] = {}
     threading.Thread(target=_announce_when_ready, daemon=True,
-                     args=(urls, f"http://{args.host}:{HOME_PORT + off}", began, stop_event, lock)).start()
+                     args=(urls, f"http://{args.host}:{HOME_PORT + off}", began, stop_event, lock, exited)).start()
     stopping = False
 
     def stop(*_):
@@ -178,6 +187,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 if code is not None:
                     with lock:
                         print(f"!! {name} exited with code {code}; the others keep running", flush=True)
+                    exited[name] = code
                     del children[name]
             time.sleep(0.5)
     finally:

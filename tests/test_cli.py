@@ -73,7 +73,8 @@ def test_up_serves_everything_reports_a_crash_and_stops_on_ctrl_c(tmp_path):
     out = _Lines(proc.stdout)
     try:
         ports = [MOCK_PORT + offset] + [lab.port + offset for lab in discover()]
-        ready = out.wait_for(r"^== all ready in \d+ s: home (\S+)/ ", 600)
+        summary = out.wait_for(r"^== .*", 600)  # 'all ready', or which service exited or is not ready
+        ready = re.match(r"^== all ready in \d+ s: home (\S+)/ ", summary.group(0)) if summary else None
         assert ready, "no 'all ready' line:\n" + "".join(out.lines[-30:])
         assert all(f":{port}" in ready.string for port in ports), ready.string
         assert all(_wait_healthy(p, time.monotonic() + 5) for p in ports), "'all ready' was printed too early"

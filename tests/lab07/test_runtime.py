@@ -138,7 +138,7 @@ def test_killed_process_resumes_without_repeating_side_effects(tmp_path):
     data = tmp_path / "cli"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "labs.lab07_agents.cli", "run", "--task", "book-13", "--data", str(data),
-           "--tool-latency-ms", "250"]
+           "--tool-latency-ms", "250", "--deadline-s", "900"]  # the point is resume, not the wall-time budget
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     run_id = json.loads(proc.stdout.readline())["run_id"]
     world = World(data / "world.db")
