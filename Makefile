@@ -49,8 +49,12 @@ up: $(STAMP) ## serve the mock and every lab at once (Ctrl-C stops all)
 list: $(STAMP) ## list labs, ports and make targets
 	@$(PY) -m labs list
 
+# Two workers (pytest-xdist): CI has 2 cores, and most tests wait on one core at a time. Each worker has its own
+# DATA_DIR, mock server and PostgreSQL cluster. `make test TEST_WORKERS=0` runs serially (easier to debug).
+TEST_WORKERS ?= 2
+
 test: $(STAMP) ## run the whole test suite (what CI runs)
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 
 test-fast: $(STAMP) ## the suite without tests marked slow
 	$(PY) -m pytest -m "not slow and not deep"
