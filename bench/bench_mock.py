@@ -1,7 +1,12 @@
-"""How fast is the mock, and does its structured-output ladder show? Writes bench/results/mock.json.
+"""How fast is the mock, and does its structured-output ladder show? Writes bench/results/mock.json + .png.
 
-    .venv/bin/python bench/bench_mock.py                  # ~1 minute on a laptop
+    .venv/bin/python bench/bench_mock.py                  # ~2 minutes on 2 shared cores
     .venv/bin/python bench/bench_mock.py --requests 5000 --concurrency 64
+
+0. Against the floor: a raw ASGI app (no framework, no engine) serving the bytes the mock answered,
+   under the same uvicorn settings, loaded by the same client, the two interleaved over --rounds
+   rounds (medians reported; the machine is shared). Targets: the mock's throughput >= 50% of the raw
+   app's non-streaming and >= 40% streaming; server CPU per request beside it.
 
 1. HTTP throughput: the server runs in its own process (`python -m shared.mockllm`, one uvicorn
    worker) and this process loads it with aiohttp at a fixed concurrency. Reported per scenario:
@@ -120,6 +125,140 @@ async def load(url: str, body: dict, n: int, concurrency: int, stream: bool, ser
     return out
 
 
+CHAT = {"model": "assistant", "messages": [{"role": "user", "content": "What is 6 * 7?"}]}
+STREAMED = {"model": "assistant", "stream": True, "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "Summarize: " + " ".join(
+                f"Sentence {i} about the outage timeline." for i in range(40))}]}
+
+
+def raw_app(payload: dict):
+    """The floor: an ASGI app that reads the request and sends fixed bytes (one write for JSON; the
+    first SSE event, then the rest in one write, as the mock paces a stream with no TPOT)."""
+    chat = payload["chat"].encode()
+    first, rest = (part.encode() for part in payload["stream"])
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if b'"stream": true' not in raw:
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-length", str(len(chat)).encode()), (b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": chat})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"cache-control", b"no-cache"), (b"content-type", b"text/event-stream; charset=utf-8")]})
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        await send({"type": "http.response.body", "body": rest, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return app
+
+
+def serve_raw(port: int, payload_file: str) -> None:
+    import uvicorn
+
+    uvicorn.run(raw_app(json.loads(Path(payload_file).read_text())), host="127.0.0.1", port=port, log_level="warning")
+
+
+def start_raw(port: int, payload_file: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-raw", str(port), str(payload_file)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("raw ASGI server did not start")
+
+
+async def fetch_bytes(base: str) -> dict:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        async with session.post(base + "/v1/chat/completions", json=CHAT) as r:
+            chat = (await r.read()).decode()
+        async with session.post(base + "/v1/chat/completions", data=json.dumps(STREAMED).encode(),
+                                headers={"content-type": "application/json"}) as r:
+            stream = (await r.read()).decode()
+    cut = stream.index("\n\n") + 2
+    return {"chat": chat, "stream": [stream[:cut], stream[cut:]]}
+
+
+def vs_raw(n: int, concurrency: int, rounds: int) -> dict:
+    """The mock and the raw app, interleaved round by round (order swapped each round)."""
+    import tempfile
+
+    mock_port, raw_port = free_port(), free_port()
+    mock = start_server(mock_port)
+    procs = [mock]
+    try:
+        payload = asyncio.run(fetch_bytes(f"http://127.0.0.1:{mock_port}"))
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(payload, f)
+        raw = start_raw(raw_port, Path(f.name))
+        procs.append(raw)
+        servers = {"mock": (mock_port, mock.pid), "raw_asgi": (raw_port, raw.pid)}
+        runs: dict[str, dict[str, list[dict]]] = {k: {"non_streaming": [], "streaming": []} for k in servers}
+        for r in range(rounds):
+            order = list(servers) if r % 2 == 0 else list(servers)[::-1]
+            for mode, body, stream, count in [("non_streaming", CHAT, False, n), ("streaming", STREAMED, True, n // 2)]:
+                for name in order:
+                    port, pid = servers[name]
+                    runs[name][mode].append(asyncio.run(load(f"http://127.0.0.1:{port}/v1/chat/completions", body,
+                                                             count, concurrency, stream, pid)))
+        out: dict = {"rounds": rounds, "concurrency": concurrency}
+        for mode, target in (("non_streaming", 0.5), ("streaming", 0.4)):
+            med = {name: {k: statistics.median(x[k] for x in runs[name][mode])
+                          for k in ("requests_per_s", "server_cpu_us_per_request", "p50_ms")} for name in servers}
+            ratios = [m["requests_per_s"] / w["requests_per_s"]
+                      for m, w in zip(runs["mock"][mode], runs["raw_asgi"][mode], strict=True)]
+            out[mode] = {**med, "mock_share_of_raw_rps": round(statistics.median(ratios), 3),
+                         "mock_share_of_raw_rps_range": [round(min(ratios), 3), round(max(ratios), 3)],
+                         "cpu_ratio_mock_over_raw": round(med["mock"]["server_cpu_us_per_request"]
+                                                          / med["raw_asgi"]["server_cpu_us_per_request"], 2),
+                         "target_share": target, "target_met": statistics.median(ratios) >= target}
+            print(f"  vs raw ASGI {mode}: {out[mode]}")
+        return out
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def plot(result: dict) -> None:
+    import matplotlib  # plotting only when the bench runs
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    v = result["vs_raw_asgi"]
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
+    for j, name in enumerate(("mock", "raw_asgi")):
+        ax[0].bar([i + j * 0.4 for i in range(2)], [v[m][name]["requests_per_s"] for m in ("non_streaming", "streaming")],
+                  0.4, label=name)
+        ax[1].bar([i + j * 0.4 for i in range(2)],
+                  [v[m][name]["server_cpu_us_per_request"] for m in ("non_streaming", "streaming")], 0.4, label=name)
+    for a, title in zip(ax, ("requests/s (median of rounds)", "server CPU µs per request"), strict=True):
+        a.set_xticks([0.2, 1.2], ["non-streaming", "streaming"])
+        a.set_title(title)
+        a.legend()
+    fig.suptitle(f"mock vs a raw ASGI app serving the same bytes: {v['non_streaming']['mock_share_of_raw_rps']:.0%} "
+                 f"/ {v['streaming']['mock_share_of_raw_rps']:.0%} of its throughput")
+    fig.tight_layout()
+    fig.savefig(RESULTS.with_suffix(".png"), dpi=100)
+
+
 def http_scenarios(n: int, concurrency: int) -> dict:
     port = free_port()
     proc = start_server(port)
@@ -196,22 +335,30 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--ladder-prompts", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--serve-raw", nargs=2, metavar=("PORT", "PAYLOAD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_raw:
+        serve_raw(int(args.serve_raw[0]), args.serve_raw[1])
+        return
     load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine: the wall-clock numbers depend on it
     print(f"load average at start: {load_at_start} on {os.cpu_count()} CPUs")
+    print("against a raw ASGI app serving the same bytes:")
+    raw = vs_raw(args.requests, args.concurrency, args.rounds)
     print("HTTP (server in its own process):")
     http = http_scenarios(args.requests, args.concurrency)
     print("in-process:")
     local = in_process(2000)
     print("structured-output ladder (mock/fallible via instructor):")
     steps = ladder(args.ladder_prompts)
-    result = {"http": http, "in_process": local, "ladder": steps,
+    result = {"vs_raw_asgi": raw, "http": http, "in_process": local, "ladder": steps,
               "ratios": {"streaming_vs_non_streaming_rps": round(http["chat_streaming"]["requests_per_s"]
                                                                  / http["chat_non_streaming"]["requests_per_s"], 3)},
               "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                           "load_average_at_start": load_at_start}}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    plot(result)
     print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 

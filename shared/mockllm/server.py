@@ -22,6 +22,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.middleware import Middleware
 
 import shared.mockllm.anthropic_api as anthropic_api
 from shared.config import Settings
@@ -187,7 +188,85 @@ def create_app(settings: Settings | None = None, engine: MockEngine | None = Non
                 item["embedding"] = base64.b64encode(np.asarray(item["embedding"], dtype="<f4").tobytes()).decode()
         return result
 
+    # innermost middleware: request ids, metrics and the 500 envelope (outer ones) still apply to it
+    chat_route = next(r for r in app.routes if getattr(r, "path", None) == "/v1/chat/completions")
+    app.user_middleware.append(Middleware(ChatFastPath, engine=engine, route=chat_route))
     return app
+
+
+class ChatFastPath:
+    """POST /v1/chat/completions answered at the ASGI level, the same bytes the FastAPI route sends.
+
+    The mock's hot path is what the lab-09 gateway and the eval benchmarks load. Through FastAPI each
+    request also paid for routing, dependency solving and StreamingResponse's task group (about half
+    the server's CPU per streamed request, bench/bench_mock.py); the route stays registered for /docs
+    and answers everything else (GET -> 405 ...)."""
+
+    def __init__(self, app, engine: MockEngine, route: Any):
+        self.app, self.engine, self.route = app, engine, route
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/v1/chat/completions":
+            return await self.app(scope, receive, send)
+        scope["route"] = self.route  # the metrics label, as routing would have set it
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            try:
+                body = json.loads(b"".join(chunks) or b"null", parse_constant=_no_constant)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise MockError(400, f"We could not parse the JSON body of your request: {exc}",
+                                "invalid_request_error") from exc
+            req = MockRequest.from_openai(body, headers, self.engine.defaults)
+            plan = self.engine.plan(req)
+        except MockError as exc:
+            return await _send_json(send, exc.openai_body(), exc.status, exc.headers)
+        if plan.hang and await _hang_until_disconnect(receive):
+            return
+        if plan.latency_s:
+            await asyncio.sleep(plan.latency_s)
+        if plan.error:
+            return await _send_json(send, plan.error.openai_body(), plan.error.status, plan.error.headers)
+        if not req.stream:
+            return await _send_json(send, plan.body, 200)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"cache-control", b"no-cache"), (b"content-type", b"text/event-stream; charset=utf-8")]})
+        try:
+            async for text in _sse(plan):
+                await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the client went away mid-stream: nothing left to tell it
+            return
+
+
+async def _send_json(send, content: Any, status: int, headers: dict[str, str] | None = None) -> None:
+    """What JSONResponse sends, without building one."""
+    body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    raw = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+    raw += [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _hang_until_disconnect(receive) -> bool:
+    """A planned hang: wait until the client gives up (True) or an hour passes."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + HANG_S
+    while loop.time() < until:
+        try:
+            message = await asyncio.wait_for(receive(), 0.05)
+        except TimeoutError:
+            continue
+        if message["type"] == "http.disconnect":
+            return True
+    return False
 
 
 async def _paced(plan: Plan, events: list[str]):
@@ -206,8 +285,32 @@ async def _paced(plan: Plan, events: list[str]):
         yield event
 
 
+_PIECE = "\x1fpiece\x1f"  # a sentinel no reply holds: json.dumps writes it as "\u001fpiece\u001f"
+
+
+def _sse_data(chunks: list[dict[str, Any]]) -> list[str]:
+    """Each chunk as json.dumps writes it. A text delta differs from its neighbours only in its piece,
+    so its JSON is cut once into prefix + piece + suffix and only the piece is encoded per chunk."""
+    out, templates = [], {}
+    for chunk in chunks:
+        choices = chunk.get("choices")
+        choice = choices[0] if isinstance(choices, list) and len(choices) == 1 else None
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if isinstance(delta, dict) and len(delta) == 1 and isinstance(delta.get("content"), str) and "usage" not in chunk:
+            key = (chunk.get("id"), choice.get("index"), choice.get("finish_reason"), len(chunk), len(choice))
+            if key not in templates:
+                shape = json.dumps({**chunk, "choices": [{**choice, "delta": {"content": _PIECE}}]})
+                templates[key] = shape.split(json.dumps(_PIECE))
+            parts = templates[key]
+            if len(parts) == 2:
+                out.append(f"data: {parts[0]}{json.dumps(delta['content'])}{parts[1]}\n\n")
+                continue
+        out.append(f"data: {json.dumps(chunk)}\n\n")
+    return out
+
+
 def _sse(plan: Plan):
-    events = [f"data: {json.dumps(chunk)}\n\n" for chunk in plan.chunks]
+    events = _sse_data(plan.chunks)
     return _paced(plan, events if plan.truncated else [*events, "data: [DONE]\n\n"])
 
 

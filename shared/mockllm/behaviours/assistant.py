@@ -44,6 +44,7 @@ FACTS = {
 
 _EXPR = re.compile(r"[-+*/%().\d\s^x×÷]{3,}")
 _BINARY = re.compile(r"\d\s*[-+*/%^x×÷]\s*\(?\s*-?\d")  # an operator between two numbers
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")  # 1,234 -> 1234
 _WORD_OP = re.compile(r"\b(multiplied by|times|divided by|plus|minus)\b", re.I)
 _WORD_SYMBOL = {"multiplied by": "*", "times": "*", "divided by": "/", "plus": "+", "minus": "-"}
 
@@ -70,7 +71,9 @@ def format_number(value: float) -> str:
 def arithmetic(text: str) -> str | None:
     """The value of the arithmetic expression in a question ("What is 6 times 7?" -> "42"), or None."""
     text = word_ops(text)
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    text = _THOUSANDS.sub("", text) if "," in text else text
+    if not _BINARY.search(text):  # no operator between two numbers anywhere: no candidate can hold one
+        return None
     for match in sorted(_EXPR.findall(text), key=len, reverse=True):
         candidate = match.strip().rstrip("?.").strip()
         if not _BINARY.search(candidate):

@@ -55,8 +55,8 @@ def task_text(req: MockRequest) -> str:
     for message in reversed(req.messages):
         if message.get("role") == "user":
             text = req.text_of(message)
-            if not is_correction(text):
-                return _INSTRUCTOR_SUFFIX.sub("", text)
+            if not is_correction(text):  # the substring test spares the regex's scan of every line break
+                return _INSTRUCTOR_SUFFIX.sub("", text) if "Return the correct JSON" in text else text
     return req.last_user()
 
 
