@@ -41,6 +41,11 @@ def litellm_module():
         litellm.suppress_debug_info = True
         litellm.telemetry = False
         litellm.drop_params = True
+        # LiteLLM ends a stream with InternalServerError (MidStreamFallbackError, a 502 at the gateway)
+        # once 100 consecutive chunks carry the same text, taking it for a model stuck in a loop. A
+        # repetitive answer is legitimate (a summary of "data data ...", a table rule), and a looping
+        # model is bounded by max_tokens and the timeout anyway: the check only cuts good answers.
+        litellm.REPEATED_STREAMING_CHUNK_LIMIT = 1 << 30
         register_with_litellm(litellm)
         _litellm = litellm
     return _litellm

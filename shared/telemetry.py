@@ -139,7 +139,10 @@ def _finite(value: Any) -> Any:
 
 def json_text(value: Any) -> str:
     """Strict JSON for the span store (never NaN/Infinity, which SQLite's JSON functions call malformed)."""
-    return json.dumps(_finite(value), default=lambda v: _finite(list(v)), allow_nan=False)
+    try:  # the common case has no non-finite float: encode once, without walking the value first
+        return json.dumps(value, default=list, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), default=lambda v: _finite(list(v)), allow_nan=False)
 
 
 def _read_json(text: str | None, default: Any) -> Any:
@@ -286,9 +289,17 @@ def wrap_exporters(wrap: Callable[[tuple[SpanProcessor, ...]], SpanProcessor]) -
     return built[0]
 
 
+_tracer_of: tuple[Any, trace.Tracer] | None = None
+
+
 def tracer() -> trace.Tracer:
+    """The project's tracer, built once per provider (get_tracer builds a new one each call: ~0.2 ms)."""
+    global _tracer_of
     setup_telemetry()
-    return trace.get_tracer(TRACER_NAME)
+    provider = trace.get_tracer_provider()
+    if _tracer_of is None or _tracer_of[0] is not provider:
+        _tracer_of = (provider, trace.get_tracer(TRACER_NAME))
+    return _tracer_of[1]
 
 
 def flush(timeout_ms: int = 5000) -> None:
@@ -453,9 +464,7 @@ def _finish_genai(span: trace.Span, r: GenAIResult, operation: str, model: str, 
         COST_ATTRIBUTE: r.cost_usd,
         "gen_ai.response.time_to_first_chunk": r.time_to_first_chunk_s,
     }
-    for key, value in pairs.items():
-        if value is not None:
-            span.set_attribute(key, value)
+    span.set_attributes({k: v for k, v in pairs.items() if v is not None})  # one lock, not one per key
     inst = _genai_instruments()
     labels = {"gen_ai.operation.name": operation, "gen_ai.provider.name": provider,
               "gen_ai.request.model": model}

@@ -288,3 +288,16 @@ def test_content_is_not_captured_by_default(client):
     assert call["content"] is None
     spans = json.dumps(query_spans(trace_id=call["trace_id"]))
     assert spans != "[]" and "gen_ai.input.messages" not in spans and "ada@example.com" not in spans
+
+
+def test_a_long_repetitive_stream_is_relayed_whole_on_the_litellm_path(client):
+    """Regression: LiteLLM's loop check cut a stream after 100 identical chunks (a summary echoing
+    "data data ...") and the gateway answered 502 MidStreamFallbackError mid-stream."""
+    prompt = "Summarize: " + "data " * 130
+    with client.stream("POST", "/v1/chat/completions", headers={**ACME, "x-mock-ttft-ms": "1", "x-mock-tpot-ms": "0"},
+                       json={"model": "assistant", "stream": True, "messages": [{"role": "user", "content": prompt}]}) as r:
+        body = "".join(r.iter_text())
+    assert r.status_code == 200 and body.endswith("data: [DONE]\n\n") and "error" not in body
+    text = "".join((json.loads(line[6:])["choices"] or [{}])[0].get("delta", {}).get("content") or ""
+                   for line in body.splitlines() if line.startswith("data: {"))
+    assert text.count("data") >= 120
