@@ -1,10 +1,13 @@
-"""The gateway's added latency over calling the mock directly, beside the LiteLLM proxy's, in one run.
+"""The gateway's added latency over calling the mock directly, beside a bare pass-through proxy's and the
+LiteLLM proxy's, in one run.
 
-    .venv/bin/python bench/bench_lab09_overhead.py        # writes bench/results/lab09_overhead.json
+    .venv/bin/python bench/bench_lab09_overhead.py        # writes bench/results/lab09_overhead.json + .png
 
-Three servers on loopback, each its own process: the mock (`python -m shared.mockllm`), the lab-09
-gateway (pass-through route `assistant-http`, LLM_API_BASE at the mock), and the LiteLLM proxy
-(`litellm --config`, pointing at the same mock) when it can start. For each of non-streaming /
+Four servers on loopback, each its own process: the mock (`python -m shared.mockllm`), the lab-09
+gateway (pass-through route `assistant-http`, LLM_API_BASE at the mock), the floor of the gateway's
+own stack: a minimal ASGI proxy on the same uvicorn and httpx, no spans, no keys, bytes relayed as
+they arrive (target: the gateway's added p50 within 2x of it at 1 and 32 clients, streaming and not),
+and the LiteLLM proxy (`litellm --config`, pointing at the same mock) when it can start. For each of non-streaming /
 streaming x 1 / 32 concurrent clients x content capture off / on (the targets interleaved in
 ROUNDS rounds, percentiles over all rounds), the client measures end-to-end
 latency (streams: until [DONE]); added latency = percentile(via) - percentile(direct). The gateway's
@@ -39,10 +42,55 @@ ADMIN = {"authorization": "Bearer sk-bench-admin"}
 BODY = {"messages": [{"role": "user", "content": "What is the capital of Japan?"}]}
 
 
+def passthrough_app(upstream: str):
+    """The floor: read the body, forward it with one shared httpx.AsyncClient, relay the answer's bytes."""
+    state: dict[str, httpx.AsyncClient] = {}
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                state["client"] = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=256,
+                                                                                     max_keepalive_connections=256))
+                await send({"type": "lifespan.startup.complete"})
+            await state["client"].aclose()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        client = state["client"]
+        request = client.build_request("POST", upstream + "/chat/completions", content=body,
+                                       headers={"content-type": "application/json"})
+        resp = await client.send(request, stream=True)
+        try:
+            await send({"type": "http.response.start", "status": resp.status_code,
+                        "headers": [(b"content-type", resp.headers.get("content-type", "application/json").encode())]})
+            async for chunk in resp.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await resp.aclose()
+    return app
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def start(cmd: list[str], env: dict, health: str, timeout: float = 90) -> subprocess.Popen | None:
@@ -115,9 +163,10 @@ def plot(results: list[dict]) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key in zip(axes, ("added_p50_ms", "added_p99_ms"), strict=True):
         xs = range(len(rows))
-        ax.bar([x - 0.2 for x in xs], [r["gateway"][key] for r in rows], 0.4, label="lab-09 gateway")
+        ax.bar([x - 0.27 for x in xs], [r["passthrough"][key] for r in rows], 0.27, label="bare pass-through (floor)")
+        ax.bar(list(xs), [r["gateway"][key] for r in rows], 0.27, label="lab-09 gateway")
         if all("litellm_proxy" in r for r in rows):
-            ax.bar([x + 0.2 for x in xs], [r["litellm_proxy"][key] for r in rows], 0.4, label="LiteLLM proxy")
+            ax.bar([x + 0.27 for x in xs], [r["litellm_proxy"][key] for r in rows], 0.27, label="LiteLLM proxy")
         ax.set_xticks(list(xs), labels)
         ax.set_ylabel("ms over calling the mock directly")
         ax.set_title(key.replace("_", " "))
@@ -129,7 +178,7 @@ def plot(results: list[dict]) -> None:
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-lab09-"))
     py = sys.executable
-    mock_port, gw_port, proxy_port = free_port(), free_port(), free_port()
+    mock_port, gw_port, proxy_port, pass_port = free_port(), free_port(), free_port(), free_port()
     procs = []
     try:
         mock = start([py, "-m", "shared.mockllm", "--port", str(mock_port)], {}, f"http://127.0.0.1:{mock_port}/healthz")
@@ -141,6 +190,14 @@ def main() -> None:
                          "--log-level", "warning", "--no-access-log"], gw_env, f"http://127.0.0.1:{gw_port}/healthz")
         assert gateway, "the gateway did not start"
         procs.append(gateway)
+        passthrough = start([py, "-c", "import sys, uvicorn; sys.path.insert(0, 'bench'); "
+                             "from bench_lab09_overhead import passthrough_app; "
+                             f"uvicorn.run(passthrough_app('http://127.0.0.1:{mock_port}/v1'), port={pass_port}, "
+                             "log_level='warning', access_log=False)"], {},
+                            f"http://127.0.0.1:{mock_port}/healthz")
+        assert passthrough, "the pass-through proxy did not start"
+        procs.append(passthrough)
+        wait_for_port(pass_port)
         cfg = tmp / "litellm.yaml"
         cfg.write_text(json.dumps({"model_list": [{"model_name": "assistant", "litellm_params": {
             "model": "openai/assistant", "api_base": f"http://127.0.0.1:{mock_port}/v1", "api_key": "mock"}}],
@@ -158,6 +215,7 @@ def main() -> None:
         bench_key = httpx.post(f"http://127.0.0.1:{gw_port}/admin/keys", headers=ADMIN, json={
             "tenant": "bench", "budget_usd": 1000, "rate_per_s": 1e5, "burst": 100000}).json()["key"]
         targets = {"direct": (f"http://127.0.0.1:{mock_port}/v1/chat/completions", "assistant", {}),
+                   "passthrough": (f"http://127.0.0.1:{pass_port}/v1/chat/completions", "assistant", {}),
                    "gateway": (f"http://127.0.0.1:{gw_port}/v1/chat/completions", "assistant-http",
                                {"authorization": f"Bearer {bench_key}"})}
         if proxy:
@@ -172,7 +230,7 @@ def main() -> None:
             for stream in (False, True):
                 for c in (1, 32):
                     row = {"capture": capture, "stream": stream, "concurrency": c, "n": N[c]}
-                    names = [n for n in targets if not capture or n in ("direct", "gateway")]
+                    names = [n for n in targets if not capture or n in ("direct", "passthrough", "gateway")]
                     lats: dict[str, list[float]] = {n: [] for n in names}
                     # interleaved rounds: on a shared machine a burst of load lands on every target alike
                     for r in range(ROUNDS):
@@ -188,10 +246,13 @@ def main() -> None:
                     print(json.dumps(row))
         for r in results:
             d = r["direct"]  # measured in the same rounds as the row's other targets
-            for name in ("gateway", "litellm_proxy"):
+            for name in ("passthrough", "gateway", "litellm_proxy"):
                 if name in r:
                     r[name]["added_p50_ms"] = round(r[name]["p50_ms"] - d["p50_ms"], 3)
                     r[name]["added_p99_ms"] = round(r[name]["p99_ms"] - d["p99_ms"], 3)
+            pt = r["passthrough"]["added_p50_ms"]  # the floor's added p50; at or below zero it bounds nothing
+            r["gateway_over_passthrough_added_p50"] = round(r["gateway"]["added_p50_ms"] / pt, 2) if pt > 0 else None
+            r["within_2x_of_passthrough"] = r["gateway"]["added_p50_ms"] <= 2 * max(pt, 0.0)
             if "gateway" in r and "litellm_proxy" in r:
                 for q in ("p50", "p99"):
                     gw = r["gateway"][f"added_{q}_ms"]  # a ratio over an added time at or below zero means nothing
@@ -206,6 +267,9 @@ def main() -> None:
                    "server_spans_stored": server, "spans_lost": gateway_requests - spans,
                    "tail_sampler": {k: sampler[k] for k in ("policy", "traces", "kept", "dropped", "spans_exported")},
                    "litellm_proxy": proxy_note,
+                   "gateway_within_2x_of_passthrough": {
+                       f"{'stream' if r['stream'] else 'json'}_c{r['concurrency']}{'_capture' if r['capture'] else ''}":
+                           r["within_2x_of_passthrough"] for r in results},
                    "machine": f"{os.cpu_count()} CPUs, shared",
                    "load_average_1m": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
                    "rounds": ROUNDS, "results": results}
