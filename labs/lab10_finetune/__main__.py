@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     sft.add_argument("--epochs", type=int, default=T.DEFAULTS["sft"]["epochs"])
     sft.add_argument("--rank", type=int, default=T.DEFAULTS["sft"]["rank"])
     sft.add_argument("--replay", type=int, default=0)
+    sft.add_argument("--l2sp", type=float, default=0.0, help="λ of the pull towards the base weights")
     gen = sub.add_parser("generate", help="greedy completions from the base (+ an adapter)")
     gen.add_argument("prompts", nargs="+")
     gen.add_argument("--adapter")
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--rank and --epochs must be at least 1")
         evals = {"addition": M.fixture("addition_test"), "successor": M.fixture("successor_test")}
         report = T.sft(M.base_path(out), M.fixture("addition_train"), out / "sft",
-                       {"epochs": args.epochs, "rank": args.rank, "replay": args.replay}, bars("sft"), evals)
+                       {"epochs": args.epochs, "rank": args.rank, "replay": args.replay, "l2sp": args.l2sp},
+                       bars("sft"), evals)
         report.pop("history")
     else:
         model, tok = M.load(M.base_path(out), args.adapter)

@@ -52,6 +52,7 @@ class JobRequest(StrictModel):
         None, description="ppo: the task rule, a length-exploitable proxy, or the proxy with a length penalty")
     replay: int | None = Field(None, ge=0, le=30, description="sft: successor rows mixed in against forgetting")
     method: Literal["lora", "full"] | None = Field(None, description="sft only")
+    l2sp: float | None = Field(None, ge=0, le=100, description="sft: λ of the L2-SP pull towards the base weights")
     wait: bool = Field(False, description="block until the job is finished")
     timeout_s: float = Field(300, gt=0, le=3600)
 

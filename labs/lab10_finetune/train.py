@@ -30,7 +30,7 @@ COLUMNS = {"sft": {"prompt", "completion"}, "dpo": {"prompt", "chosen", "rejecte
            "ppo": {"prompt", "completion"}}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "sft": {"epochs": 30, "lr": 5e-3, "rank": 16, "alpha": 32, "dropout": 0.0, "batch_size": 16,
-            "target_modules": "all-linear", "replay": 0, "method": "lora"},
+            "target_modules": "all-linear", "replay": 0, "method": "lora", "l2sp": 0.0},
     "dpo": {"epochs": 4, "lr": 5e-4, "rank": 8, "alpha": 16, "dropout": 0.0, "batch_size": 16, "beta": 0.1,
             "target_modules": "all-linear"},
     "reward": {"epochs": 10, "lr": 1e-3, "batch_size": 16},
@@ -149,7 +149,7 @@ def sft(base: str, rows: list[dict[str, Any]], out_dir: str | Path, hp: dict[str
     before = {name: M.exact_match(model, tok, s) for name, s in (eval_sets or {}).items()}
     report = _callback(on_progress, _tokens(tok, train, ("prompt", "completion")) * int(hp["epochs"]))
     trainer = sft_trainer(model, tok, train, out, hp, [report])
-    if hp.get("l2sp"):  # the pull towards the base weights (forgetting.py); not a job option yet
+    if hp["l2sp"]:  # (λ/2)·Σ‖W − W⁰‖², the pull towards the base weights (forgetting.py)
         F.add_l2sp(trainer, float(hp["l2sp"]))
     t0 = time.perf_counter()
     trainer.train()

@@ -146,3 +146,18 @@ def test_l2sp_on_trls_sft_trainer_adds_exactly_the_penalty(tiny, tmp_path, metho
     want = F.l2sp_penalty(trainer.model, 0.5, anchor).item()
     assert want > 0
     assert (with_penalty - plain).item() == pytest.approx(want, rel=1e-4)
+
+
+@pytest.mark.parametrize("body,needle", [
+    ({"kind": "dpo", "dataset": "prefs_train", "l2sp": 0.02}, "l2sp do(es) not apply to kind 'dpo'"),
+    ({"kind": "sft", "dataset": "addition_train", "l2sp": -1}, "l2sp"),
+])
+def test_l2sp_job_option_is_sft_only_and_non_negative(tmp_path, body, needle):
+    from fastapi.testclient import TestClient
+
+    from labs.lab10_finetune.app import create_app
+    from shared.config import get_settings
+
+    client = TestClient(create_app(get_settings(data_dir=str(tmp_path))))  # no start-up: refused before any job
+    r = client.post("/jobs", json=body)
+    assert r.status_code == 422 and needle in r.json()["error"]["message"]
