@@ -74,11 +74,6 @@ class BM25:
     def scores(self, query: list[str]) -> np.ndarray:
         """Σ over query terms of W's column: a dense row for frequent terms, else a slice of the CSC
         arrays (its postings) scattered with np.add.at (one pass; s[rows] += data gathers, adds, scatters)."""
-        return self._scores(query)[0]
-
-    def _scores(self, query: list[str]) -> tuple[np.ndarray, list[np.ndarray] | None]:
-        """The scores, and the postings scattered into them when no dense row was added (else None):
-        then only those documents can match, and top_k need not scan all N."""
         dense, sparse = [], []
         for t in query:  # a Python loop over a few terms beats numpy calls on tiny arrays
             if (i := self.vocab.get(t)) is not None:
@@ -91,48 +86,28 @@ class BM25:
         else:
             s = np.zeros(self.n_docs, dtype=np.float32)
         ptr, rows, data = self.W.indptr, self.W.indices, self.W.data
-        touched = []
         for t in sparse:
             a, b = ptr[t], ptr[t + 1]
             np.add.at(s, rows[a:b], data[a:b])
-            touched.append(rows[a:b])
-        return s, None if dense else touched
+        return s
 
     def top_k(self, query: list[str], k: int = 10, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(doc indices, scores) of the k best matches, best first, ties by document order; `mask`
         (bool per doc) keeps only allowed documents. A document with score ≤ 0 shares no query term
         (or only terms whose idf is ≤ 0) and is not a match."""
-        s, touched = self._scores(query)
+        s = self.scores(query)
         if k <= 0 or self.n_docs == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        pool = None
-        if touched is not None and sum(map(len, touched)) * 4 <= self.n_docs:
-            pool = np.concatenate(touched) if touched else np.zeros(0, dtype=np.int32)
         if mask is not None:  # rows past the mask's end (added after it was made) are not allowed
-            mask = np.asarray(mask, dtype=bool)
-            if pool is not None:
-                pool = pool[pool < len(mask)]
-                pool = pool[mask[pool]]
-            else:
-                m = min(len(mask), self.n_docs)
-                s[:m][~mask[:m]] = 0
-                s[m:] = 0
-        floor = 0.0  # a lower bound of the k-th best score: any k real documents' scores give one
-        if pool is not None:  # the longest posting list holds distinct documents
-            longest = max(touched, key=len) if touched else pool
-            if mask is not None:
-                longest = longest[longest < len(mask)]
-                longest = longest[mask[longest]]
-            if len(longest) >= k:
-                floor = float(np.partition(s[longest], len(longest) - k)[len(longest) - k])
-            # postings repeat a document once per query term it holds
-            cand = np.unique(pool[s[pool] >= floor] if floor > 0 else pool[s[pool] > 0])
-        else:
-            stride = self.n_docs // (32 * k)
-            if stride >= 2:  # the k-th best of a strided sample of ≥ 32k documents
-                sample = s[::stride]
-                floor = float(np.partition(sample, len(sample) - k)[len(sample) - k])
-            cand = np.flatnonzero(s >= floor) if floor > 0 else np.flatnonzero(s > 0)
+            m = min(len(mask), self.n_docs)
+            s[:m][~np.asarray(mask[:m], dtype=bool)] = 0
+            s[m:] = 0
+        floor = 0.0  # a lower bound of the k-th best score: the k-th best of any k real documents
+        stride = self.n_docs // (32 * k)
+        if stride >= 2:  # a strided sample of ≥ 32k documents (searching the postings instead measured slower)
+            sample = s[::stride]
+            floor = float(np.partition(sample, len(sample) - k)[len(sample) - k])
+        cand = np.flatnonzero(s >= floor) if floor > 0 else np.flatnonzero(s > 0)
         if len(cand) > 4 * k:  # keep every document tied with the k-th best, so ties break by index
             kth = np.partition(s[cand], len(cand) - k)[len(cand) - k]
             cand = cand[s[cand] >= kth]

@@ -64,7 +64,7 @@ def test_mask_filters_and_empty_queries():
 def test_dense_rows_for_frequent_terms_equal_the_formula(seed):
     """Terms in most documents take the precomputed dense-row path; scores still equal rank-bm25's and
     top_k equals a full sort (score descending, ties by document index), with and without a mask, on
-    both of its paths (dense rows added: scan all documents; postings only: search those)."""
+    both kinds of query (with frequent terms: dense rows; rare terms only: postings)."""
     rng = np.random.default_rng(seed)
     docs = [[f"w{t}" for t in rng.choice(8, rng.integers(2, 6))] + [f"r{t}" for t in rng.choice(300, rng.integers(1, 12))]
             for _ in range(400)]
