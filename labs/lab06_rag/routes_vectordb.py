@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from labs.lab06_rag import vectordb
 from shared.schemas import Number, StrictModel
@@ -21,7 +21,7 @@ class DecideIn(StrictModel):
     vectors: int = Field(ge=1, le=10**12)
     dim: int = Field(ge=8, le=8192)
     qps: Number = Field(50, ge=0, le=1e6)
-    qps_per_node: Number = Field(500, gt=0, le=1e6, description="queries a node serves at the latency target")
+    qps_per_node: Number = Field(500, ge=0.01, le=1e6, description="queries a node serves at the latency target")
     filters: bool = True
     hybrid: bool = False
     tenants: int = Field(1, ge=1, le=10**6)
@@ -30,7 +30,13 @@ class DecideIn(StrictModel):
     ram_gb: Number = Field(64, ge=1, le=4096, description="RAM per node")
     max_nodes: int = Field(8, ge=1, le=10_000, description="shards the team will run")
     exact_recall: bool = False
-    weights: dict[Criterion, Number] = Field(default_factory=dict, max_length=6)
+    weights: dict[Criterion, Annotated[Number, Field(ge=0, le=1000)]] = Field(default_factory=dict, max_length=6)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> DecideIn:
+        if sum((vectordb.DEFAULT_WEIGHTS | self.weights).values()) <= 0:
+            raise ValueError("weights: at least one criterion needs a weight above 0")
+        return self
 
 
 class CostIn(StrictModel):

@@ -81,12 +81,19 @@ def _env_float(name: str, default: float, lo: float, hi: float) -> float:
     return value
 
 
+def had_error(row: dict) -> bool:
+    """What the live sampler sees as an error trace, read from a stored call: a 5xx or an error type, and
+    also a call that succeeded only after a failed upstream attempt (a retry or a fallback), whose trace
+    holds that attempt's error span."""
+    return (row["status"] >= 500 or bool(row["error_type"]) or (row.get("attempts") or 1) > 1
+            or bool(row.get("fallback")))
+
+
 def kept_fraction(rows: list[dict], sampler: TailSampler) -> dict:
     """Apply the policy to stored calls: how many would be kept, and why."""
     reasons = {"error": 0, "slow": 0, "sampled": 0, "dropped": 0}
     for row in rows:
-        reasons[sampler.reason(row["trace_id"] or row["request_id"], row["status"] >= 500 or bool(row["error_type"]),
-                               row["latency_ms"])] += 1
+        reasons[sampler.reason(row["trace_id"] or row["request_id"], had_error(row), row["latency_ms"])] += 1
     n = len(rows)
     kept = n - reasons["dropped"]
     return {"policy": {"p": sampler.p, "slow_ms": sampler.slow_ms}, "traces": n, "kept": kept,

@@ -45,6 +45,14 @@ def _png(blob: bytes) -> Response:
     return Response(blob, media_type="image/png")
 
 
+def _b64(text: str) -> bytes:
+    """Strict base64; text with non-ASCII characters is a bad request too (b64decode raises ValueError)."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as exc:  # binascii.Error is a ValueError; so is non-ASCII input
+        raise binascii.Error(f"wav is not base64: {exc}") from exc
+
+
 def _bad(exc: Exception) -> ServiceError:
     return ServiceError(422, str(exc), "validation_error")
 
@@ -164,7 +172,7 @@ def studies_router(models: Models) -> APIRouter:
                 return audio.synth(body.signal)
             if body.text:
                 return audio.speak(body.text)
-            return audio.read_wav(base64.b64decode(body.wav, validate=True))
+            return audio.read_wav(_b64(body.wav))
         except (audio.AudioError, binascii.Error) as exc:
             raise _bad(exc) from exc
         except audio.SpeechUnavailable as exc:

@@ -68,7 +68,13 @@ def test_routes_and_bad_input(tmp_path):
         assert r.status_code == 200 and r.json()["weights"]["sql"] == 3
         assert c.post("/vectordb/cost", json={"documents": 1000}).json()["cheaper"] == "api"
         for bad in ({"vectors": 0, "dim": 384}, {"vectors": 10, "dim": 384, "weights": {"speed": 1}},
-                    {"vectors": 10, "dim": 384, "managed": "maybe"}, {"vectors": 10**13, "dim": 384}):
+                    {"vectors": 10, "dim": 384, "managed": "maybe"}, {"vectors": 10**13, "dim": 384},
+                    # found by the contract fuzz: all-zero weights divided by zero, a vanishing qps_per_node
+                    # made the replica count infinite (both were 500s)
+                    {"vectors": 10, "dim": 384, "weights": dict.fromkeys(
+                        ("scale", "filtering", "hybrid", "tenancy", "operations", "sql"), 0)},
+                    {"vectors": 10, "dim": 384, "qps_per_node": 1e-300}, {"vectors": 10, "dim": 384,
+                                                                           "weights": {"sql": -1}}):
             assert c.post("/vectordb/decide", json=bad).status_code == 422
         for bad in ({"documents": 10, "always_on_gpus": 0}, {"documents": 10, "reembed_share": 2}, {}):
             assert c.post("/vectordb/cost", json=bad).status_code == 422

@@ -86,6 +86,16 @@ def test_tail_sampling_keeps_every_error_and_slow_trace():
     assert rest == pytest.approx(0.2, abs=0.03)
 
 
+def test_a_call_that_needed_a_retry_or_fallback_counts_as_an_error_trace():
+    """The live sampler keeps a trace holding a failed attempt's span; the what-if over the call log must
+    agree, or under load (when attempts time out and are retried) the two disagree."""
+    sampler = sampling.TailSampler(p=0.0, slow_ms=1e9)
+    base = {"trace_id": "0" * 32, "request_id": "r", "status": 200, "error_type": None, "latency_ms": 10}
+    assert sampling.kept_fraction([base], sampler)["kept"] == 0
+    for changed in ({"attempts": 2}, {"fallback": 1}, {"status": 502}, {"error_type": "timeout"}):
+        assert sampling.kept_fraction([base | changed], sampler)["by_reason"]["error"] == 1, changed
+
+
 def test_exercises_run_both_ways():
     human = subprocess.run([sys.executable, "-m", "labs.lab09_gateway.exercises"], cwd=REPO_ROOT,
                            capture_output=True, text=True, timeout=120)

@@ -71,6 +71,7 @@ def test_audio_inputs(client):
     r = client.post("/audio/logmel", json={"wav": base64.b64encode(audio.write_wav(audio.synth("chirp", 1.0))).decode()})
     assert r.json()["shape"] == [80, 100]
     assert client.post("/audio/logmel", json={"wav": base64.b64encode(b"junk").decode()}).status_code == 422
+    assert client.post("/audio/logmel", json={"wav": "ÀÀÀÀ"}).status_code == 422  # non-ASCII was a 500
     assert client.post("/audio/logmel", json={"text": "  "}).status_code == 422
     assert client.post("/audio/logmel", json={}).status_code == 422
     assert client.post("/audio/logmel.png", json={"signal": "chord"}).content[:4] == b"\x89PNG"
