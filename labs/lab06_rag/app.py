@@ -27,7 +27,7 @@ from labs.lab06_rag.kb import (
 )
 from labs.lab06_rag.rerank import load_reranker
 from labs.lab06_rag.rewrite import PROMPTS
-from labs.lab06_rag.routes_reasoning import reasoning_router, search_errors
+from labs.lab06_rag.routes_reasoning import QueryText, reasoning_router, search_errors
 from labs.lab06_rag.routes_training import training_router
 from labs.lab06_rag.routes_vectordb import vectordb_router
 from shared.config import Settings, get_settings
@@ -64,7 +64,7 @@ class DocumentsIn(StrictModel):
 
 
 class SearchIn(StrictModel):
-    query: Text = Field(min_length=1, max_length=2000)
+    query: QueryText
     k: int = Field(5, ge=1, le=100)
     mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
     fusion: Literal["rrf", "weighted"] = "rrf"
@@ -77,13 +77,6 @@ class SearchIn(StrictModel):
     freshness: Literal["off", "recency", "version"] = Field("off", description="recency-aware ranking, or "
                                                             "version-aware: resolve the version asked about")
     half_life_days: float = Field(fresh.HALF_LIFE_DAYS, gt=0, le=36500, description="for freshness=recency")
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("query must not be blank")
-        return v
 
 
 class AnswerIn(SearchIn):

@@ -12,14 +12,14 @@ from contextlib import contextmanager
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from labs.lab06_rag.agentic import agentic
 from labs.lab06_rag.decompose import multihop
 from labs.lab06_rag.graphrag import GraphIndex, ask
 from labs.lab06_rag.kb import FilterError, KnowledgeBase, NoReranker, UnknownTenant
 from shared.llm import Model
-from shared.schemas import StrictModel, Text
+from shared.schemas import StrictModel, check_text
 from shared.service import ServiceError
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -44,15 +44,19 @@ def search_errors() -> Iterator[None]:
         raise ServiceError(409, str(exc), type="no_reranker") from exc
 
 
-class Question(StrictModel):
-    query: Text = Field(min_length=1, max_length=2000)
+def _not_blank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("query must not be blank")
+    return v
 
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("query must not be blank")
-        return v
+
+# A question as every lab-06 route takes it (search, answer, multi-hop, GraphRAG): text, capped, not blank.
+# (the length caps sit on the str itself, before Text's checks, as `query: Text = Field(...)` put them)
+QueryText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(check_text), AfterValidator(_not_blank)]
+
+
+class Question(StrictModel):
+    query: QueryText
 
 
 class GraphAskIn(Question):
