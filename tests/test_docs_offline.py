@@ -3,20 +3,13 @@ installed package, no request leaves the machine, nothing fails, the console sta
 
 from __future__ import annotations
 
-import os
-from urllib.parse import urlparse
-
 import pytest
 
 from shared.config import get_settings
+from tests.browser import ARGS, CHROMIUM, needs_chromium, offline
 from tests.services import SERVICES, serve_in_thread
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +27,7 @@ def test_docs_render_with_no_network(service, browser, tmp_path):
     app = service.factory(get_settings(data_dir=tmp_path / "data"))
     with serve_in_thread(app) as base:
         page = browser.new_page()
-        outside, failed, errors = [], [], []
-
-        def guard(route):
-            if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
-                return route.continue_()
-            outside.append(route.request.url)  # a CDN fetch: refuse it, as a machine with no network would
-            return route.abort()
-
-        page.route("**/*", guard)
-        page.on("requestfailed", lambda r: failed.append(r.url))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        outside, failed, errors = offline(page)
         page.goto(f"{base}/docs")
         page.wait_for_selector(".opblock", timeout=30_000)
         operations = page.locator(".opblock").count()

@@ -3,8 +3,6 @@ for the ports the labs really serve on. (tests/test_cli.py checks it against a f
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -13,9 +11,8 @@ from fastapi.testclient import TestClient
 from labs import discover
 from labs.home import chapter, create_app, html_pages
 from shared.service import create_service
+from tests.browser import ARGS, CHROMIUM, needs_chromium
 from tests.services import free_port, serve_in_thread
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 def test_every_lab_is_listed_with_its_chapter_and_port(settings):
@@ -83,11 +80,9 @@ def test_a_readme_renders_and_an_unknown_lab_is_a_404(settings):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)")
+@needs_chromium
 def test_the_page_shows_live_readiness_in_a_browser(settings):
     from playwright.sync_api import sync_playwright
-
-    from tests.test_docs_offline import ARGS
 
     ready, warming = _two_services(settings)
     home = create_app(settings)

@@ -4,22 +4,15 @@ favicon 404), the console stays clean."""
 
 from __future__ import annotations
 
-import os
-from urllib.parse import urlparse
-
 import httpx
 import pytest
 
 from labs.lab09_gateway.app import create_app
 from shared.config import get_settings
+from tests.browser import ARGS, CHROMIUM, needs_chromium, offline
 from tests.services import serve_in_thread
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)")]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 def test_dashboard_shows_the_calls_just_made(tmp_path):
@@ -40,18 +33,8 @@ def test_dashboard_shows_the_calls_just_made(tmp_path):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page()
-            outside, failed, errors = [], [], []
-
-            def guard(route):
-                if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
-                    return route.continue_()
-                outside.append(route.request.url)  # a CDN fetch: refuse it, as a machine with no network would
-                return route.abort()
-
-            page.route("**/*", guard)
-            page.on("requestfailed", lambda r: failed.append(r.url))
+            outside, failed, errors = offline(page)
             page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(f"{base}/dashboard")
             page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
