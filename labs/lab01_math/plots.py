@@ -37,6 +37,8 @@ def svd_png(steps: dict) -> bytes:
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
+        ax.set_xlabel("first coordinate")
+        ax.set_ylabel("second coordinate")
         ax.set_title(titles[name], fontsize=9)
     U, s = steps["U"], steps["S"]
     for i in range(2):  # the ellipse's axes are σᵢ uᵢ
@@ -76,6 +78,7 @@ def descent_png(expr: Expression, result: dict) -> bytes:
         axes[1].plot(k, [s["actual_drop"] for s in steps], "--", label="actual drop f(x) − f(x')")
         axes[1].set_yscale("symlog", linthresh=1e-6)
         axes[1].set_xlabel("step")
+        axes[1].set_ylabel("drop in f over the step")
         axes[1].legend(fontsize=8)
         axes[1].set_title("first-order prediction vs reality", fontsize=9)
     fig.suptitle(f"gradient descent on f = {expr.text}", fontsize=10)

@@ -250,8 +250,10 @@ def plot_paths(steps: int = 500) -> bytes:
     ax.plot([1], [1], "k*", markersize=12)
     ax.set_xlim(-2, 2)
     ax.set_ylim(-1, 3)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
     ax.set_title(f"{steps} steps on the Rosenbrock valley from (-1.5, 2); minimum at ★")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))  # beside the paths, never over them
     return png(fig, dpi=100)
 
 

@@ -65,6 +65,8 @@ def run_html(run: dict[str, Any]) -> str:
                [v["high"] - m for m, (_, v) in zip(means, slices, strict=True)]]
         ax.barh([s for s, _ in slices], means, xerr=err, color="#4c72b0", capsize=3)
         ax.set_xlim(0, 1)
+        ax.set_xlabel(f"mean {name} score")
+        ax.set_ylabel("slice")
         ax.set_title(f"{name} by slice (95% CI)")
         parts += [f"<h2>{html.escape(name)} by slice</h2>", _png(fig)]
     audit = summary.get("judge_bias")
@@ -85,6 +87,8 @@ def compare_html(result: dict[str, Any]) -> str:
             axes[0].text(j, i, str(matrix[i][j]), ha="center", va="center")
     axes[0].set_xticks([0, 1], ["B pass", "B fail"])
     axes[0].set_yticks([0, 1], ["A pass", "A fail"])
+    axes[0].set_xlabel("run B")
+    axes[0].set_ylabel("run A")
     axes[0].set_title("flip matrix")
     sl = result["slices"]
     deltas = [r["delta"] for r in sl]
@@ -92,6 +96,8 @@ def compare_html(result: dict[str, Any]) -> str:
                  xerr=[[d - r["low"] for d, r in zip(deltas, sl, strict=True)],
                        [r["high"] - d for d, r in zip(deltas, sl, strict=True)]], capsize=3)
     axes[1].axvline(0, color="black", lw=0.8)
+    axes[1].set_xlabel("score difference B − A")
+    axes[1].set_ylabel("slice")
     axes[1].set_title("Δ by slice (B − A, 95% CI)")
     parts = [f"<p><b>verdict: {html.escape(result['verdict'])}</b>. {html.escape(result['explanation'])}</p>",
              _png(fig), "<h2>Slices</h2>", _table(sl)]
@@ -106,7 +112,9 @@ def _bias_parts(rows: list[dict[str, Any]], options: dict[str, Any]) -> list[str
     ax.bar([i + 0.2 for i in x], [r["after"] for r in rows], width=0.4, label="after mitigation", color="#55a868")
     ax.set_xticks(list(x), [r["bias"] for r in rows])
     ax.set_ylim(0, 1)
-    ax.legend()
+    ax.set_xlabel("bias probe")
+    ax.set_ylabel("symptom rate")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1))  # beside the bars: a rate near 1 reaches the top
     ax.set_title("judge bias: symptom rate")
     return [f"<p>judge options {html.escape(json.dumps(options))}</p>", _png(fig), _table(rows)]
 

@@ -29,13 +29,21 @@ def curve(history: list[dict], x: str, ys: list[str], title: str) -> bytes:
 
 def grid(images: np.ndarray, labels: list[str] | None = None, cols: int = 10, title: str = "") -> bytes:
     rows = max(1, int(np.ceil(len(images) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.9 + 0.4), dpi=100, squeeze=False)
+    # shared axes, no ticks: the one pair of axis labels (bottom-left) says what every panel's rows
+    # and columns are, without repeating it under each small picture
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.9 + 0.6), dpi=100, squeeze=False,
+                             sharex=True, sharey=True)
     for i, ax in enumerate(axes.flat):
-        ax.axis("off")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
         if i < len(images):
             ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=1)
             if labels:
                 ax.set_title(labels[i], fontsize=7)
+    axes[-1, 0].set_xlabel("pixel column", fontsize=7)
+    axes[-1, 0].set_ylabel("pixel row", fontsize=7)
     fig.suptitle(title, fontsize=9)
     return png(fig)
 

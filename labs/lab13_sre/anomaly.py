@@ -209,7 +209,9 @@ def plot_png(detector: str) -> bytes:
     labelled = s["anomalies"] + [s["change_point"]]
     ax.scatter(labelled, x[labelled], s=60, facecolors="none", edgecolors="g", label="labelled")
     ax.scatter(found, x[found], s=14, c="r", label=f"{detector} flags")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_xlabel("hour of the week")
+    ax.set_ylabel("requests per hour")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # beside the series, not over it
     ax.set_title(f"{detector}: {score(found, labelled)}", fontsize=8)
     return png(fig, dpi=80)
 
