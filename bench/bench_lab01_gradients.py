@@ -10,19 +10,17 @@ whose best h goes into the lab README. Writes bench/results/lab01_gradients.json
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import time
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from labs.lab01_math import numerics  # noqa: E402
-from labs.lab01_math.plots import fd_error_png  # noqa: E402
+from labs.lab01_math import numerics
+from labs.lab01_math.plots import fd_error_png
+from shared.plots import plt, replot, save
 
 OUT = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parent.parent / "labs" / "lab01_math" / "README.md"
@@ -68,15 +66,9 @@ def readme_block(name: str, body: str) -> None:
     README.write_text(pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), README.read_text()))
 
 
-def main() -> None:
-    curve = numerics.error_curve()
-    rows = cost_rows()
-    result = {"cost": rows, "fd_best_h": curve["best_h"], "float32_at_1e-8": curve["float32_at_1e-8"],
-              "curve": {"function": curve["function"], "x_range": curve["x_range"], "steps": curve["steps"],
-                        "relative_error": curve["relative_error"]}}
-    OUT.mkdir(exist_ok=True)
-    (OUT / "lab01_gradients.json").write_text(json.dumps(result, indent=2) + "\n")
-    (OUT / "lab01_fd_error.png").write_bytes(fd_error_png(curve))
+def plot(result: dict, path: Path) -> None:
+    """Cost of a full gradient against n, autograd vs central differences, from the JSON's "cost" rows."""
+    rows = result["cost"]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.loglog([r["n"] for r in rows], [r["autograd_ms"] for r in rows], "o-", label="autograd (1 forward + 1 backward)")
     ax.loglog([r["n"] for r in rows], [r["finite_difference_ms"] for r in rows], "s-", label="central differences (2n forwards)")
@@ -85,7 +77,33 @@ def main() -> None:
     ax.legend(fontsize=8)
     ax.set_title("why training uses reverse mode", fontsize=10)
     fig.tight_layout()
-    fig.savefig(OUT / "lab01_gradients.png", dpi=100)
+    save(fig, path)
+
+
+def plot_fd_error(result: dict, path: Path) -> None:
+    """The finite-difference error-vs-h curve (the lab's own figure, checked by shared.plots.png)."""
+    c = result["curve"]
+    path.write_bytes(fd_error_png({**c, "best_h": result["fd_best_h"], "x": sum(c["x_range"]) / 2}))
+
+
+PLOTS = {"lab01_gradients.png": plot, "lab01_fd_error.png": plot_fd_error}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNGs from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab01_gradients.json", PLOTS)
+        return
+    curve = numerics.error_curve()
+    rows = cost_rows()
+    result = {"cost": rows, "fd_best_h": curve["best_h"], "float32_at_1e-8": curve["float32_at_1e-8"],
+              "curve": {"function": curve["function"], "x_range": curve["x_range"], "steps": curve["steps"],
+                        "relative_error": curve["relative_error"]}}
+    OUT.mkdir(exist_ok=True)
+    (OUT / "lab01_gradients.json").write_text(json.dumps(result, indent=2) + "\n")
+    for name, draw in PLOTS.items():
+        draw(result, OUT / name)
     b = curve["best_h"]
     lines = ["Measured by `bench/bench_lab01_gradients.py` (median relative error over 33 points "
              f"x ∈ [{curve['x_range'][0]:g}, {curve['x_range'][1]:g}]):", "",
