@@ -17,6 +17,7 @@ after temperature), ROC and PR curves (breast_cancer, logistic regression, held-
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -28,11 +29,17 @@ from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
 
 from labs.lab03_classical import calibration, models, plots, splits
+from shared.plots import replot
 
 OUT = Path(__file__).resolve().parent / "results"
 
 
-def digits_temperature() -> tuple[dict, bytes]:
+def _kept(values) -> list[float]:
+    """Probabilities as the JSON keeps them for re-drawing: 6 significant digits is finer than any bin."""
+    return [float(f"{v:.6g}") for v in np.asarray(values, dtype=float)]
+
+
+def digits_temperature() -> dict:
     data = models.load("digits")
     X_tr, X_rest, y_tr, y_rest = train_test_split(data.X, data.y, test_size=0.5, random_state=0, stratify=data.y)
     X_cal, X_te, y_cal, y_te = train_test_split(X_rest, y_rest, test_size=0.5, random_state=0, stratify=y_rest)
@@ -43,16 +50,17 @@ def digits_temperature() -> tuple[dict, bytes]:
     correct_after, conf_after = calibration.top_label(y_te, P_after)
     sens = calibration.ece_sensitivity(correct, conf, bins=(5, 10, 15, 20))
     sens_after = calibration.ece_sensitivity(correct_after, conf_after, bins=(5, 10, 15, 20))
-    png = plots.reliability_png(correct, {"GaussianNB": conf, f"temperature T={temp.T:.2f}": conf_after}, 15,
-                                axes=("confidence (top-label probability)", "accuracy"))
-    return {"n_test": int(y_te.size), "T": temp.T,
+    # what the reliability PNG is drawn from (correct_after == correct: temperature keeps the argmax)
+    drawn = {"correct": [int(c) for c in correct],
+             "confidence": {"GaussianNB": _kept(conf), f"temperature T={temp.T:.2f}": _kept(conf_after)}}
+    return {"n_test": int(y_te.size), "T": temp.T, "reliability_plot": drawn,
             "ece_15_bins": {"before": calibration.ece(correct, conf, 15), "after": calibration.ece(correct_after, conf_after, 15)},
             "nll": {"before": calibration.nll(y_te, P), "after": calibration.nll(y_te, P_after)},
             # before: nearly every confidence is ~1.0, so every binning puts them in one bin and agrees;
             # after: confidences spread over [0.3, 1] and the binning starts to matter
             "ece_by_binning_before": sens["ece"], "ece_by_binning_after": sens_after["ece"],
             "ece_max_over_min_across_binnings": {"before": sens["max_over_min"], "after": sens_after["max_over_min"]},
-            "ece_20_over_5_width_bins_after": sens_after["ece"]["width"]["20"] / sens_after["ece"]["width"]["5"]}, png
+            "ece_20_over_5_width_bins_after": sens_after["ece"]["width"]["20"] / sens_after["ece"]["width"]["5"]}
 
 
 def binary_methods() -> dict:
@@ -70,28 +78,57 @@ def binary_methods() -> dict:
     return out
 
 
-def curves() -> tuple[bytes, bytes, dict]:
+def curves() -> dict:
     data = models.load("breast_cancer")
     train, _, test = splits.train_val_test(len(data.y), data.y, val=1e-9, test=0.25, seed=0)
     p = models.fit_predict("logistic", data.X[train], data.y[train], data.X[test])[:, 1]
     y = data.y[test]
     # malignant (0 in sklearn's coding) is the class a screen looks for: make it the positive class
-    return plots.roc_png(1 - y, 1 - p), plots.pr_png(1 - y, 1 - p), {"n_test": int(y.size)}
+    return {"n_test": int(y.size), "positive_class": "malignant",
+            "y_true": [int(v) for v in 1 - y], "score": _kept(1 - p)}
+
+
+def plot(result: dict, path: Path) -> None:
+    """The digits reliability diagram, before and after temperature, from the JSON's stored confidences."""
+    drawn = result["digits_gaussian_nb_temperature"]["reliability_plot"]
+    path.write_bytes(plots.reliability_png(np.asarray(drawn["correct"]), {k: np.asarray(v) for k, v in
+                                                                         drawn["confidence"].items()}, 15,
+                                           axes=("confidence (top-label probability)", "accuracy")))
+
+
+def plot_roc(result: dict, path: Path) -> None:
+    c = result["curves"]
+    path.write_bytes(plots.roc_png(np.asarray(c["y_true"]), np.asarray(c["score"])))
+
+
+def plot_pr(result: dict, path: Path) -> None:
+    c = result["curves"]
+    path.write_bytes(plots.pr_png(np.asarray(c["y_true"]), np.asarray(c["score"])))
+
+
+# the lab's own figure functions draw these; they go through shared.plots.png, which runs the same check
+PLOTS = {"lab03_reliability.png": plot, "lab03_roc.png": plot_roc, "lab03_pr.png": plot_pr}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNGs from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab03_calibration.json", PLOTS)
+        return
     OUT.mkdir(exist_ok=True)
     t0 = time.perf_counter()
-    digits, reliability_png = digits_temperature()
-    roc, pr, curve_info = curves()
+    digits = digits_temperature()
+    curve_info = curves()
     result = {"digits_gaussian_nb_temperature": digits, "digits_8_binary_methods": binary_methods(),
               "zoo_5_fold": models.zoo(), "curves": curve_info, "wall_s": None}
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     (OUT / "lab03_calibration.json").write_text(json.dumps(result, indent=2))
-    (OUT / "lab03_reliability.png").write_bytes(reliability_png)
-    (OUT / "lab03_roc.png").write_bytes(roc)
-    (OUT / "lab03_pr.png").write_bytes(pr)
-    print(json.dumps(result, indent=2))
+    for name, draw in PLOTS.items():
+        draw(result, OUT / name)
+    shown = {**result, "digits_gaussian_nb_temperature": {k: v for k, v in digits.items() if k != "reliability_plot"},
+             "curves": {"n_test": curve_info["n_test"]}}  # the stored inputs of the plots are long lists
+    print(json.dumps(shown, indent=2))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ then optimizer.optimize at full size (pool -> bootstrap, 64 dev tickets -> searc
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import shared  # noqa: F401  (offline environment first)
 from labs.lab05_patterns import fewshot, optimizer
 from shared.config import REPO_ROOT, get_settings
 from shared.llm import Model
+from shared.plots import plt, replot, save
 
 OUT = REPO_ROOT / "bench" / "results"
 KS = (2, 4, 8)
@@ -38,24 +40,30 @@ def run() -> dict:
 
 
 def plot(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for strategy in fewshot.STRATEGIES:
-        acc = [next(s["accuracy"] for s in report["selection"][f"k={k}"] if s["strategy"] == strategy) for k in KS]
-        ax.plot(KS, acc, marker="o", label=strategy)
+    """Held-out accuracy against k, one line per selection strategy, from the JSON's "selection"."""
+    ks = [int(key.split("=")[1]) for key in report["selection"]]
+    strategies = [s["strategy"] for s in next(iter(report["selection"].values()))]
+    fig, ax = plt.subplots(figsize=(7.5, 3.5))
+    for strategy in strategies:
+        acc = [next(s["accuracy"] for s in report["selection"][f"k={k}"] if s["strategy"] == strategy) for k in ks]
+        ax.plot(ks, acc, marker="o", label=strategy)
     ax.set_xlabel("demonstrations k")
     ax.set_ylabel("held-out accuracy")
     ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save(fig, path, dpi=120)
+
+
+PLOTS = {"lab05_fewshot.png": plot}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab05_fewshot.json", PLOTS)
+        return
     report = run()
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "lab05_fewshot.json").write_text(json.dumps(report, indent=2) + "\n")

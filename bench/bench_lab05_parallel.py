@@ -24,6 +24,7 @@ import shared  # noqa: F401  (offline environment first)
 from labs.lab05_patterns.orchestration import Caller, max_in_flight, run_pattern
 from shared.config import REPO_ROOT, get_settings
 from shared.llm import Model
+from shared.plots import plt, replot, save
 
 OUT = REPO_ROOT / "bench" / "results"
 NS = (2, 4, 8, 16)
@@ -58,25 +59,29 @@ def run(repeats: int) -> dict:
 
 
 def plot(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Measured speed-up of asyncio.gather against n, beside the ideal, from the JSON's "by_n"."""
+    ns = [int(n) for n in report["by_n"]]
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(NS, [report["by_n"][str(n)]["speedup"] for n in NS], marker="o", label="measured")
-    ax.plot(NS, NS, "k--", label="ideal (n)")
+    ax.plot(ns, [report["by_n"][str(n)]["speedup"] for n in ns], marker="o", label="measured")
+    ax.plot(ns, ns, "k--", label="ideal (n)")
     ax.set_xlabel("calls fanned out, n")
-    ax.set_ylabel("speed-up, sequential / gather")
-    ax.legend()
+    ax.set_ylabel("speed-up, sequential / gather (x)")
+    ax.legend(loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save(fig, path, dpi=120)
+
+
+PLOTS = {"lab05_parallel.png": plot}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
     args = parser.parse_args()
+    if args.replot:
+        replot(OUT / "lab05_parallel.json", PLOTS)
+        return
     report = run(args.repeats)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "lab05_parallel.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -22,6 +22,7 @@ import shared  # noqa: F401  (offline environment first)
 from labs.lab05_patterns.orchestration import Caller, final_answer, majority, majority_accuracy_bound
 from shared.config import FIXTURES, REPO_ROOT, get_settings
 from shared.llm import Model
+from shared.plots import plt, replot, save
 
 OUT = REPO_ROOT / "bench" / "results"
 KS = (1, 3, 5, 7, 9)
@@ -49,27 +50,31 @@ def run(p: float) -> dict:
 
 
 def plot(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Majority-vote accuracy against k per temperature, and the binomial bound, from the JSON."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for temperature, rows in report["by_temperature"].items():
-        ax.plot(KS, [rows[f"k={k}"]["accuracy"] for k in KS], marker="o", label=f"measured, T={temperature}")
-    ax.plot(KS, [majority_accuracy_bound(report["p"], k) for k in KS], "k--", label="binomial bound")
+        ks = [int(key.split("=")[1]) for key in rows]
+        ax.plot(ks, [rows[f"k={k}"]["accuracy"] for k in ks], marker="o", label=f"measured, T={temperature}")
+    ax.plot(ks, [majority_accuracy_bound(report["p"], k) for k in ks], "k--", label="binomial bound")
     ax.set_xlabel("samples k")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("majority-vote accuracy")
     ax.set_ylim(0, 1.05)
-    ax.legend()
+    ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save(fig, path, dpi=120)
+
+
+PLOTS = {"lab05_self_consistency.png": plot}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--p", type=float, default=0.6)
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
     args = parser.parse_args()
+    if args.replot:
+        replot(OUT / "lab05_self_consistency.json", PLOTS)
+        return
     report = run(args.p)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "lab05_self_consistency.json").write_text(json.dumps(report, indent=2) + "\n")

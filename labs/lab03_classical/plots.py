@@ -56,5 +56,6 @@ def reliability_png(y_true, curves: dict[str, np.ndarray], n_bins: int = 10, str
     ax.set(ylabel=axes[1], title=f"Reliability diagram ({n_bins} {strategy} bins)",
            xlim=(0, 1), ylim=(0, 1))
     hist.set(xlabel=axes[0], ylabel="count")
-    ax.legend(loc="upper left", fontsize=8)
+    # beside the panel: a bin's point can sit in any corner (an empty-ish bin at accuracy 1 or 0)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
     return png(fig, dpi=110)
