@@ -31,6 +31,7 @@ import numpy as np
 
 from labs.lab06_rag.dense import DEFAULT_EF_SEARCH, DEFAULT_NPROBE, make_faiss, normalise
 from labs.lab06_rag.evaluate import readme_block
+from shared.plots import plt, replot, save
 
 OUT = Path(__file__).resolve().parent / "results"
 N, DIM, CLUSTERS, QUERIES, REPEATS, TARGET = 100_000, 384, 50, 200, 5, 0.95
@@ -213,6 +214,9 @@ def choose_defaults(sets: dict[str, dict]) -> dict:
 
 
 def main() -> None:
+    if "--replot" in sys.argv[1:]:  # re-draw the PNG from the committed JSON; measure nothing
+        replot(OUT / "lab06_dense.json", PLOTS)
+        return
     if "--matryoshka-only" in sys.argv[1:]:
         matryoshka_only()
         return
@@ -239,17 +243,13 @@ def main() -> None:
               "matryoshka_minilm_fixture": matryoshka(full, qs)}
     OUT.mkdir(exist_ok=True)
     (OUT / "lab06_dense.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(result)
+    plot(result, OUT / "lab06_dense.png")
     write_readme(result)
     print(json.dumps({k: v for k, v in result.items() if k != "data_sets"}, indent=2))
 
 
-def plot(result: dict) -> None:
-    import matplotlib  # plotting only when the bench runs
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot(result: dict, path: Path) -> None:
+    """Recall@10 against median latency per index kind and data set, fronts and defaults, from the JSON."""
     fig, axes = plt.subplots(1, len(result["data_sets"]), figsize=(12, 4.2))
     for ax, (name, d) in zip(axes, result["data_sets"].items(), strict=True):
         for (kind, points), colour in zip(d["curves"].items(), ("C0", "C1", "C2"), strict=False):
@@ -265,14 +265,17 @@ def plot(result: dict) -> None:
                 p = next(p for p in points if p[knob] == chosen[knob])
                 ax.plot(p["ms"], p["recall@10"], "*", color=colour, ms=16, mec="k", label=f"{kind} default {knob}={p[knob]}")
         ax.axvline(d["flat_ms"], color="k", ls="--", label=f"flat ({d['flat_ms']:.2f} ms)")
-        ax.axhline(TARGET, color="grey", ls="-.", lw=0.8)
+        ax.axhline(result["target_recall@10"], color="grey", ls="-.", lw=0.8)
         ax.set_xscale("log")
-        ax.set_xlabel(f"median ms per query, 1 thread ({REPEATS} interleaved repeats)")
+        ax.set_xlabel(f"median ms per query, 1 thread ({result['repeats']} interleaved repeats)")
         ax.set_ylabel("recall@10 vs flat")
-        ax.set_title(f"{name}: {d['vectors']} x {DIM}-d, {d['queries']} queries")
+        ax.set_title(f"{name}: {d['vectors']} x {result['dim']}-d, {d['queries']} queries")
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(OUT / "lab06_dense.png", dpi=100)
+    save(fig, path)
+
+
+PLOTS = {"lab06_dense.png": plot}
 
 
 if __name__ == "__main__":

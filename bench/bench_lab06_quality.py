@@ -12,9 +12,12 @@ the markers in labs/lab06_rag/README.md.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
+
+import numpy as np
 
 from labs.lab06_rag.answer import lost_in_the_middle
 from labs.lab06_rag.corpus import load
@@ -23,6 +26,7 @@ from labs.lab06_rag.evaluate import CONFIGS, evaluate, readme_block
 from labs.lab06_rag.kb import RERANK_WEIGHT, fixture_kb
 from labs.lab06_rag.rerank import held_in, load_reranker
 from shared.config import get_settings
+from shared.plots import plt, replot, save
 
 OUT = Path(__file__).resolve().parent / "results"
 COLUMNS = ["recall@5", "precision@5", "mrr", "ndcg@5", "answer_ok", "faithfulness", "answer_relevancy",
@@ -59,13 +63,9 @@ def rerank_sweep(kb, held: list[dict], held_out: list[dict]) -> dict[str, dict[s
     return out
 
 
-def plot(rows: dict[str, dict], sweep: dict[str, dict[str, float]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
+def plot(result: dict, path: Path) -> None:
+    """ndcg@5 per configuration (all and held-out questions) and against the rerank weight, from the JSON."""
+    rows, sweep = result["configs"], result["rerank_weight_sweep"]
     fig, ax = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [2, 1]})
     names = list(rows)
     x = np.arange(len(names))
@@ -74,18 +74,29 @@ def plot(rows: dict[str, dict], sweep: dict[str, dict[str, float]]) -> None:
     ax[0].set_xticks(x, names, rotation=20, ha="right", fontsize=8)
     ax[0].set_ylim(0.5, 1)
     ax[0].set_title("ndcg@5 by configuration")
+    ax[0].set_xlabel("retrieval configuration")
+    ax[0].set_ylabel(f"ndcg@{result['k']}")
     ax[0].legend(fontsize=8)
     ws = [float(w) for w in sweep]
     for part in ("held_in", "held_out"):
         ax[1].plot(ws, [sweep[w][part] for w in sweep], marker="o", label=part.replace("_", "-"))
     ax[1].set_xlabel("w: cross-encoder share of the score")
+    ax[1].set_ylabel(f"hybrid+rerank ndcg@{result['k']}")
     ax[1].set_title("hybrid+rerank ndcg@5 vs w")
     ax[1].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(OUT / "lab06_quality.png", dpi=100)
+    save(fig, path)
+
+
+PLOTS = {"lab06_quality.png": plot}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab06_quality.json", PLOTS)
+        return
     lab = get_settings().lab_dir("lab06")
     folder = lab / "eval"
     t0 = time.perf_counter()
@@ -111,7 +122,7 @@ def main() -> None:
               "configs": rows, "rerank_weight_sweep": sweep, "lost_in_the_middle": litm}
     OUT.mkdir(exist_ok=True)
     (OUT / "lab06_quality.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(rows, sweep)
+    plot(result, OUT / "lab06_quality.png")
     a = litm[0.3]
     litm_md = ("| sources = 20, middle_attention = 0.3 | accuracy |\n|---|---|\n"
                f"| gold source first or last | {a['accuracy_at_ends']:.2f} |\n"
