@@ -13,6 +13,7 @@ not a defense).
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
 import time
@@ -24,6 +25,7 @@ import shared  # noqa: F401  (offline environment first)
 from labs.lab07_agents.injection import ATTACKS, Defenses
 from labs.lab07_agents.suite import attack_success_rate, task_by_id
 from shared.config import REPO_ROOT
+from shared.plots import plt, replot, save
 
 OUT = REPO_ROOT / "bench" / "results"
 TASKS = ["book-13", "book-14", "book-19"]
@@ -31,7 +33,33 @@ ONLY = {name: Defenses(**{**Defenses.none().as_dict(), name: True}) for name in 
 CONFIGS = {"none": Defenses.none(), **{f"only_{k}": v for k, v in ONLY.items()}, "all": Defenses.all()}
 
 
+def plot(result: dict, path: Path) -> None:
+    """Attack success and task success per defence configuration, from the JSON's "results"."""
+    results = result["results"]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    names = list(results)
+    ax.bar([i - 0.2 for i in range(len(names))], [results[n]["asr"] for n in names], 0.4, label="attack success")
+    ax.bar([i + 0.2 for i in range(len(names))], [results[n]["task_success"] for n in names], 0.4,
+           label="task success")
+    ax.set_xticks(range(len(names)), names, rotation=25)
+    ax.set_xlabel("defences on")
+    ax.set_ylabel("share of runs")
+    ax.set_ylim(0, 1.05)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.set_title("prompt injection via tool outputs (mock/gullible)")
+    fig.tight_layout()
+    save(fig, path, dpi=110)
+
+
+PLOTS = {"lab07_injection.png": plot}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab07_injection.json", PLOTS)
+        return
     start = time.perf_counter()
     tasks = [task_by_id(t) for t in TASKS]
     results = {}
@@ -45,21 +73,7 @@ def main() -> None:
     out = {"attacks": len(ATTACKS), "tasks": TASKS, "model": "mock/gullible (base agent, obedience 0.9, "
            "spotlight_resistance 0.7)", "results": results, "wall_s": round(time.perf_counter() - start, 1)}
     (OUT / "lab07_injection.json").write_text(json.dumps(out, indent=2) + "\n")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 4))
-    names = list(results)
-    ax.bar([i - 0.2 for i in range(len(names))], [results[n]["asr"] for n in names], 0.4, label="attack success")
-    ax.bar([i + 0.2 for i in range(len(names))], [results[n]["task_success"] for n in names], 0.4,
-           label="task success")
-    ax.set_xticks(range(len(names)), names, rotation=25)
-    ax.legend()
-    ax.set_title("prompt injection via tool outputs (mock/gullible)")
-    fig.tight_layout()
-    fig.savefig(OUT / "lab07_injection.png", dpi=110)
+    plot(out, OUT / "lab07_injection.png")
     print(f"{'defenses':<16} {'ASR':>6} {'x none':>7} {'task ok':>8}")
     for name, r in results.items():
         print(f"{name:<16} {r['asr']:>6.2f} {r['asr_ratio_to_none'] or 0:>7.2f} {r['task_success']:>8.2f}")

@@ -12,6 +12,7 @@ trajectory needs next. The mock's choice is softmax(similarity / T) at its defau
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
 import time
@@ -23,6 +24,7 @@ from labs.lab07_agents.tool_zoo import ZooToolBox, offered, selection_accuracy
 from labs.lab07_agents.trajectory_eval import calls_of, reference_for
 from shared.config import REPO_ROOT
 from shared.llm import Model
+from shared.plots import plt, replot, save
 
 OUT = REPO_ROOT / "bench" / "results"
 SIZES = (5, 10, 20, 35, 50)
@@ -45,27 +47,34 @@ def measure(n_tools: int, namespaced: bool, tmp: Path) -> dict:
             "cost_usd": cost / n}
 
 
-def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot(result: dict, path: Path) -> None:
+    """Selection accuracy and tokens against the number of tools offered, flat vs namespaced, from the JSON."""
+    rows = result["rows"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ns, label in ((False, "flat names"), (True, "namespaced")):
         rs = [r for r in rows if r["namespaced"] == ns]
         axes[0].plot([r["tools"] for r in rs], [r["selection_accuracy"] for r in rs], marker="o", label=label)
         axes[1].plot([r["tools"] for r in rs], [r["tokens"] for r in rs], marker="o", label=label)
     axes[0].set_title("tool-selection accuracy")
+    axes[0].set_ylabel("share of calls to the right tool")
     axes[1].set_title("tokens per run")
+    axes[1].set_ylabel("tokens per run")
     for ax in axes:
         ax.set_xlabel("tools offered")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save(fig, path, dpi=110)
+
+
+PLOTS = {"lab07_tool_zoo.png": plot}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab07_tool_zoo.json", PLOTS)
+        return
     Model.from_settings().warm()  # a cold LiteLLM import must not eat the first run's deadline
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,7 +83,7 @@ def main() -> None:
     out = {"tasks": len(load_tasks()), "pattern": "tool_loop", "choice_temperature": 0.02, "rows": rows,
            "wall_s": round(time.perf_counter() - start, 1)}
     (OUT / "lab07_tool_zoo.json").write_text(json.dumps(out, indent=2) + "\n")
-    plot(rows, OUT / "lab07_tool_zoo.png")
+    plot(out, OUT / "lab07_tool_zoo.png")
     print(f"{'tools':>5} {'naming':<11} {'accuracy':>8} {'wrong/run':>9} {'success':>7} {'tokens':>7} {'cost $':>9}")
     for r in rows:
         print(f"{r['tools']:>5} {'namespaced' if r['namespaced'] else 'flat':<11} {r['selection_accuracy']:>8.3f} "
