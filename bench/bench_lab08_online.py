@@ -11,22 +11,42 @@ Writes bench/results/lab08_online.json and lab08_peeking.png.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from labs.lab08_eval import counterfactual, online  # noqa: E402
-from shared.plots import png  # noqa: E402
+from labs.lab08_eval import counterfactual, online
+from shared.plots import plt, replot, save
 
 OUT = Path(__file__).resolve().parent / "results"
 
 
+def plot(result: dict, path: Path) -> None:
+    """False-positive rate against the number of looks (exact), beside α and the SPRT, from the JSON."""
+    by_looks = result["exact_fpr_by_looks"]
+    looks, exact = [int(k) for k in by_looks], list(by_looks.values())
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(looks, exact, label="naive peeking (exact)")
+    ax.axhline(0.05, color="grey", linestyle="--", label="α = 0.05 (fixed horizon)")
+    sprt = next(r for r in result["peeking"]["aa"]["rows"] if r["procedure"] == "SPRT")
+    ax.axhline(sprt["rejects"], color="#55a868", label=f"SPRT, checked after every pair ({sprt['rejects']:.3f})")
+    ax.set_xlabel("looks at the data")
+    ax.set_ylabel("false-positive rate (A/A)")
+    ax.set_title("The peeking problem")
+    ax.legend()
+    save(fig, path)
+
+
+PLOTS = {"lab08_peeking.png": plot}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab08_online.json", PLOTS)
+        return
     t0 = time.perf_counter()
     peeking = {name: online.simulate(design, sims=2000, seed=0)
                for name, design in (("aa", online.ABDesign()), ("ab", online.ABDesign(p_b=0.13)))}
@@ -38,17 +58,7 @@ def main() -> None:
               "off_policy": off_policy, "seconds": round(time.perf_counter() - t0, 1)}
     OUT.mkdir(exist_ok=True)
     (OUT / "lab08_online.json").write_text(json.dumps(result, indent=2))
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(looks, exact, label="naive peeking (exact)")
-    ax.axhline(0.05, color="grey", linestyle="--", label="α = 0.05 (fixed horizon)")
-    sprt = next(r for r in peeking["aa"]["rows"] if r["procedure"] == "SPRT")
-    ax.axhline(sprt["rejects"], color="#55a868", label=f"SPRT, checked after every pair ({sprt['rejects']:.3f})")
-    ax.set_xlabel("looks at the data")
-    ax.set_ylabel("false-positive rate (A/A)")
-    ax.set_title("The peeking problem")
-    ax.legend()
-    (OUT / "lab08_peeking.png").write_bytes(png(fig))
+    plot(result, OUT / "lab08_peeking.png")
     for name, out in peeking.items():
         print(name, [(r["procedure"], r["rejects"], r["mean_users_per_arm"]) for r in out["rows"]])
     for eps, out in off_policy.items():

@@ -8,6 +8,7 @@ model → GRPO → generate, then the same SFT as a full fine-tune. Ratios are a
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import tempfile
@@ -15,20 +16,36 @@ import time
 from pathlib import Path
 
 import datasets
-import matplotlib
+from transformers.utils import logging
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from transformers.utils import logging  # noqa: E402
-
-from labs.lab10_finetune import model as M  # noqa: E402
-from labs.lab10_finetune import pipeline  # noqa: E402
-from labs.lab10_finetune import train as T  # noqa: E402
+from labs.lab10_finetune import model as M
+from labs.lab10_finetune import pipeline
+from labs.lab10_finetune import train as T
+from shared.plots import plt, replot, save
 
 OUT = Path(__file__).resolve().parent / "results"
 
 
+def plot(result: dict, path: Path) -> None:
+    """Wall time per pipeline stage, from the JSON's "stages"."""
+    names = list(result["stages"])
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.bar(names, [result["stages"][n]["wall_s"] for n in names])
+    ax.set(xlabel="pipeline stage", ylabel="wall time (s)", title=f"lab-10 pipeline stages ({result['machine']})")
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    save(fig, path)
+
+
+PLOTS = {"lab10_stages.png": plot}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab10_stages.json", PLOTS)
+        return
     datasets.disable_progress_bars()
     logging.disable_progress_bar()
     logging.set_verbosity_error()
@@ -61,13 +78,7 @@ def main() -> None:
     }
     OUT.mkdir(exist_ok=True)
     (OUT / "lab10_stages.json").write_text(json.dumps(result, indent=2) + "\n")
-    names = list(result["stages"])
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.bar(names, [result["stages"][n]["wall_s"] for n in names])
-    ax.set(ylabel="wall s", title=f"lab-10 pipeline stages ({result['machine']})")
-    ax.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
-    fig.savefig(OUT / "lab10_stages.png")
+    plot(result, OUT / "lab10_stages.png")
     print(json.dumps(result, indent=2))
 
 

@@ -9,17 +9,14 @@ as a share of the whole, and counts the deprecation warnings found when every mo
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from labs.lab14_audit import audit, dependencies, deprecations, tiers, tripwires  # noqa: E402
-from shared.config import REPO_ROOT  # noqa: E402
+from labs.lab14_audit import audit, dependencies, deprecations, tiers, tripwires
+from shared.config import REPO_ROOT
+from shared.plots import plt, replot, save
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -30,7 +27,39 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - t
 
 
+def plot(result: dict, path: Path) -> None:
+    """Seconds per audit stage and deprecation warnings per owner, from the JSON."""
+    stages, dep = result["stages_s"], result["deprecations"]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    bars = a.barh(list(stages), list(stages.values()))
+    a.bar_label(bars, fmt="%.2f s", fontsize=8, padding=2)  # the sub-second stages are invisible as bars
+    a.set_xlim(0, 1.18 * max(stages.values()))
+    a.set_xlabel("wall time (s)")
+    a.set_ylabel("audit stage")
+    a.set_title("audit stages on this repository")
+    owners = dep["by_owner"]
+    b.set_title(f"{dep['total']} warnings, {dep['distinct']} distinct")
+    if not owners:  # nothing to draw: say so rather than show an empty bar chart
+        b.axis("off")
+        b.text(0.5, 0.5, f"no deprecation warnings on importing\nall {dep['modules_imported']} modules",
+               ha="center", va="center", fontsize=11)
+    else:
+        b.barh(list(owners), list(owners.values()), color="tab:orange")
+        b.set_xlabel("deprecation warnings (import of every module)")
+        b.set_ylabel("package that owns the deprecated API")
+    fig.tight_layout()
+    save(fig, path, dpi=110)
+
+
+PLOTS = {"lab14_audit.png": plot}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab14_audit.json", PLOTS)
+        return
     deps, t_deps = timed(dependencies.audit, REPO_ROOT)
     warn, t_warn = timed(deprecations.audit, REPO_ROOT, "import")
     (tier_map, topics), t_topics = timed(tiers.topics_for, REPO_ROOT)
@@ -54,16 +83,7 @@ def main() -> None:
     }
     OUT.mkdir(exist_ok=True)
     (OUT / "lab14_audit.json").write_text(json.dumps(result, indent=1) + "\n")
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    a.barh(list(stages), list(stages.values()))
-    a.set_xlabel("seconds")
-    a.set_title("audit stages on this repository")
-    owners = result["deprecations"]["by_owner"] or {"none": 0}
-    b.barh(list(owners), list(owners.values()), color="tab:orange")
-    b.set_xlabel("deprecation warnings (import of every module)")
-    b.set_title(f"{warn['total']} warnings, {warn['distinct']} distinct")
-    fig.tight_layout()
-    fig.savefig(OUT / "lab14_audit.png", dpi=110)
+    plot(result, OUT / "lab14_audit.png")
     print(json.dumps({k: result[k] for k in ("stages_s", "deprecations")}, indent=1))
 
 
