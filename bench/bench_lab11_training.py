@@ -9,19 +9,17 @@ The README's numbers come from this file.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib import pyplot as plt  # noqa: E402
-
-from labs.lab11_multimodal import clip, data, diffusion, fusion, rag  # noqa: E402
-from labs.lab11_multimodal import eval as mm_eval  # noqa: E402
+from labs.lab11_multimodal import clip, data, diffusion, fusion, rag
+from labs.lab11_multimodal import eval as mm_eval
+from shared.plots import plt, replot, save
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -32,7 +30,33 @@ def timed(fn, *args, **kw):
     return out, round(time.perf_counter() - t, 2)
 
 
+def plot(result: dict, path: Path) -> None:
+    """CLIP zero-shot accuracy per epoch, the DDPM loss curve and the guidance sweep, from the JSON."""
+    clip_hist, ddpm_hist, sweep = result["clip"]["history"], result["ddpm"]["history"], result["guidance_sweep"]
+    fig, ax = plt.subplots(1, 3, figsize=(14, 3.4), dpi=100)
+    ax[0].plot([r["epoch"] for r in clip_hist], [r["zero_shot_acc"] for r in clip_hist], marker=".")
+    ax[0].set(title="CLIP zero-shot accuracy (test digits)", xlabel="epoch", ylabel="zero-shot accuracy", ylim=(0, 1.05))
+    ax[1].plot([r["step"] for r in ddpm_hist], [r["loss"] for r in ddpm_hist])
+    ax[1].set(title="DDPM epsilon loss", xlabel="training step", ylabel="MSE of predicted noise")
+    ax[2].plot([r["guidance"] for r in sweep], [r["class_accuracy"] for r in sweep], marker="o")
+    ax[2].set(title="guidance: accuracy (blue) vs FID (red)", xlabel="guidance scale w", ylim=(0, 1.05))
+    ax[2].set_ylabel("class accuracy of samples", color="tab:blue")
+    tw = ax[2].twinx()
+    tw.plot([r["guidance"] for r in sweep], [r["fid"] for r in sweep], marker="s", color="tab:red")
+    tw.set_ylabel("FID (lower is closer to real)", color="tab:red")
+    fig.tight_layout()
+    save(fig, path)
+
+
+PLOTS = {"lab11_training.png": plot}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab11_training.json", PLOTS)
+        return
     torch.set_num_threads(1)
     d = data.digits()
     (clip_model, clip_hist), clip_s = timed(clip.train, clip.Config(epochs=30))
@@ -51,9 +75,9 @@ def main() -> None:
         "threads": 1,
         "clip": {"epochs": 30, "train_s": clip_s, "zero_shot_before": round(clip_hist[0]["zero_shot_acc"], 4),
                  "zero_shot_after": clip_hist[-1]["zero_shot_acc"], "final_scale": clip_hist[-1]["scale"],
-                 "retrieval": rag.retrieval_metrics(clip_model)},
+                 "retrieval": rag.retrieval_metrics(clip_model), "history": clip_hist},
         "ddpm": {"T": 200, "steps": 3000, "train_s": ddpm_s, "final_loss": ddpm_hist[-1]["loss"],
-                 "samples_1000_s": sample_s},
+                 "samples_1000_s": sample_s, "history": ddpm_hist},
         "classifier_test_accuracy": round(clf_acc, 4),
         "fid": fid,
         "guidance_sweep": sweep,
@@ -61,17 +85,7 @@ def main() -> None:
     }
     OUT.mkdir(exist_ok=True)
     (OUT / "lab11_training.json").write_text(json.dumps(result, indent=2) + "\n")
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.2), dpi=100)
-    ax[0].plot([r["epoch"] for r in clip_hist], [r["zero_shot_acc"] for r in clip_hist], marker=".")
-    ax[0].set(title="CLIP zero-shot accuracy (test digits)", xlabel="epoch", ylim=(0, 1))
-    ax[1].plot([r["step"] for r in ddpm_hist], [r["loss"] for r in ddpm_hist])
-    ax[1].set(title="DDPM epsilon loss", xlabel="step")
-    ax[2].plot([r["guidance"] for r in sweep], [r["class_accuracy"] for r in sweep], marker="o", label="class acc")
-    tw = ax[2].twinx()
-    tw.plot([r["guidance"] for r in sweep], [r["fid"] for r in sweep], marker="s", color="tab:red")
-    ax[2].set(title="guidance: accuracy (blue) vs FID (red)", xlabel="w")
-    fig.tight_layout()
-    fig.savefig(OUT / "lab11_training.png")
+    plot(result, OUT / "lab11_training.png")
     print(json.dumps(result, indent=2))
 
 
