@@ -14,8 +14,10 @@ Also written: each layer's false-positive rate alone on the look-alikes (layer_f
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
+from pathlib import Path
 
 import shared  # noqa: F401  (offline environment first)
 from labs.lab12_safety import classifier, mock_plugin, redteam
@@ -24,12 +26,48 @@ from labs.lab12_safety.judge import Judge
 from labs.lab12_safety.probes import FAMILIES, TEST_SEED, benign, generate
 from shared.config import REPO_ROOT
 from shared.llm import Model
+from shared.plots import plt, replot, save
 
 OUT = REPO_ROOT / "bench" / "results"
 assert mock_plugin.BEHAVIOUR_NAMES
 
 
+def plot(result: dict, path: Path) -> None:
+    """ASR per probe family per defence configuration, and over-refusal against ASR, from the JSON."""
+    summary = result["summary"]
+    configs, families = list(summary), result["families"]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(15, 5.2), gridspec_kw={"width_ratios": [3, 1]})
+    width = 0.8 / len(configs)
+    for i, c in enumerate(configs):
+        ax.bar([f + (i - (len(configs) - 1) / 2) * width for f in range(len(families))],  # centred on the tick
+               [summary[c]["families"][fam]["asr"] for fam in families], width, label=c)
+    ax.set_xticks(range(len(families)), families, rotation=25)
+    ax.set_xlabel("probe family")
+    ax.set_ylabel("attack success rate")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("ASR per probe family: undefended, each layer alone, all layers (mock/safety_target)", pad=34)
+    # above the panel: some family's bar reaches 1.0 in any corner a legend could take
+    ax.legend(ncols=len(configs), fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    ax2.scatter([summary[c]["over_refusal"] for c in configs], [summary[c]["asr"] for c in configs])
+    for c in configs:
+        ax2.annotate(c, (summary[c]["over_refusal"], summary[c]["asr"]), fontsize=8, xytext=(5, -3),
+                     textcoords="offset points")
+    ax2.set_xlabel("over-refusal on benign look-alikes")
+    ax2.set_ylabel("overall ASR")
+    ax2.set_title("helpfulness / safety trade-off")
+    fig.tight_layout()
+    save(fig, path, dpi=110)
+
+
+PLOTS = {"lab12_redteam.png": plot}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab12_redteam.json", PLOTS)
+        return
     start = time.perf_counter()
     model = Model.from_settings()
     data = classifier.dataset()
@@ -55,31 +93,8 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "lab12_redteam.json").write_text(json.dumps(out, indent=1) + "\n")
     (OUT / "lab12_redteam.report.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    summary = out["summary"]
-    configs, families = list(summary), out["families"]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(15, 4.8), gridspec_kw={"width_ratios": [3, 1]})
-    width = 0.8 / len(configs)
-    for i, c in enumerate(configs):
-        ax.bar([f + (i - len(configs) / 2) * width for f in range(len(families))],
-               [summary[c]["families"][fam]["asr"] for fam in families], width, label=c)
-    ax.set_xticks(range(len(families)), families, rotation=25)
-    ax.set_ylabel("attack success rate")
-    ax.set_title("ASR per probe family: undefended, each layer alone, all layers (mock/safety_target)")
-    ax.legend(ncol=4, fontsize=8)
-    ax2.scatter([summary[c]["over_refusal"] for c in configs], [summary[c]["asr"] for c in configs])
-    for c in configs:
-        ax2.annotate(c, (summary[c]["over_refusal"], summary[c]["asr"]), fontsize=8)
-    ax2.set_xlabel("over-refusal on benign look-alikes")
-    ax2.set_ylabel("overall ASR")
-    ax2.set_title("helpfulness / safety trade-off")
-    fig.tight_layout()
-    fig.savefig(OUT / "lab12_redteam.png", dpi=110)
-    print(redteam.table(summary))
+    plot(out, OUT / "lab12_redteam.png")
+    print(redteam.table(out["summary"]))
     print("held-out family recall:", out["held_out_recall"])
     print("classifier:", json.dumps(out["classifier"]))
     print("each layer alone on the benign look-alikes:",
