@@ -12,6 +12,7 @@ set, reported per query). Writes bench/results/lab13_nl2query.json + .png.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import time
@@ -24,6 +25,7 @@ from labs.lab13_sre import (
 )
 from labs.lab13_sre.metrics import fixture_db
 from shared.llm import Model
+from shared.plots import plt, replot, save
 
 OUT = Path(__file__).resolve().parent / "results"
 SETTINGS = [("perfect", 0.0, 0.0, True), ("paraphrase only", 0.5, 0.0, True), ("mistakes 0.1", 0.5, 0.1, True),
@@ -42,6 +44,11 @@ def per_query_s(fn, items, repeat: int = 3) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab13_nl2query.json", PLOTS)
+        return
     OUT.mkdir(exist_ok=True)
     base = Model.from_settings().for_behaviour("sre_promql")
     sweep = []
@@ -74,16 +81,13 @@ def main() -> None:
               "grading_cost_per_query": cost, "pairs_timed": len(all_pairs), "example_disagreements": [
                   {k: r[k] for k in ("id", "gold", "pred", "exact", "ast", "execution")} for r in default["disagreements"][:8]]}
     (OUT / "lab13_nl2query.json").write_text(json.dumps(result, indent=2))
-    plot(sweep)
+    plot(result, OUT / "lab13_nl2query.png")
     print(json.dumps(cost, indent=2))
 
 
-def plot(sweep: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot(result: dict, path: Path) -> None:
+    """Accuracy of the same predictions under three graders, per mock setting, from the JSON's "sweep"."""
+    sweep = result["sweep"]
     fig, ax = plt.subplots(figsize=(9, 3.6))
     width = 0.27
     xs = range(len(sweep))
@@ -91,10 +95,14 @@ def plot(sweep: list[dict]) -> None:
         ax.bar([x + (i - 1) * width for x in xs], [s[grader] for s in sweep], width, label=grader)
     ax.set_xticks(list(xs), [s["setting"] for s in sweep], rotation=15, fontsize=8)
     ax.set_ylim(0, 1.05)
+    ax.set_xlabel("mock setting (paraphrase and mistake rates, catalogue)")
     ax.set_ylabel("accuracy")
-    ax.set_title("NL->PromQL: the same predictions graded three ways (64 questions)")
-    ax.legend(fontsize=8)
-    fig.savefig(OUT / "lab13_nl2query.png", dpi=90, bbox_inches="tight")
+    ax.set_title(f"NL->PromQL: the same predictions graded three ways ({result['n_questions']} questions)")
+    ax.legend(fontsize=8, title="grader", loc="upper left", bbox_to_anchor=(1.01, 1))
+    save(fig, path, dpi=90)
+
+
+PLOTS = {"lab13_nl2query.png": plot}
 
 
 if __name__ == "__main__":

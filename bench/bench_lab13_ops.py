@@ -10,6 +10,7 @@ and lab13_ops.png (four panels). Every number in the lab README's results table 
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -24,11 +25,17 @@ from labs.lab13_sre import (
 )
 from labs.lab13_sre.estate import fixture_incidents, generate, load_estate, render
 from shared.llm import Model
+from shared.plots import plt, replot, save
 
 OUT = Path(__file__).resolve().parent / "results"
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab13_ops.json", PLOTS)
+        return
     OUT.mkdir(exist_ok=True)
     estate = load_estate()
     model = Model.from_settings()
@@ -56,7 +63,7 @@ def main() -> None:
     result = {"triage": tri, "triage_incidents": len(tri_incs), "rca": rc, "rca_incidents": len(rca_incs),
               "anomaly": det, "change_risk": risk}
     (OUT / "lab13_ops.json").write_text(json.dumps(result, indent=2))
-    plot(result)
+    plot(result, OUT / "lab13_ops.png")
 
 
 def incident_detection() -> dict[str, dict]:
@@ -70,32 +77,37 @@ def incident_detection() -> dict[str, dict]:
                 "recall": round(float(np.mean([s["recall"] for s in ss])), 4)} for d, ss in scores.items()}
 
 
-def plot(r: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(2, 2, figsize=(11, 7))
+def plot(r: dict, path: Path) -> None:
+    """Triage accuracy, RCA accuracy/efficiency, detectors' precision/recall, change-risk reliability (JSON)."""
+    fig, ax = plt.subplots(2, 2, figsize=(12, 7.5))
     names = list(r["triage"])
     for i, f in enumerate(("severity", "team", "triage")):
         vals = [r["triage"][n][f]["value"] for n in names]
         ax[0, 0].bar([x + (i - 1) * 0.27 for x in range(len(names))], vals, 0.27, label=f)
-    ax[0, 0].set_xticks(range(len(names)), names, fontsize=7)
+    ax[0, 0].set_xticks(range(len(names)), names, fontsize=7, rotation=15)
     ax[0, 0].set_title(f"triage accuracy ({r['triage_incidents']} incidents)", fontsize=9)
-    ax[0, 0].legend(fontsize=7)
+    ax[0, 0].set_xlabel("triage classifier", fontsize=8)
+    ax[0, 0].set_ylabel("share of incidents right", fontsize=8)
+    ax[0, 0].set_ylim(0, 1.05)
+    ax[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1))
     names = list(r["rca"])
     ax[0, 1].bar([x - 0.2 for x in range(len(names))], [r["rca"][n]["accuracy"] for n in names], 0.4, label="accuracy")
     ax[0, 1].bar([x + 0.2 for x in range(len(names))], [r["rca"][n]["efficiency"] for n in names], 0.4, label="efficiency")
     ax[0, 1].set_xticks(range(len(names)), names, fontsize=7)
     ax[0, 1].set_title(f"RCA agent ({r['rca_incidents']} incidents)", fontsize=9)
-    ax[0, 1].legend(fontsize=7)
+    ax[0, 1].set_xlabel("mock agent behaviour", fontsize=8)
+    ax[0, 1].set_ylabel("accuracy / efficiency (0 to 1)", fontsize=8)
+    ax[0, 1].set_ylim(0, 1.05)
+    ax[0, 1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1))
     wk = r["anomaly"]["labelled_week"]
     ax[1, 0].bar([x - 0.2 for x in range(len(wk))], [wk[d]["precision"] for d in wk], 0.4, label="precision")
     ax[1, 0].bar([x + 0.2 for x in range(len(wk))], [wk[d]["recall"] for d in wk], 0.4, label="recall")
     ax[1, 0].set_xticks(range(len(wk)), list(wk), fontsize=8)
     ax[1, 0].set_title("detectors on a labelled week with a daily cycle", fontsize=9)
-    ax[1, 0].legend(fontsize=7)
+    ax[1, 0].set_xlabel("anomaly detector", fontsize=8)
+    ax[1, 0].set_ylabel("precision / recall of flagged hours", fontsize=8)
+    ax[1, 0].set_ylim(0, 1.05)
+    ax[1, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1))
     rel = r["change_risk"]["test"]["reliability"]
     ax[1, 1].plot([0, 0.5], [0, 0.5], "k:", lw=1)
     ax[1, 1].scatter([b["mean_p"] for b in rel], [b["observed"] for b in rel], s=[10 + 3 * b["n"] for b in rel])
@@ -104,7 +116,10 @@ def plot(r: dict) -> None:
     t = r["change_risk"]["test"]
     ax[1, 1].set_title(f"change risk reliability (AUC {t['auc']}, ECE {t['ece']}, Brier {t['brier']})", fontsize=9)
     fig.tight_layout()
-    fig.savefig(OUT / "lab13_ops.png", dpi=90)
+    save(fig, path, dpi=90)
+
+
+PLOTS = {"lab13_ops.png": plot}
 
 
 if __name__ == "__main__":
