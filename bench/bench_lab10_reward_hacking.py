@@ -33,6 +33,7 @@ from labs.lab10_finetune import model as M  # noqa: E402
 from labs.lab10_finetune import ppo  # noqa: E402
 from labs.lab10_finetune import reward_hacking as RH  # noqa: E402
 from labs.lab10_finetune import train as T  # noqa: E402
+from shared.plots import replot, save  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 RUNS = {"proxy, beta 0.04": {"reward": "length_biased", "beta": 0.04},
@@ -45,7 +46,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--lr", type=float, nargs="+", default=[1e-2, 3e-3])
     parser.add_argument("--quick", action="store_true", help="fewer SFT epochs (for a smoke run)")
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
     args = parser.parse_args(argv)
+    if args.replot:
+        replot(OUT / "lab10_reward_hacking.json", PLOTS)
+        return
     datasets.disable_progress_bars()
     logging.disable_progress_bar()
     logging.set_verbosity_error()
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
               "start_held_out_greedy": start, "by_lr": by_lr}
     OUT.mkdir(exist_ok=True)
     (OUT / "lab10_reward_hacking.json").write_text(json.dumps(result, indent=2) + "\n")
-    _plot(result, OUT / "lab10_reward_hacking.png")
+    plot(result, OUT / "lab10_reward_hacking.png")
     print(json.dumps({k: v for k, v in result.items() if k != "by_lr"} | {"by_lr": {
         lr: {n: {"summary": r["summary"], "held_out_greedy": r["held_out_greedy"]} for n, r in runs.items()}
         for lr, runs in by_lr.items()}}, indent=2))
@@ -87,7 +92,8 @@ def _greedy(path: str, adapter: str | None, rows) -> dict[str, float]:
     return RH.scored(got, [r["completion"] for r in rows]) | {"samples": got[:4]}
 
 
-def _plot(result, path: Path) -> None:
+def plot(result: dict, path: Path) -> None:
+    """True reward and completion length per PPO step, one column per learning rate, from the JSON."""
     lrs = list(result["by_lr"])
     fig, axes = plt.subplots(2, len(lrs), figsize=(5 * len(lrs), 6.4), squeeze=False, sharex=True)
     for col, lr in enumerate(lrs):
@@ -100,7 +106,11 @@ def _plot(result, path: Path) -> None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    fig.savefig(path)
+    save(fig, path)
+
+
+PLOTS = {"lab10_reward_hacking.png": plot}
+
 
 if __name__ == "__main__":
     main()
