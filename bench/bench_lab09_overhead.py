@@ -19,6 +19,7 @@ its span in the store; the sampler's own counts are checked against the requests
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -151,31 +152,42 @@ def pct(x: list[float], q: float) -> float:
     return xs[lo] + (h - lo) * (xs[min(lo + 1, len(xs) - 1)] - xs[lo])
 
 
-def plot(results: list[dict]) -> None:
-    """Added p50 and p99 per scenario, gateway beside the LiteLLM proxy (capture off)."""
-    import matplotlib
+def plot(result: dict, path: Path) -> None:
+    """Added p50 and p99 per scenario, gateway beside the LiteLLM proxy (capture off), from the JSON."""
+    # lazy: the pass-through server subprocess imports this module, and must not pay for matplotlib
+    from shared.plots import plt, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [r for r in results if not r["capture"]]
+    rows = [r for r in result["results"] if not r["capture"]]
     labels = [f"{'stream' if r['stream'] else 'json'}\nc={r['concurrency']}" for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    # the targets this run measured (results from before the pass-through floor, or without the proxy, lack one)
+    targets = [(t, label) for t, label in (("passthrough", "bare pass-through (floor)"), ("gateway", "lab-09 gateway"),
+                                           ("litellm_proxy", "LiteLLM proxy")) if all(t in r for r in rows)]
+    width = 0.8 / len(targets)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     for ax, key in zip(axes, ("added_p50_ms", "added_p99_ms"), strict=True):
         xs = range(len(rows))
-        ax.bar([x - 0.27 for x in xs], [r["passthrough"][key] for r in rows], 0.27, label="bare pass-through (floor)")
-        ax.bar(list(xs), [r["gateway"][key] for r in rows], 0.27, label="lab-09 gateway")
-        if all("litellm_proxy" in r for r in rows):
-            ax.bar([x + 0.27 for x in xs], [r["litellm_proxy"][key] for r in rows], 0.27, label="LiteLLM proxy")
+        for i, (t, label) in enumerate(targets):
+            ax.bar([x + (i - (len(targets) - 1) / 2) * width for x in xs], [r[t][key] for r in rows], width, label=label)
         ax.set_xticks(list(xs), labels)
+        ax.set_xlabel("response mode, concurrent clients")
         ax.set_ylabel("ms over calling the mock directly")
         ax.set_title(key.replace("_", " "))
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(OUT.with_suffix(".png"), dpi=100)
+    # one legend for both panels, above them: the bars reach the top of either panel
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=3, fontsize=9)
+    save(fig, path)
+
+
+PLOTS = {"lab09_overhead.png": plot}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        from shared.plots import replot  # lazy, as in plot()
+
+        replot(OUT, PLOTS)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="bench-lab09-"))
     py = sys.executable
     mock_port, gw_port, proxy_port, pass_port = free_port(), free_port(), free_port(), free_port()
@@ -275,7 +287,7 @@ def main() -> None:
                    "rounds": ROUNDS, "results": results}
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps(summary, indent=2))
-        plot(results)
+        plot(summary, OUT.with_suffix(".png"))
         print(json.dumps({k: v for k, v in summary.items() if k != "results"}))
         assert spans == server == gateway_requests == sampler["traces"] == sampler["kept"], "spans lost under load"
     finally:
