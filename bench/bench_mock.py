@@ -236,27 +236,31 @@ def vs_raw(n: int, concurrency: int, rounds: int) -> dict:
             proc.wait(timeout=10)
 
 
-def plot(result: dict) -> None:
-    import matplotlib  # plotting only when the bench runs
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot(result: dict, path: Path) -> None:
+    """Throughput and server CPU per request, mock vs raw ASGI, both response modes, from the JSON."""
+    # lazy: the --serve-raw subprocess imports this module to serve, and must not pay for matplotlib
+    from shared.plots import plt, save
 
     v = result["vs_raw_asgi"]
-    fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
     for j, name in enumerate(("mock", "raw_asgi")):
         ax[0].bar([i + j * 0.4 for i in range(2)], [v[m][name]["requests_per_s"] for m in ("non_streaming", "streaming")],
                   0.4, label=name)
         ax[1].bar([i + j * 0.4 for i in range(2)],
                   [v[m][name]["server_cpu_us_per_request"] for m in ("non_streaming", "streaming")], 0.4, label=name)
-    for a, title in zip(ax, ("requests/s (median of rounds)", "server CPU µs per request"), strict=True):
+    for a, title, unit in zip(ax, ("requests/s (median of rounds)", "server CPU µs per request"),
+                              ("requests per second", "server CPU per request (µs)"), strict=True):
         a.set_xticks([0.2, 1.2], ["non-streaming", "streaming"])
         a.set_title(title)
-        a.legend()
+        a.set_xlabel("response mode")
+        a.set_ylabel(unit)
     fig.suptitle(f"mock vs a raw ASGI app serving the same bytes: {v['non_streaming']['mock_share_of_raw_rps']:.0%} "
                  f"/ {v['streaming']['mock_share_of_raw_rps']:.0%} of its throughput")
-    fig.tight_layout()
-    fig.savefig(RESULTS.with_suffix(".png"), dpi=100)
+    fig.legend(*ax[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)  # off the bars
+    save(fig, path)
+
+
+PLOTS = {"mock.png": plot}
 
 
 def http_scenarios(n: int, concurrency: int) -> dict:
@@ -337,9 +341,15 @@ def main() -> None:
     parser.add_argument("--ladder-prompts", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--serve-raw", nargs=2, metavar=("PORT", "PAYLOAD"), help=argparse.SUPPRESS)
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
     args = parser.parse_args()
     if args.serve_raw:
         serve_raw(int(args.serve_raw[0]), args.serve_raw[1])
+        return
+    if args.replot:
+        from shared.plots import replot  # lazy, as in plot()
+
+        replot(RESULTS, PLOTS)
         return
     load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine: the wall-clock numbers depend on it
     print(f"load average at start: {load_at_start} on {os.cpu_count()} CPUs")
@@ -358,7 +368,7 @@ def main() -> None:
                           "load_average_at_start": load_at_start}}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    plot(result)
+    plot(result, RESULTS.with_suffix(".png"))
     print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 
