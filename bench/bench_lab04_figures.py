@@ -11,6 +11,8 @@ speed of our numpy autograd next to torch autograd on one MLP step (a ratio, not
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 
 from labs.lab04_dl import activations, autograd, init, normalization, optim, schedules
+from shared.plots import replot
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -50,19 +53,51 @@ def autograd_speed(repeats: int = 50) -> dict[str, float]:
     return out
 
 
+# The lab's own figure functions draw these PNGs (each goes through shared.plots.png, which runs the same
+# check as shared.plots.save); the bench hands them what the JSON stores.
+def plot(result: dict, path: Path) -> None:
+    """Gradient norm per layer, plain vs residual."""
+    path.write_bytes(activations.plot_depth({k: {"norms": v} for k, v in result["gradient_norm_per_layer"].items()}))
+
+
+def plot_init_depth(result: dict, path: Path) -> None:
+    """Activation std through 24 ReLU layers per initialisation."""
+    path.write_bytes(init.plot_depth({k: {"stds": v, "last": v[-1]} for k, v in result["activation_std_per_layer"].items()}))
+
+
+def plot_optim_paths(result: dict, path: Path) -> None:
+    """Each optimizer's path on the Rosenbrock valley: a deterministic computation (no timing), re-run by the
+    lab's figure for the number of steps the JSON records."""
+    path.write_bytes(optim.plot_paths(result["optimizer_path_steps"]))
+
+
+def plot_lr_schedule(result: dict, path: Path) -> None:
+    """The warmup + cosine schedules whose parameters the JSON records."""
+    path.write_bytes(schedules.plot({k: schedules.WarmupCosine(**p) for k, p in result["lr_schedules"].items()}))
+
+
+PLOTS = {"lab04_gradients.png": plot, "lab04_init_depth.png": plot_init_depth,
+         "lab04_optim_paths.png": plot_optim_paths, "lab04_lr_schedule.png": plot_lr_schedule}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNGs from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        replot(OUT / "lab04_figures.json", PLOTS)
+        return
     OUT.mkdir(exist_ok=True)
     study = activations.depth_study(50)
-    (OUT / "lab04_gradients.png").write_bytes(activations.plot_depth(study))
     table = init.depth_table(24, 512)
-    (OUT / "lab04_init_depth.png").write_bytes(init.plot_depth(table))
-    (OUT / "lab04_optim_paths.png").write_bytes(optim.plot_paths(500))
     sched = {"peak 3e-4, warmup 200, min 3e-5": schedules.WarmupCosine(3e-4, 200, 2000, 3e-5),
              "peak 6e-4, warmup 50, min 0": schedules.WarmupCosine(6e-4, 50, 2000, 0.0)}
-    (OUT / "lab04_lr_schedule.png").write_bytes(schedules.plot(sched))
     results = {
         "gradient_norm_first_over_last_layer": {k: v["first_over_last"] for k, v in study.items()},
         "init_activation_std_after_24_relu_layers_width_512": {k: v["last"] for k, v in table.items()},
+        "gradient_norm_per_layer": {k: v["norms"] for k, v in study.items()},
+        "activation_std_per_layer": {k: v["stds"] for k, v in table.items()},
+        "optimizer_path_steps": 500,
+        "lr_schedules": {k: dataclasses.asdict(s) for k, s in sched.items()},
         "gpt2_residual_stream_std_after_24_blocks": {
             "unscaled": init.residual_stream_stds(scaled=False)[-1], "scaled_1_over_sqrt_2L": init.residual_stream_stds()[-1]},
         "optimizers_vs_torch_1000_steps": {n: optim.compare(n) for n in optim.OPTIMIZERS},
@@ -73,7 +108,10 @@ def main() -> None:
         "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
     (OUT / "lab04_figures.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps({k: v for k, v in results.items() if k != "optimizers_vs_torch_1000_steps"}, indent=2))
+    for name, draw in PLOTS.items():
+        draw(results, OUT / name)
+    drawn = ("optimizers_vs_torch_1000_steps", "gradient_norm_per_layer", "activation_std_per_layer")
+    print(json.dumps({k: v for k, v in results.items() if k not in drawn}, indent=2))
     for n, r in results["optimizers_vs_torch_1000_steps"].items():
         tb = r.get("textbook", {}).get("max_abs_diff", {})
         print(f"{n:<9} exact bit-exact: {r['exact']['bit_exact']}"
