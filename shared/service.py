@@ -92,6 +92,7 @@ class RequestContextMiddleware:
     def __init__(self, app, service: str):
         self.app = app
         self.service = service
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # bounded: routes are templates
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -115,8 +116,12 @@ class RequestContextMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope.get("method", "GET")
-            HTTP_REQUESTS.labels(self.service, method, route, str(status_holder["status"])).inc()
-            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - start)
+            key = (method, route, status_holder["status"])
+            if (series := self._series.get(key)) is None:  # labels() validates and locks on every call
+                series = self._series[key] = (HTTP_REQUESTS.labels(self.service, method, route, str(key[2])),
+                                              HTTP_LATENCY.labels(self.service, method, route))
+            series[0].inc()
+            series[1].observe(time.perf_counter() - start)
 
 
 class UnhandledErrorMiddleware:

@@ -285,6 +285,7 @@ async def _paced(plan: Plan, events: list[str]):
         yield event
 
 
+_json_string = json.encoder.encode_basestring_ascii  # what json.dumps(str) writes, without its per-call set-up
 _PIECE = "\x1fpiece\x1f"  # a sentinel no reply holds: json.dumps writes it as "\u001fpiece\u001f"
 
 
@@ -303,7 +304,7 @@ def _sse_data(chunks: list[dict[str, Any]]) -> list[str]:
                 templates[key] = shape.split(json.dumps(_PIECE))
             parts = templates[key]
             if len(parts) == 2:
-                out.append(f"data: {parts[0]}{json.dumps(delta['content'])}{parts[1]}\n\n")
+                out.append(f"data: {parts[0]}{_json_string(delta['content'])}{parts[1]}\n\n")
                 continue
         out.append(f"data: {json.dumps(chunk)}\n\n")
     return out

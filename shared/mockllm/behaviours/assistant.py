@@ -42,6 +42,7 @@ FACTS = {
     "author of hamlet": "William Shakespeare",
 }
 
+_JSON_WORD = re.compile(r"\bjson\b", re.IGNORECASE)
 _EXPR = re.compile(r"[-+*/%().\d\s^x×÷]{3,}")
 _BINARY = re.compile(r"\d\s*[-+*/%^x×÷]\s*\(?\s*-?\d")  # an operator between two numbers
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")  # 1,234 -> 1234
@@ -227,13 +228,15 @@ def _rejected_rounds(req: MockRequest) -> int:
     return rounds
 
 
-def json_schema_of(req: MockRequest) -> dict[str, Any] | None:
-    """The schema JSON must satisfy ({} for any JSON object), or None when no JSON was asked for."""
+def json_schema_of(req: MockRequest, text: str | None = None) -> dict[str, Any] | None:
+    """The schema JSON must satisfy ({} for any JSON object), or None when no JSON was asked for.
+    `text` is the task text when the caller has it already."""
     rf = req.response_format or {}
     if rf.get("type") == "json_schema":
         return (rf.get("json_schema") or {}).get("schema") or {}
-    prompt = req.system() + "\n" + structured.task_text(req)
-    if rf.get("type") == "json_object" or re.search(r"\bjson\b", prompt, re.IGNORECASE):
+    prompt = req.system() + "\n" + (structured.task_text(req) if text is None else text)
+    # the substring test first: a case-insensitive regex scans a long prompt several times slower
+    if rf.get("type") == "json_object" or ("json" in prompt.lower() and _JSON_WORD.search(prompt)):
         return structured.embedded_schema(req.system()) or structured.embedded_schema(prompt) or {}
     return None
 
@@ -291,7 +294,7 @@ def respond(req: MockRequest, fail_rates: dict[str, float]) -> Reply:
     calls = tool_calls(req, text, fail_rates)
     if calls:
         return Reply(tool_calls=calls)
-    schema = json_schema_of(req)
+    schema = json_schema_of(req, text)
     if schema is not None:
         return json_reply(req, schema, fail_rates)
     return Reply(content=plain_answer(req, text))
