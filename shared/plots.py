@@ -99,8 +99,8 @@ def _inside(points: np.ndarray, box) -> np.ndarray:
 
 
 def problems(fig) -> list[str]:
-    """What is wrong with `fig` for a reader (empty when nothing is); draws the figure once."""
-    fig.canvas.draw()
+    """What is wrong with `fig` for a reader (empty when nothing is); lays the figure out once."""
+    fig.draw_without_rendering()  # positions and text extents as a draw computes them, no pixels
     renderer = fig.canvas.get_renderer()
     found = []
     axes = fig.axes
