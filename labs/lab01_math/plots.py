@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from labs.lab01_math.expressions import Expression  # noqa: E402
-from shared.plots import png
+from shared.plots import OUTSIDE, png
 
 
 def svd_png(steps: dict) -> bytes:
@@ -79,7 +79,7 @@ def descent_png(expr: Expression, result: dict) -> bytes:
         axes[1].set_yscale("symlog", linthresh=1e-6)
         axes[1].set_xlabel("step")
         axes[1].set_ylabel("drop in f over the step")
-        axes[1].legend(fontsize=8)
+        axes[1].legend(fontsize=8, **OUTSIDE)  # the drops depend on the request's expression
         axes[1].set_title("first-order prediction vs reality", fontsize=9)
     fig.suptitle(f"gradient descent on f = {expr.text}", fontsize=10)
     fig.tight_layout()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from shared.plots import png
+from shared.plots import OUTSIDE, png
 
 
 def multiplier(t: int, W: int, T: int, r: float = 0.1) -> float:
@@ -40,5 +40,5 @@ def plot(lr_max: float, W: int, T: int, r: float = 0.1) -> bytes:
     ax.plot(range(T), lr_curve(lr_max, W, T, r))
     ax.axvline(W, color="grey", linestyle=":", label=f"end of warmup (W={W})")
     ax.set(xlabel="optimizer step t", ylabel="learning rate", title=f"warmup → cosine, lr_max={lr_max:g}, r={r:g}")
-    ax.legend()
+    ax.legend(**OUTSIDE)  # a high floor r keeps the curve near the top, where a legend inside would sit
     return png(fig)

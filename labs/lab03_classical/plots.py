@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen befor
 import numpy as np  # noqa: E402
 
 from labs.lab03_classical import calibration, metrics  # noqa: E402
-from shared.plots import png
+from shared.plots import OUTSIDE, png
 
 
 def roc_png(y_true, y_score) -> bytes:
@@ -25,7 +25,7 @@ def roc_png(y_true, y_score) -> bytes:
     ax.plot(fpr, tpr, drawstyle="steps-post", label=f"model (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], "--", color="grey", label="chance (AUC 0.5)")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve", xlim=(0, 1), ylim=(0, 1.02))
-    ax.legend(loc="lower right")
+    ax.legend(**OUTSIDE)  # a request's scores can put the curve anywhere, below the diagonal too
     return png(fig, dpi=110)
 
 
@@ -37,7 +37,7 @@ def pr_png(y_true, y_score) -> bytes:
     ax.plot(recall, precision, drawstyle="steps-post", label=f"model (AP {ap:.3f})")
     ax.axhline(prevalence, ls="--", color="grey", label=f"chance (AP = prevalence {prevalence:.3f})")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall curve", xlim=(0, 1), ylim=(0, 1.02))
-    ax.legend(loc="lower left")
+    ax.legend(**OUTSIDE)  # a request's scores can put the curve anywhere
     return png(fig, dpi=110)
 
 
@@ -56,6 +56,5 @@ def reliability_png(y_true, curves: dict[str, np.ndarray], n_bins: int = 10, str
     ax.set(ylabel=axes[1], title=f"Reliability diagram ({n_bins} {strategy} bins)",
            xlim=(0, 1), ylim=(0, 1))
     hist.set(xlabel=axes[0], ylabel="count")
-    # beside the panel: a bin's point can sit in any corner (an empty-ish bin at accuracy 1 or 0)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
+    ax.legend(fontsize=8, **OUTSIDE)  # a bin's point can sit in any corner (a small bin at accuracy 1 or 0)
     return png(fig, dpi=110)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy.special import erf
 
-from shared.plots import png
+from shared.plots import OUTSIDE, png
 
 SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
@@ -110,7 +110,7 @@ def plot_depth(study: dict[str, Any]) -> bytes:
     ax.set_xlabel("layer (1 = nearest the input)")
     ax.set_ylabel("‖∂L/∂h‖")
     ax.set_title("Gradient norm per layer: plain (dashed) vs residual (solid)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, **OUTSIDE)  # the request's depth decides where the curves run
     return png(fig, dpi=110)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from shared.plots import png
+from shared.plots import OUTSIDE, png
 
 SCHEMES = ("xavier", "he", "torch_default")
 
@@ -118,7 +118,7 @@ def plot_depth(table: dict[str, Any]) -> bytes:
     ax.set_xlabel("ReLU layer")
     ax.set_ylabel("activation std")
     ax.set_title("Activation std through depth, by initialisation")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, **OUTSIDE)  # the request's depth and width decide where the curves run
     return png(fig, dpi=110)
 
 

@@ -22,7 +22,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from labs.lab04_dl import backprop, init, normalization, optim, schedules
-from shared.plots import png
+from shared.plots import OUTSIDE, png
 
 NORMS = ("none", "batchnorm", "layernorm", "rmsnorm")
 SCHEDULES = ("constant", "warmup_cosine")
@@ -242,13 +242,13 @@ def plot(history: list[dict[str, Any]], title: str = "") -> bytes:
     a.plot(epochs, [r["torch_loss"] for r in history], marker="x", linestyle="--", label="torch")
     a.set_xlabel("epoch")
     a.set_ylabel("mean train loss")
-    a.legend()
+    a.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.02), ncols=2)  # above: a job's curves go anywhere
     grads = np.array([r["grad_norm_per_layer"] for r in history])
     for i in range(grads.shape[1]):
         b.semilogy(epochs, grads[:, i], marker=".", label=f"layer {i + 1}")
     b.set_xlabel("epoch")
     b.set_ylabel("mean ‖∂L/∂W‖")
-    b.legend(fontsize=8)
+    b.legend(fontsize=8, **OUTSIDE)
     fig.suptitle(title or "digits MLP: ours vs torch")
     return png(fig, dpi=100)
 

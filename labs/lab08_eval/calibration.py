@@ -146,7 +146,7 @@ def reliability_png(rows: list[dict[str, float]], title: str) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from shared.plots import png
+    from shared.plots import OUTSIDE, png
 
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
@@ -160,7 +160,7 @@ def reliability_png(rows: list[dict[str, float]], title: str) -> bytes:
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_title(title)
-    ax.legend(loc="upper left")
+    ax.legend(**OUTSIDE)  # a run's bins can put a point in any corner
     return png(fig)
 
 
