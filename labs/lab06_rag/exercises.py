@@ -11,10 +11,13 @@ import json
 import math
 from collections import Counter
 
+import torch
+
 from labs.lab06_rag import vectordb
 from labs.lab06_rag.bm25 import BM25, tokenize
 from labs.lab06_rag.corpus import load
 from labs.lab06_rag.hybrid import rrf
+from labs.lab06_rag.infonce import infonce
 from labs.lab06_rag.metrics import ndcg_at_k
 
 
@@ -107,9 +110,41 @@ def self_host_vs_api() -> dict:
                             "the API's and the volume covers the fixed part"}
 
 
+def infonce_exercise() -> dict:
+    """InfoNCE of query 0 in a batch of three, as its positive's cosine c rises and the temperature τ changes.
+
+    Query i is the unit vector e_i. Positive 0 is c·e_0 + √(1 − c²)·e_3; positives 1 and 2 have cosine
+    0.9 with their own query and 0.3 with query 0, so they are query 0's in-batch negatives. Its term is
+    then −log(e^(c/τ) / (e^(c/τ) + 2·e^(0.3/τ))) = log(1 + 2·e^((0.3 − c)/τ))."""
+    def batch(c: float):
+        q = torch.eye(3, 4, dtype=torch.float64)
+        p = torch.tensor([[c, 0, 0, (1 - c * c) ** 0.5], [0.3, 0.9, 0, 0.1 ** 0.5], [0.3, 0, 0.9, 0.1 ** 0.5]],
+                         dtype=torch.float64)
+        return q, p
+
+    rows = []
+    for tau in (1.0, 0.1, 0.05):
+        for c in (0.1, 0.3, 0.5, 0.9):
+            q, p = batch(c)
+            # query 0 alone, the other positives passed as its hard negatives: the same row of the loss
+            own = infonce(q[:1], p[:1], p[1:].unsqueeze(0), scale=1 / tau).item()
+            rows.append({"tau": tau, "scale": round(1 / tau, 1), "c": c, "query_0_loss": round(own, 4),
+                         "by_hand": round(math.log(1 + 2 * math.exp((0.3 - c) / tau)), 4),
+                         "batch_mean": round(infonce(q, p, scale=1 / tau).item(), 4)})
+    span = {tau: (r[0]["query_0_loss"], r[-1]["query_0_loss"]) for tau in (1.0, 0.05)
+            for r in [[x for x in rows if x["tau"] == tau]]}
+    return {"batch": "queries e_0, e_1, e_2; positive 0 at cosine c, the other two at 0.9 with their own query "
+                     "and 0.3 with query 0", "answer": rows,
+            "why": f"the loss falls as c rises, and equals log 3 at c = 0.3 (the positive ties both negatives) "
+                   f"whatever τ is. At τ = 1 it barely moves from c = 0.1 to 0.9 ({span[1.0][0]} → {span[1.0][1]}): "
+                   f"a softmax over cosines in [−1, 1] is nearly flat. At τ = 0.05 (sentence-transformers' scale "
+                   f"20) it runs {span[0.05][0]} → {span[0.05][1]}: a positive below a negative costs about "
+                   f"(0.3 − c)/τ, one above them almost nothing"}
+
+
 EXERCISES = {"bm25_by_hand": bm25_by_hand, "rrf": rrf_exercise, "ndcg": ndcg_exercise,
              "eval_set_design": eval_set_design, "vector_db_choice": vector_db_choice,
-             "self_host_vs_api": self_host_vs_api}
+             "self_host_vs_api": self_host_vs_api, "infonce": infonce_exercise}
 
 
 def main() -> None:

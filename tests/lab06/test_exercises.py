@@ -34,3 +34,15 @@ def test_cli_json():
     out = subprocess.run([sys.executable, "-m", "labs.lab06_rag.exercises", "--json"], capture_output=True,
                          text=True, check=True).stdout
     assert set(json.loads(out)) == set(exercises.EXERCISES)
+
+
+def test_infonce_exercise_falls_with_the_positive_and_sharpens_with_the_temperature():
+    rows = exercises.infonce_exercise()["answer"]
+    assert all(r["query_0_loss"] == pytest.approx(r["by_hand"], abs=1e-4) for r in rows)
+    spread = {}
+    for tau in {r["tau"] for r in rows}:
+        losses = [r["query_0_loss"] for r in rows if r["tau"] == tau]
+        assert losses == sorted(losses, reverse=True) and losses[0] > losses[-1]
+        assert next(r for r in rows if r["tau"] == tau and r["c"] == 0.3)["query_0_loss"] == pytest.approx(1.0986, abs=1e-4)
+        spread[tau] = losses[0] - losses[-1]
+    assert spread[0.05] > spread[0.1] > spread[1.0]
