@@ -27,7 +27,7 @@ FUZZ_SKIP = {
     "lab02_pytorch": {"POST /train", "POST /jobs/{job_id}/resume"},
     "lab04_dl": {"POST /train", "POST /optim/compare"},
     "lab05_patterns": {"POST /resilient", "POST /cost/cache/measure"},
-    "lab06_rag": {"POST /eval", "POST /index/rebuild"},
+    "lab06_rag": {"POST /eval", "POST /index/rebuild", "POST /faithfulness", "POST /finetune/biencoder"},
     "lab07_agents": {"POST /runs"},
     "lab08_eval": {"POST /runs", "POST /judge/bias", "POST /judge/calibrate"},
     "lab09_gateway": {"POST /traffic"},
