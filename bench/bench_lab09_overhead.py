@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results" / "lab09_overhead.json"
@@ -145,6 +146,13 @@ async def load(url: str, model: str, stream: bool, concurrency: int, headers: di
     return out
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far: a server's cost per request,
+    which a busy machine stretches far less than it stretches latency."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def pct(x: list[float], q: float) -> float:
     xs = sorted(x)
     h = (len(xs) - 1) * q
@@ -236,6 +244,9 @@ def main() -> None:
         results = []
         gateway_requests = 0
         load_before = os.getloadavg()
+        pids = {"direct": mock.pid, "passthrough": passthrough.pid, "gateway": gateway.pid}
+        if proxy:
+            pids["litellm_proxy"] = proxy.pid
         for capture in (False, True):
             r = httpx.put(f"http://127.0.0.1:{gw_port}/admin/capture", headers=ADMIN, json={"enabled": capture})
             assert r.status_code == 200, r.text
@@ -244,16 +255,20 @@ def main() -> None:
                     row = {"capture": capture, "stream": stream, "concurrency": c, "n": N[c]}
                     names = [n for n in targets if not capture or n in ("direct", "passthrough", "gateway")]
                     lats: dict[str, list[float]] = {n: [] for n in names}
+                    cpu = {n: 0.0 for n in names}  # the target's own server process (the mock's for direct)
                     # interleaved rounds: on a shared machine a burst of load lands on every target alike
                     for r in range(ROUNDS):
                         for name in names:
                             url, model, headers = targets[name]
                             warmup = 10 if r == 0 else 0
+                            cpu0 = cpu_s(pids[name])  # the warm-up requests count too (the divisor has them)
                             lats[name] += asyncio.run(load(url, model, stream, c, headers, N[c] // ROUNDS, warmup))
+                            cpu[name] += cpu_s(pids[name]) - cpu0
                             if name == "gateway":
                                 gateway_requests += N[c] // ROUNDS + warmup
                     for name, lat in lats.items():
-                        row[name] = {"p50_ms": round(pct(lat, 0.5), 3), "p99_ms": round(pct(lat, 0.99), 3)}
+                        row[name] = {"p50_ms": round(pct(lat, 0.5), 3), "p99_ms": round(pct(lat, 0.99), 3),
+                                     "server_cpu_ms_per_request": round(cpu[name] / (N[c] // ROUNDS * ROUNDS + 10) * 1e3, 3)}
                     results.append(row)
                     print(json.dumps(row))
         for r in results:
@@ -265,6 +280,8 @@ def main() -> None:
             pt = r["passthrough"]["added_p50_ms"]  # the floor's added p50; at or below zero it bounds nothing
             r["gateway_over_passthrough_added_p50"] = round(r["gateway"]["added_p50_ms"] / pt, 2) if pt > 0 else None
             r["within_2x_of_passthrough"] = r["gateway"]["added_p50_ms"] <= 2 * max(pt, 0.0)
+            r["gateway_over_passthrough_cpu"] = round(r["gateway"]["server_cpu_ms_per_request"]
+                                                      / max(r["passthrough"]["server_cpu_ms_per_request"], 1e-9), 2)
             if "gateway" in r and "litellm_proxy" in r:
                 for q in ("p50", "p99"):
                     gw = r["gateway"][f"added_{q}_ms"]  # a ratio over an added time at or below zero means nothing
