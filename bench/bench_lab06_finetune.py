@@ -13,6 +13,7 @@ bars) and the table between the `finetune` markers of labs/lab06_rag/README.md.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -62,7 +63,20 @@ def figure(losses: list[float], results: dict) -> plt.Figure:
     return fig
 
 
+def plot(result: dict, path: Path) -> None:
+    """The loss curve and the before/after bars, from the JSON's "losses" and "results"."""
+    plots.save(figure(result["losses"], result["results"]), path)
+
+
+PLOTS = {"lab06_finetune.png": plot}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replot", action="store_true", help="re-draw the PNG from the committed JSON; measure nothing")
+    if parser.parse_args().replot:
+        plots.replot(OUT / "lab06_finetune.json", PLOTS)
+        return
     out = get_settings().lab_dir("lab06") / SUBDIR
     t0 = time.perf_counter()
     examples, text, asked = generated_split(hard=RECIPE["hard"])
@@ -79,7 +93,7 @@ def main() -> None:
               "train_s": round(train_s, 1), "losses": [round(v, 4) for v in losses], "results": results}
     OUT.mkdir(exist_ok=True)
     (OUT / "lab06_finetune.json").write_text(json.dumps(result, indent=2) + "\n")
-    plots.save(figure(losses, results), OUT / "lab06_finetune.png")
+    plot(result, OUT / "lab06_finetune.png")
     lines = [f"| held-out set | queries | recall@{K} base | recall@{K} fine-tuned | NDCG@{K} base | NDCG@{K} fine-tuned |",
              "|---|---|---|---|---|---|"]
     for split, rows in results.items():

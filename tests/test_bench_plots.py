@@ -33,6 +33,7 @@ BENCHES = {
     "bench_lab05_self_consistency": "lab05_self_consistency.json",
     "bench_lab06_bm25": "lab06_bm25.json",
     "bench_lab06_dense": "lab06_dense.json",
+    "bench_lab06_finetune": "lab06_finetune.json",
     "bench_lab06_quality": "lab06_quality.json",
     "bench_lab07_injection": "lab07_injection.json",
     "bench_lab07_patterns": "lab07_patterns.json",
