@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import httpx
@@ -11,11 +10,9 @@ from fastapi.testclient import TestClient
 
 from labs.lab14_audit.app import create_app
 from shared.config import FIXTURES
+from tests.browser import ARGS, CHROMIUM, needs_chromium, offline
 from tests.services import serve_in_thread
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 SAMPLE = FIXTURES / "lab14" / "sample_project"
 
 
@@ -100,7 +97,7 @@ def test_plan_and_adr_bad_input(client):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)")
+@needs_chromium
 def test_report_in_headless_chromium(settings, orbit, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -112,6 +109,7 @@ def test_report_in_headless_chromium(settings, orbit, tmp_path):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page()
+            outside, failed_requests, errors = offline(page)
             page.goto(f"{base}/audit/{job['id']}/report.html")
             page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
             score = page.inner_text("#score")
@@ -122,6 +120,7 @@ def test_report_in_headless_chromium(settings, orbit, tmp_path):
             deprecations = page.inner_text("#deprecations")
             page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
             browser.close()
+    assert outside == failed_requests == errors == []  # the report renders offline, with no script error
     assert float(score) == result["score"]
     assert rows == len(result["items"]) and failed == result["status_counts"]["fail"]
     assert f"libyear {result['dependencies']['libyear_total']}" in libyear
