@@ -15,9 +15,11 @@ from pydantic import Field, model_validator
 from labs.lab03_classical import calibration, metrics, models, plots, significance
 from labs.lab03_classical.metrics import MetricError
 from shared.config import Settings, get_settings
+from shared.jobs import JobContext, JobStore, jobs_router
 from shared.schemas import Number, StrictModel
 from shared.service import ServiceError, create_service
 
+MAX_FIT_JOBS = 8  # fit jobs queued or running at once: one worker runs them in turn; more would only wait
 MAX_N = 1000  # items per request: StrictModel's list cap; every route below is O(n log n) or O(B·n)
 Label = Annotated[int, Field(ge=0, le=1)]
 Prob = Annotated[Number, Field(ge=0, le=1)]
@@ -157,7 +159,57 @@ class FitIn(StrictModel):
         return self
 
 
-def models_router() -> APIRouter:
+def _within_budget(body: FitIn) -> None:
+    """A sync /fit whose estimated cost (models.fit_cost_s) is over the budget is a 422 naming the job route."""
+    cost = _domain(models.fit_cost_s, body.dataset, body.model, body.cv_folds)
+    if cost > models.SYNC_FIT_BUDGET_S:
+        raise ServiceError(422, f"this fit is estimated at {cost:.1f} s ({1 + body.cv_folds} fits of {body.model} on "
+                           f"{body.dataset}), over the {models.SYNC_FIT_BUDGET_S:.0f} s a synchronous request may "
+                           "take: run it as a job with POST /fit/jobs (same body) and follow GET /jobs/{id}",
+                           "too_heavy_for_a_request")
+
+
+class FitJobs:
+    """POST /fit/jobs: fit_report run by the JobStore's one worker, its progress per fit; at most MAX_FIT_JOBS
+    of this process's fits wait or run (more is a 429); on shutdown, this process's unfinished fits are
+    cancelled (not other replicas' jobs, when DATABASE_URL shares the table)."""
+
+    def __init__(self, store: JobStore):
+        self.store = store
+        self.unfinished: set[str] = set()  # ids this process started that were queued or running when last seen
+
+    def _still_unfinished(self) -> set[str]:
+        live = {i for i in self.unfinished if (job := self.store.get(i)) and job["status"] in ("queued", "running")}
+        self.unfinished = live
+        return live
+
+    def start(self, body: FitIn) -> dict[str, Any]:
+        if len(busy := self._still_unfinished()) >= MAX_FIT_JOBS:
+            raise ServiceError(429, f"{len(busy)} fit jobs are queued or running; wait for one to finish "
+                               "(GET /jobs)", "too_many_jobs")
+
+        def run(ctx: JobContext) -> dict[str, Any]:
+            out = _domain(models.fit_report, body.dataset, body.model, body.test_size, body.seed, body.cv_folds,
+                          progress=ctx.progress)
+            ctx.store.update(ctx.job_id, metrics={"test_accuracy": out["test"]["accuracy"]["estimate"],
+                                                  "baseline_accuracy": out["baseline"]["accuracy"],
+                                                  "beats_baseline": out["beats_baseline"]})
+            return out
+
+        job_id = self.store.submit("fit", body.model_dump(), run)
+        self.unfinished.add(job_id)
+        return self.store.get(job_id)
+
+    def cancel_unfinished(self) -> None:
+        """On shutdown: ask queued and running fits to stop at their next fit instead of outliving the app."""
+        for job_id in self._still_unfinished():
+            try:
+                self.store.cancel(job_id)
+            except ServiceError:  # it finished between the look and the cancel (409): nothing to stop
+                pass
+
+
+def models_router(fit_jobs: FitJobs) -> APIRouter:
     router = APIRouter(tags=["models"])
 
     @router.get("/datasets")
@@ -168,8 +220,15 @@ def models_router() -> APIRouter:
 
     @router.post("/fit")
     def fit(body: FitIn) -> dict[str, Any]:
-        """Fit a model on a stratified split: held-out metrics with bootstrap CIs, beside the baseline."""
+        """Fit a model on a stratified split: held-out metrics with bootstrap CIs, beside the baseline.
+        A fit estimated over models.SYNC_FIT_BUDGET_S is refused (422): POST /fit/jobs runs it."""
+        _within_budget(body)
         return _domain(models.fit_report, body.dataset, body.model, body.test_size, body.seed, body.cv_folds)
+
+    @router.post("/fit/jobs", status_code=202)
+    def fit_job(body: FitIn) -> dict[str, Any]:
+        """The same fit as a job (202): progress per fit (GET /jobs/{id}), cancel between fits, result = /fit's."""
+        return fit_jobs.start(body)
 
     return router
 
@@ -180,10 +239,14 @@ def _warm_datasets() -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    jobs = JobStore(settings.lab_dir("lab03") / "jobs.db", url=settings.database_url)
     app = create_service("lab-03 classical ML rigor", lab="lab03", settings=settings,
-                         warmup={"datasets": _warm_datasets})
+                         readiness={"jobs": jobs.store.ping}, warmup={"datasets": _warm_datasets})
     app.include_router(metrics_router())
     app.include_router(calibration_router())
     app.include_router(significance_router())
-    app.include_router(models_router())
+    fit_jobs = FitJobs(jobs)
+    app.include_router(models_router(fit_jobs))
+    app.include_router(jobs_router(jobs))
+    app.router.on_shutdown.append(fit_jobs.cancel_unfinished)
     return app

@@ -21,6 +21,7 @@ features (breast_cancer, fair) logistic regression matches or beats them, with f
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -123,17 +124,73 @@ def _scores(y: np.ndarray, P: np.ndarray, B: int, seed: int) -> dict:
     return out
 
 
+# Seconds one fit takes: overhead_s + s_per_row * rows + s_per_unit * rows * features * classes, over the
+# whole dataset (a fit sees 50-80% of its rows, so the estimate leans high). Classes count because gradient
+# boosting grows one tree per class per round and multinomial logistic regression fits one weight vector
+# per class. The per-row term is the random forest's: its 60 trees try sqrt(features) per split, so rows
+# drive it more than features (fair's 6,366 rows x 8 features cost more than digits' 1,797 x 64 x 10 per unit).
+# Calibrated with fit_predict on each bundled dataset's 75% training split, the fastest of 3 runs, on this
+# project's shared 2-core dev machine (load average 5-6, one thread per fit), then rounded up to the
+# envelope of two such runs (`python bench/bench_lab03_fit_cost.py` re-measures: measured/estimated per pair):
+#   gradient_boosting  digits 1.70-2.32 s (1,150,080 units), digits_8 0.17-0.30, breast_cancer 0.21-0.24,
+#                      wine 0.07-0.23, fair 0.10-0.15, iris 0.06-0.11, iris_versicolor 0.03-0.05
+#   random_forest      digits 0.45-0.63, fair 0.57-0.59, digits_8 0.23-0.45, breast_cancer 0.26-0.32,
+#                      wine 0.26-0.29, iris 0.24-0.25, iris_versicolor 0.12-0.26
+#   logistic           0.01-0.07 s everywhere;  baseline 0.01 s everywhere
+FIT_COST = {  # model: (overhead_s, s_per_row, s_per_unit)
+    "baseline": (0.01, 0.0, 0.0),
+    "logistic": (0.04, 0.0, 0.03e-6),
+    "random_forest": (0.30, 50e-6, 0.2e-6),
+    "gradient_boosting": (0.25, 0.0, 1.9e-6),
+}
+# The report's bootstrap CIs (B = 300) and metrics on top of the fits: a whole baseline-model report took
+# 0.03-0.34 s (fair's 1,592 binary test items, with a bootstrap of the AUC, are the slowest)
+BOOTSTRAP_S = 0.35
+# What a synchronous POST /fit may cost: a request answers in a few seconds, and a 10 s client timeout still
+# holds on a machine three times as loaded. digits + gradient_boosting + 3 folds (4 fits, 10.1 s estimated,
+# 8-24 s measured) is over it; every README example and test fit is far below (iris_versicolor: 0.6 s).
+SYNC_FIT_BUDGET_S = 3.0
+
+
+def fit_cost_s(dataset: str, model: str, cv_folds: int = 0) -> float:
+    """Estimated seconds of one core that fit_report(dataset, model, cv_folds=cv_folds) takes, from its
+    inputs alone (nothing is fitted): (1 + cv_folds) fits of the model (the held-out fit, then one per
+    fold), each overhead_s + s_per_row * rows + s_per_unit * rows * features * classes (FIT_COST,
+    calibrated above), plus the baseline fit and the bootstrap. POST /fit refuses a request whose estimate is over SYNC_FIT_BUDGET_S and
+    names POST /fit/jobs, which runs the same report as a job with progress: heavy work in a request would
+    hold a worker thread and the client past its timeout, with no progress and no way to cancel it."""
+    if model not in FIT_COST:
+        raise MetricError(f"model must be one of {MODELS}")
+    data = load(dataset)
+    rows, features = data.X.shape
+    overhead_s, s_per_row, s_per_unit = FIT_COST[model]
+    per_fit = overhead_s + s_per_row * rows + s_per_unit * rows * features * data.n_classes
+    return (1 + cv_folds) * per_fit + FIT_COST["baseline"][0] + BOOTSTRAP_S
+
+
+Progress = Callable[[int, int, str], None]
+
+
 def fit_report(dataset: str, model: str, test_size: float = 0.25, seed: int = 0, cv_folds: int = 0,
-               B: int = 300) -> dict:
+               B: int = 300, progress: Progress | None = None) -> dict:
     """Fit on a stratified train split, score the held-out test split with bootstrap CIs, beside the
-    baseline on the same items; optionally k-fold CV accuracy (mean, fold std) on the whole set."""
+    baseline on the same items; optionally k-fold CV accuracy (mean, fold std) on the whole set.
+
+    `progress(done, total, message)`, if given, is called at the start and after each step: the
+    held-out fit, the baseline, the bootstrap, each CV fold (3 + cv_folds steps). A job passes its ctx.progress, which
+    raises JobCancelled when a cancel was asked for: the report stops between fits."""
     data = load(dataset)
     if model not in MODELS:
         raise MetricError(f"model must be one of {MODELS}")
+    total = 3 + cv_folds
+    report = progress or (lambda done, total, message: None)
+    report(0, total, f"fitting {model} on {dataset}: {1 + cv_folds} fits, the baseline, the bootstrap")
     train, _, test = splits.train_val_test(len(data.y), data.y, val=1e-9, test=test_size, seed=seed)
     X_tr, y_tr, X_te, y_te = data.X[train], data.y[train], data.X[test], data.y[test]
     P = fit_predict(model, X_tr, y_tr, X_te, seed)
+    report(1, total, f"held-out fit: {model} on {train.size} rows")
     P_base = fit_predict("baseline", X_tr, y_tr, X_te, seed)
+    report(2, total, "baseline fit")
     vs = significance.paired_bootstrap((P_base.argmax(1) == y_te).astype(float), (P.argmax(1) == y_te).astype(float),
                                        B=B, seed=seed)
     out = {"dataset": dataset, "source": data.source, "model": model, "n_train": int(train.size),
@@ -141,11 +198,16 @@ def fit_report(dataset: str, model: str, test_size: float = 0.25, seed: int = 0,
            "baseline": {"accuracy": float((P_base.argmax(1) == y_te).mean()), "log_loss": calibration.nll(y_te, P_base)},
            "accuracy_gain_over_baseline": {k: vs[k] for k in ("delta", "low", "high")},
            "beats_baseline": bool(vs["low"] > 0)}
+    report(3, total, f"bootstrap CIs on {test.size} test items (B={B})")
     if cv_folds:
         folds = splits.folds_from_ids(splits.stratified_fold_ids(data.y, cv_folds, seed))
+        done = iter(range(4, total + 1))
 
         def fold_accuracy(tr: np.ndarray, te: np.ndarray) -> float:
-            return float((fit_predict(model, data.X[tr], data.y[tr], data.X[te], seed).argmax(1) == data.y[te]).mean())
+            acc = float((fit_predict(model, data.X[tr], data.y[tr], data.X[te], seed).argmax(1) == data.y[te]).mean())
+            step = next(done)
+            report(step, total, f"CV fold {step - 3}/{cv_folds}: accuracy {acc:.3f}")
+            return acc
 
         out["cv_accuracy"] = splits.cross_validate(fold_accuracy, folds)
     return out
