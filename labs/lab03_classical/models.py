@@ -1,6 +1,7 @@
 """The classifier zoo on bundled tabular data, each model measured with CIs against an honest baseline.
 
     python -m labs.lab03_classical.models         # the zoo on every dataset: when trees win, when they don't
+    python bench/bench_lab03_fit_cost.py          # fit_cost_s (POST /fit's budget) beside measured fit times
 
 Datasets ship inside scikit-learn and statsmodels (nothing is downloaded):
 breast_cancer, digits, iris, wine as scikit-learn bundles them; two binary views: iris_versicolor
@@ -148,7 +149,7 @@ FIT_COST = {  # model: (overhead_s, s_per_row, s_per_unit)
 BOOTSTRAP_S = 0.35
 # What a synchronous POST /fit may cost: a request answers in a few seconds, and a 10 s client timeout still
 # holds on a machine three times as loaded. digits + gradient_boosting + 3 folds (4 fits, 10.1 s estimated,
-# 8-24 s measured) is over it; every README example and test fit is far below (iris_versicolor: 0.6 s).
+# 3.7-24 s measured) is over it; every README example and test fit is far below (iris_versicolor: 0.6 s).
 SYNC_FIT_BUDGET_S = 3.0
 
 
