@@ -25,6 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 # here, not in the apps, so production code carries no test-only switch.
 FUZZ_SKIP = {
     "lab02_pytorch": {"POST /train", "POST /jobs/{job_id}/resume"},
+    "lab03_classical": {"POST /fit/jobs"},
     "lab04_dl": {"POST /train", "POST /optim/compare"},
     "lab05_patterns": {"POST /resilient", "POST /cost/cache/measure"},
     "lab06_rag": {"POST /eval", "POST /index/rebuild", "POST /faithfulness", "POST /finetune/biencoder"},

@@ -14,7 +14,7 @@ from shared.config import get_settings
 from shared.store import StoreUnavailable
 
 DOWN = "postgresql://lab@127.0.0.1:1/labs"  # nothing listens on port 1: connection refused at once
-JOBS = {"lab02_pytorch": "/jobs", "lab04_dl": "/jobs", "lab06_rag": "/jobs", "lab07_agents": "/runs",
+JOBS = {"lab02_pytorch": "/jobs", "lab03_classical": "/jobs", "lab04_dl": "/jobs", "lab06_rag": "/jobs", "lab07_agents": "/runs",
         "lab08_eval": "/jobs", "lab10_finetune": "/jobs", "lab11_multimodal": "/jobs",
         "lab12_safety": "/redteam/runs", "lab13_sre": "/jobs", "lab14_audit": "/audit"}  # its list of jobs
 STATE = {"jobs.db", "jobs.sqlite", "runs.db", "lab08.db"}  # what DATABASE_URL moves (world.db, kb.sqlite stay)
