@@ -239,6 +239,11 @@ class ChatFastPath:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"cache-control", b"no-cache"), (b"content-type", b"text/event-stream; charset=utf-8")]})
         try:
+            if not plan.tpot_s:  # nothing paces the events after the first: the whole stream is one write
+                if plan.ttft_s:
+                    await asyncio.sleep(plan.ttft_s)
+                await send({"type": "http.response.body", "body": "".join(_sse_events(plan)).encode()})
+                return
             async for text in _sse(plan):
                 await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -310,9 +315,13 @@ def _sse_data(chunks: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _sse(plan: Plan):
+def _sse_events(plan: Plan) -> list[str]:
     events = _sse_data(plan.chunks)
-    return _paced(plan, events if plan.truncated else [*events, "data: [DONE]\n\n"])
+    return events if plan.truncated else [*events, "data: [DONE]\n\n"]
+
+
+def _sse(plan: Plan):
+    return _paced(plan, _sse_events(plan))
 
 
 def _anthropic_sse(plan: Plan):
