@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sys
 import tempfile
@@ -90,6 +91,7 @@ def main() -> None:
     from shared import llm
 
     llm.complete("What is 2 + 2?", model="mock/assistant")  # import LiteLLM before any clock starts
+    load_before = os.getloadavg()[0]  # other work on the machine stretches the concurrency-32 wall time
     rows = {}
     with tempfile.TemporaryDirectory(prefix="lab08-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -121,6 +123,8 @@ def main() -> None:
            "ideal_wall_s_concurrency_1": N * 2 * LATENCY_MS / 1000,
            "ideal_wall_s_concurrency_32": N * 2 * LATENCY_MS / 1000 / 32,
            "cpu_per_item": overhead,
+           "machine": {"cpus": os.cpu_count(), "load_average_1m": {"before": round(load_before, 2),
+                                                                  "after": round(os.getloadavg()[0], 2)}},
            "note": "at concurrency 32 the run is CPU-bound (one GIL: every thread's Python work is serialized), "
                    "so the speed-up is capped near (c1 wall) / (c32 cpu_s); cpu_per_item splits that CPU into "
                    "the model layer measured alone (shared.llm: LiteLLM, telemetry, the in-process mock; two "
