@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
-
-from labs.lab03_classical.app import create_app
 
 Y = [0, 0, 1, 1, 0, 1, 0, 1, 1, 0]
 P = [0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.6, 0.7, 0.95, 0.05]
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    from shared.config import get_settings
-
-    app = create_app(get_settings(data_dir=tmp_path_factory.mktemp("lab03")))
-    with TestClient(app, raise_server_exceptions=False) as c:
-        assert app.state.warmup.wait(60)
-        yield c
 
 
 def test_ready_after_warmup(client):

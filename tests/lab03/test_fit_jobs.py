@@ -18,12 +18,6 @@ LIGHT = {"dataset": "iris_versicolor", "model": "logistic", "cv_folds": 2, "seed
 SLOW = {"dataset": "digits", "model": "random_forest", "cv_folds": 5}  # ~0.6 s a fit: time to cancel between
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    app = create_app(get_settings(data_dir=tmp_path_factory.mktemp("lab03_jobs")))
-    with TestClient(app, raise_server_exceptions=False) as c:
-        assert app.state.warmup.wait(60)
-        yield c
 
 
 def _until(client, job_id: str, done, timeout_s: float = 30.0) -> dict:
