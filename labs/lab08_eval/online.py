@@ -50,6 +50,10 @@ class ABDesign:
         p_b = self.p_a if self.p_b is None else self.p_b
         if not (0 < self.p_a < 1 and 0 < p_b < 1 and 0 < self.p_a + self.mde < 1):
             raise StatsError("p_a, p_b and p_a + mde must be in (0, 1)")
+        t1 = theta1(self.p_a, self.mde)
+        if not 0 < t1 < 1 or t1 == 0.5:  # the SPRT's steps are log(2·θ1) and log(2·(1 − θ1)): both finite, not 0
+            raise StatsError("mde must be non-zero, and p_a and p_a + mde far enough from 0 and 1 that the "
+                             f"SPRT's likelihood ratio is finite (θ1 = {t1:.6g})")
         if not 1 <= self.looks <= self.n_per_arm:
             raise StatsError("looks must be between 1 and n_per_arm")
         if sims * self.n_per_arm > MAX_CELLS:

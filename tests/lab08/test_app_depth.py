@@ -41,6 +41,8 @@ def test_quality_and_task_routes(client):
 @pytest.mark.parametrize("method,path,body,status", [
     ("post", "/online/peeking", {"sims": 4000, "n_per_arm": 20000}, 422),
     ("post", "/online/peeking", {"p_a": 0.9, "mde": 0.2}, 422),
+    ("post", "/online/peeking", {"p_a": 1e-300, "mde": 0.5}, 422),  # θ1 rounds to 1: log(0) (the fuzz's 500)
+    ("post", "/online/peeking", {"mde": 0}, 422),  # an SPRT for no lift never moves
     ("post", "/online/peeking", {"looks": 0}, 422),
     ("post", "/online/off-policy", {"n_logs": 100000, "repeats": 100}, 422),
     ("post", "/online/off-policy", {"logging_epsilon": 0}, 422),
