@@ -239,11 +239,6 @@ class ChatFastPath:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"cache-control", b"no-cache"), (b"content-type", b"text/event-stream; charset=utf-8")]})
         try:
-            if not plan.tpot_s:  # nothing paces the events after the first: the whole stream is one write
-                if plan.ttft_s:
-                    await asyncio.sleep(plan.ttft_s)
-                await send({"type": "http.response.body", "body": "".join(_sse_events(plan)).encode()})
-                return
             async for text in _sse(plan):
                 await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -276,15 +271,16 @@ async def _hang_until_disconnect(receive) -> bool:
 
 async def _paced(plan: Plan, events: list[str]):
     """Send SSE events at the planned pace: TTFT before the first, TPOT between the rest. With no
-    TPOT the rest go out in one write (a client still parses them one by one; the socket is spared)."""
+    TPOT nothing separates them, so they go out in one write (a client still parses them one by one;
+    the socket and the server's per-write work are spared)."""
     if not events:
         return
     if plan.ttft_s:
         await asyncio.sleep(plan.ttft_s)
-    yield events[0]
     if not plan.tpot_s:
-        yield "".join(events[1:])
+        yield "".join(events)
         return
+    yield events[0]
     for event in events[1:]:
         await asyncio.sleep(plan.tpot_s)
         yield event
@@ -315,13 +311,9 @@ def _sse_data(chunks: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _sse_events(plan: Plan) -> list[str]:
-    events = _sse_data(plan.chunks)
-    return events if plan.truncated else [*events, "data: [DONE]\n\n"]
-
-
 def _sse(plan: Plan):
-    return _paced(plan, _sse_events(plan))
+    events = _sse_data(plan.chunks)
+    return _paced(plan, events if plan.truncated else [*events, "data: [DONE]\n\n"])
 
 
 def _anthropic_sse(plan: Plan):
