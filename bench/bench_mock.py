@@ -48,17 +48,22 @@ def start_server(port: int) -> subprocess.Popen:
     env = {**os.environ, "DATA_DIR": str(ROOT / ".data" / "bench-mock")}
     proc = subprocess.Popen([sys.executable, "-m", "shared.mockllm", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
+    return listening(proc, port, 60, "mock server")
+
+
+def listening(proc: subprocess.Popen, port: int, timeout_s: float, what: str) -> subprocess.Popen:
+    """`proc` once it accepts connections on `port`; raises (with its stderr) if it exits or times out."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"mock server exited: {proc.stderr.read().decode()[-2000:]}") from None
+                raise RuntimeError(f"{what} exited: {proc.stderr.read().decode()[-2000:]}") from None
             time.sleep(0.1)
     proc.terminate()
-    raise RuntimeError("mock server did not start within 60 s")
+    raise RuntimeError(f"{what} did not start within {timeout_s:g} s")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -132,10 +137,10 @@ STREAMED = {"model": "assistant", "stream": True, "stream_options": {"include_us
 
 
 def raw_app(payload: dict):
-    """The floor: an ASGI app that reads the request and sends fixed bytes (one write for JSON; the
-    first SSE event, then the rest in one write, as the mock paces a stream with no TPOT)."""
+    """The floor: an ASGI app that reads the request and sends fixed bytes, in the writes the mock makes
+    (one for JSON; for a stream with no TPOT, every event in one write, then the end of the body)."""
     chat = payload["chat"].encode()
-    first, rest = (part.encode() for part in payload["stream"])
+    stream = "".join(payload["stream"]).encode()
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
@@ -156,8 +161,7 @@ def raw_app(payload: dict):
             return
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"cache-control", b"no-cache"), (b"content-type", b"text/event-stream; charset=utf-8")]})
-        await send({"type": "http.response.body", "body": first, "more_body": True})
-        await send({"type": "http.response.body", "body": rest, "more_body": True})
+        await send({"type": "http.response.body", "body": stream, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     return app
 
@@ -171,15 +175,7 @@ def serve_raw(port: int, payload_file: str) -> None:
 def start_raw(port: int, payload_file: Path) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, __file__, "--serve-raw", str(port), str(payload_file)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError("raw ASGI server did not start")
+    return listening(proc, port, 30, "raw ASGI server")
 
 
 async def fetch_bytes(base: str) -> dict:
