@@ -72,14 +72,21 @@ class BM25:
         """Term ids of the query, repeated terms kept (rank-bm25 counts them twice too)."""
         return np.array([self.vocab[t] for t in query if t in self.vocab], dtype=np.int64)
 
-    def scores(self, query: list[str]) -> np.ndarray:
-        """Σ over query terms of W's column: a dense row for frequent terms, else a slice of the CSC
-        arrays (its postings) scattered with np.add.at (one pass; s[rows] += data gathers, adds, scatters)."""
+    def _terms(self, query: list[str]) -> tuple[list[int], list[int]]:
+        """(rows of D for the query's frequent terms, column ids of W for the rest), in query order."""
         dense, sparse = [], []
         for t in query:  # a Python loop over a few terms beats numpy calls on tiny arrays
             if (i := self.vocab.get(t)) is not None:
                 r = self.dense_row.get(i)
                 (sparse if r is None else dense).append(i if r is None else r)
+        return dense, sparse
+
+    def scores(self, query: list[str]) -> np.ndarray:
+        """Σ over query terms of W's column: a dense row for frequent terms, else a slice of the CSC
+        arrays (its postings) scattered with np.add.at (one pass; s[rows] += data gathers, adds, scatters)."""
+        return self._scores(*self._terms(query))
+
+    def _scores(self, dense: list[int], sparse: list[int]) -> np.ndarray:
         if dense:
             s = self.D[dense[0]].copy()
             for r in dense[1:]:
@@ -92,15 +99,9 @@ class BM25:
             np.add.at(s, rows[a:b], data[a:b])
         return s
 
-    def _matched_docs(self, query: list[str]) -> np.ndarray | None:
-        """The documents that share a term with a query of rare terms only (the union of its posting
-        lists, ascending); None when a term is stored dense or the postings are too many to sort."""
-        terms = []
-        for t in query:
-            if (i := self.vocab.get(t)) is not None:
-                if i in self.dense_row:
-                    return None
-                terms.append(i)
+    def _matched_docs(self, terms: list[int]) -> np.ndarray | None:
+        """The documents that share a term with a query of rare terms only (`terms`: their W columns):
+        the union of their posting lists, ascending; None when the postings are too many to sort."""
         ptr, rows = self.W.indptr, self.W.indices
         if sum(ptr[t + 1] - ptr[t] for t in terms) * 8 > self.n_docs:  # then a pass over all docs is cheaper
             return None
@@ -126,8 +127,9 @@ class BM25:
         the documents in its postings (a few hundred), not by a pass over every document's score."""
         if k <= 0 or self.n_docs == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        s = self.scores(query)
-        if (docs := self._matched_docs(query)) is not None:
+        dense, sparse = self._terms(query)
+        s = self._scores(dense, sparse)
+        if not dense and (docs := self._matched_docs(sparse)) is not None:
             if mask is not None:  # rows past the mask's end (added after it was made) are not allowed
                 m = np.asarray(mask, dtype=bool)
                 docs = docs[docs < len(m)]
