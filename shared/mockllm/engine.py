@@ -70,6 +70,23 @@ class Plan:
     cache: CacheUse = field(default_factory=CacheUse)
 
 
+class TextDelta(dict):
+    """A stream chunk that carries one piece of text and nothing else, as most chunks of a stream do.
+
+    To every reader it is the plain dict `{**base, "choices": [{"index", "delta": {"content": piece},
+    "logprobs": None, "finish_reason": None}]}`. It also remembers its piece and `shape` (the chunks of
+    one choice share it), so the HTTP front can write all the pieces of a choice from one JSON template
+    instead of a json.dumps each (server._sse_data); nothing changes a chunk after the plan is made.
+    """
+
+    __slots__ = ("piece", "shape")
+
+    def __init__(self, base: dict[str, Any], piece: str, index: int, shape: tuple[Any, ...]):
+        super().__init__(base)
+        self["choices"] = [{"index": index, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}]
+        self.piece, self.shape = piece, shape
+
+
 EMBEDDING_MODEL = {"id": "embedding", "description": "Deterministic hashed character n-gram embeddings "
                                                      "(POST /v1/embeddings; `dimensions` 8..4096, default 256)"}
 
@@ -268,12 +285,13 @@ class MockEngine:
             return {**base, "choices": [{"index": index, "delta": delta, "logprobs": None,
                                          "finish_reason": finish}]}
 
-        out = []
+        out: list[dict[str, Any]] = []
         for choice in body["choices"]:
             index, message = choice["index"], choice["message"]
             out.append(chunk(index, {"role": "assistant", "content": ""}))
+            shape = (body["id"], index)
             for piece in tokens.split(message.get("content") or ""):
-                out.append(chunk(index, {"content": piece}))
+                out.append(TextDelta(base, piece, index, shape))
             for i, call in enumerate(message.get("tool_calls") or []):
                 out.append(chunk(index, {"tool_calls": [{"index": i, "id": call["id"], "type": "function",
                                                          "function": {"name": call["function"]["name"],

@@ -26,7 +26,7 @@ from starlette.middleware import Middleware
 
 import shared.mockllm.anthropic_api as anthropic_api
 from shared.config import Settings
-from shared.mockllm.engine import MockEngine, MockError, MockRequest, Plan
+from shared.mockllm.engine import MockEngine, MockError, MockRequest, Plan, TextDelta
 from shared.service import create_service
 
 ENV_PREFIX = "MOCK_"
@@ -69,13 +69,22 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")  # Python's json reads NaN and Infinity; JSON does not
 
 
-async def _read_json(request: Request) -> Any:
-    raw = await request.body()
+# built once: json.loads / json.dumps with any option build a new decoder / encoder on every call
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def parse_body(raw: bytes) -> Any:
+    """The request body as JSON (what json.loads reads from bytes: UTF-8, -16 or -32), or a 400."""
     try:
-        return json.loads(raw or b"null", parse_constant=_no_constant)
+        return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass") if raw else "null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise MockError(400, f"We could not parse the JSON body of your request: {exc}",
                         "invalid_request_error") from exc
+
+
+async def _read_json(request: Request) -> Any:
+    return parse_body(await request.body())
 
 
 HANG_S = 3600.0
@@ -217,13 +226,10 @@ class ChatFastPath:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        # the request reads only its x-mock-* headers (options_from)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k.startswith(b"x-mock-")}
         try:
-            try:
-                body = json.loads(b"".join(chunks) or b"null", parse_constant=_no_constant)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise MockError(400, f"We could not parse the JSON body of your request: {exc}",
-                                "invalid_request_error") from exc
+            body = parse_body(b"".join(chunks))
             req = MockRequest.from_openai(body, headers, self.engine.defaults)
             plan = self.engine.plan(req)
         except MockError as exc:
@@ -248,7 +254,7 @@ class ChatFastPath:
 
 async def _send_json(send, content: Any, status: int, headers: dict[str, str] | None = None) -> None:
     """What JSONResponse sends, without building one."""
-    body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    body = _ENCODER.encode(content).encode()
     raw = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
     raw += [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -291,21 +297,18 @@ _PIECE = "\x1fpiece\x1f"  # a sentinel no reply holds: json.dumps writes it as "
 
 
 def _sse_data(chunks: list[dict[str, Any]]) -> list[str]:
-    """Each chunk as json.dumps writes it. A text delta differs from its neighbours only in its piece,
-    so its JSON is cut once into prefix + piece + suffix and only the piece is encoded per chunk."""
+    """Each chunk as `data: {json.dumps(chunk)}`. The text pieces of one choice (engine.TextDelta) differ
+    only in their piece, so one chunk's JSON is cut once into prefix + piece + suffix and only the piece
+    is encoded per chunk; every other chunk (role, tool calls, finish, usage) is dumped whole."""
     out, templates = [], {}
     for chunk in chunks:
-        choices = chunk.get("choices")
-        choice = choices[0] if isinstance(choices, list) and len(choices) == 1 else None
-        delta = choice.get("delta") if isinstance(choice, dict) else None
-        if isinstance(delta, dict) and len(delta) == 1 and isinstance(delta.get("content"), str) and "usage" not in chunk:
-            key = (chunk.get("id"), choice.get("index"), choice.get("finish_reason"), len(chunk), len(choice))
-            if key not in templates:
-                shape = json.dumps({**chunk, "choices": [{**choice, "delta": {"content": _PIECE}}]})
-                templates[key] = shape.split(json.dumps(_PIECE))
-            parts = templates[key]
+        if type(chunk) is TextDelta:
+            parts = templates.get(chunk.shape)
+            if parts is None:
+                shape = json.dumps({**chunk, "choices": [{**chunk["choices"][0], "delta": {"content": _PIECE}}]})
+                parts = templates[chunk.shape] = shape.split(json.dumps(_PIECE))
             if len(parts) == 2:
-                out.append(f"data: {parts[0]}{_json_string(delta['content'])}{parts[1]}\n\n")
+                out.append(f"data: {parts[0]}{_json_string(chunk.piece)}{parts[1]}\n\n")
                 continue
         out.append(f"data: {json.dumps(chunk)}\n\n")
     return out

@@ -44,10 +44,14 @@ def ids(text: str) -> tuple[int, ...]:
 def split(text: str) -> list[str]:
     """The text cut at token boundaries (a stream's deltas); joining the pieces gives the text back."""
     enc = encoding()
-    ids = enc.encode(text or "", disallowed_special=())
-    pieces, buf = [], b""
-    for tid in ids:
-        buf += enc.decode_single_token_bytes(tid)
+    raw = enc.decode_tokens_bytes(enc.encode(text or "", disallowed_special=()))  # one call, not one per token
+    try:
+        return [b.decode("utf-8") for b in raw]  # the common case: every token is whole characters
+    except UnicodeDecodeError:
+        pass
+    pieces, buf = [], b""  # a character split across tokens: hold bytes until they decode
+    for b in raw:
+        buf += b
         try:
             pieces.append(buf.decode("utf-8"))
             buf = b""

@@ -48,6 +48,7 @@ _BINARY = re.compile(r"\d\s*[-+*/%^x×÷]\s*\(?\s*-?\d")  # an operator between 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")  # 1,234 -> 1234
 _WORD_OP = re.compile(r"\b(multiplied by|times|divided by|plus|minus)\b", re.I)
 _WORD_SYMBOL = {"multiplied by": "*", "times": "*", "divided by": "/", "plus": "+", "minus": "-"}
+_OPERATORS = "-+*/%^x×÷"  # the operator characters _BINARY looks for
 
 
 def word_ops(text: str) -> str:
@@ -73,7 +74,9 @@ def arithmetic(text: str) -> str | None:
     """The value of the arithmetic expression in a question ("What is 6 times 7?" -> "42"), or None."""
     text = word_ops(text)
     text = _THOUSANDS.sub("", text) if "," in text else text
-    if not _BINARY.search(text):  # no operator between two numbers anywhere: no candidate can hold one
+    # a text with no operator character cannot match _BINARY: eight substring tests (C speed) spare
+    # the regex's scan of a long prompt (~30 us for 2 KB; a summary or RAG prompt rarely holds one)
+    if not any(op in text for op in _OPERATORS) or not _BINARY.search(text):  # no operator between two numbers anywhere: no candidate can hold one
         return None
     for match in sorted(_EXPR.findall(text), key=len, reverse=True):
         candidate = match.strip().rstrip("?.").strip()
@@ -94,9 +97,12 @@ def fact(text: str) -> str | None:
     return None
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
 def summarize(text: str, sentences: int = 2) -> str:
     body = text.split(":", 1)[1] if ":" in text[:80] else text
-    parts = re.split(r"(?<=[.!?])\s+", body.strip())
+    parts = _SENTENCE_END.split(body.strip(), maxsplit=sentences)  # only the first ones are kept
     return " ".join(parts[:sentences]).strip()
 
 

@@ -37,9 +37,16 @@ _CORRECTION = re.compile(r"validation errors? found|correct your json|fix the er
 _INSTRUCTOR_SUFFIX = re.compile(r"\n*Return the correct JSON response within a ```json codeblock.*$", re.DOTALL)
 
 
+# every alternative of _CORRECTION holds one of these words: a message with none of them cannot match
+_CORRECTION_WORDS = ("validation", "correct your", "fix the", "recall", "tool", "not exist", "invalid", "parse")
+
+
 def is_correction(text: str) -> bool:
     """Does this message tell the model that its last output was invalid?"""
-    return bool(_CORRECTION.search(text[:2000].lower()))  # lower() + a plain regex: 10x faster than re.I
+    low = text[:2000].lower()  # lower() + a plain regex: 10x faster than re.I
+    # the substring tests first (C speed): most messages hold none of the words, and the alternation's
+    # scan of a long message costs ~30 us
+    return any(w in low for w in _CORRECTION_WORDS) and bool(_CORRECTION.search(low))
 
 
 def correcting(req: MockRequest) -> bool:
