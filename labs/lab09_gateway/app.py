@@ -281,11 +281,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          readiness={"store": lab.store.ping,
                                     "routes": lambda: f"{len(lab.gateway.router.routes)} routes"},
                          warmup={"litellm": model.warm})  # LiteLLM's import, paid before the first call's TTFT
-    tracing.server_spans(app, lab.watch)
     for router in (openai_router(lab), operator_router(lab, app), calls_router(lab), analysis_router(lab)):
         app.include_router(router)
     app.include_router(insights_router(lab.log, lab.slos))
     app.add_middleware(BodyLimit)
+    tracing.server_spans(app, lab.watch)  # added last: outermost, so a 413 from BodyLimit is traced too
     app.state.lab09 = lab
     app.router.on_shutdown.append(lab.aclose)
     return app

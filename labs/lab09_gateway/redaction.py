@@ -79,11 +79,15 @@ def redact_with_counts(text: str) -> Redaction:
     return Redaction(text, found)
 
 
-_MAYBE = re.compile(r"@|\d{3}|[sprk]k-|AKIA|gh[pousr]_")
+# What every redacted match contains: an @ (EMAIL), a key prefix (KEY), or at least 7 digits joined only by
+# the separators the CARD and PHONE patterns allow (a card has 13+, a phone 7-15). A string without any of
+# them is returned as it is, without running the four patterns: span attributes such as "127.0.0.1" or
+# "POST /v1/chat/completions" are most of what the span processor sees.
+_MAYBE = re.compile(r"@|\d(?:[ ().+-]*\d){6}|[sprk]k-|AKIA|gh[pousr]_")
 
 
 def redact(text: str) -> str:
-    if not _MAYBE.search(text):  # most span attributes hold no digits, no @ and no key prefix: skip the patterns
+    if not _MAYBE.search(text):
         return text
     return redact_with_counts(text).text
 
@@ -94,6 +98,18 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return type(value)(redact(v) if isinstance(v, str) else v for v in value)
     return value
+
+
+def _redacted(attrs: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The attributes with every string redacted, or None when nothing changed (the common case: no copy)."""
+    clean = None
+    for k, v in (attrs or {}).items():
+        r = redact_value(v)
+        if r != v:
+            if clean is None:
+                clean = dict(attrs)
+            clean[k] = r
+    return clean
 
 
 class RedactingSpanProcessor(SpanProcessor):
@@ -107,18 +123,16 @@ class RedactingSpanProcessor(SpanProcessor):
         self.redacted_spans = 0
 
     def on_end(self, span: ReadableSpan) -> None:
-        attrs = dict(span.attributes or {})
-        clean = {k: redact_value(v) for k, v in attrs.items()}
+        clean = _redacted(span.attributes)
         events_changed = False
         for event in span.events:
-            event_attrs = dict(event.attributes or {})
-            cleaned = {k: redact_value(v) for k, v in event_attrs.items()}
-            if cleaned != event_attrs:
+            cleaned = _redacted(event.attributes)
+            if cleaned is not None:
                 event._attributes = MappingProxyType(cleaned)  # the SDK's Event keeps them in this slot
                 events_changed = True
-        if clean != attrs:
+        if clean is not None:
             span._attributes = MappingProxyType(clean)  # ReadableSpan.attributes reads this slot
-        if clean != attrs or events_changed:
+        if clean is not None or events_changed:
             self.redacted_spans += 1
 
     def shutdown(self) -> None:

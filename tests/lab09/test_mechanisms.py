@@ -59,6 +59,17 @@ def test_redaction_finds_what_it_should(text, kinds):
         assert f"[{kind}]" in r.text
 
 
+def test_redaction_prefilter_never_skips_what_the_patterns_would_redact():
+    """`redact` skips the four patterns when its prefilter finds nothing: on random strings dense in digits,
+    separators, @ and key prefixes, that must only happen where the full redaction changes nothing."""
+    rng = np.random.default_rng(3)
+    atoms = list("0123456789") * 4 + list(" ().+-:/@_x") + ["sk-", "AKIA", "ghp_", "abcdefghijklmnop", ".com"]
+    for _ in range(3000):
+        text = "".join(rng.choice(atoms, size=int(rng.integers(1, 40))))
+        assert redaction.redact(text) == redaction.redact_with_counts(text).text, text
+    assert redaction.redact("127.0.0.1:8009") == "127.0.0.1:8009"  # what most span attributes look like
+
+
 def test_token_bucket_refills_at_its_rate():
     b = TokenBucket(rate=2.0, capacity=2, last=0.0)
     assert b.take(0.0) == 0 and b.take(0.0) == 0
