@@ -12,6 +12,16 @@ for key in ("LLM_API_BASE", "OTEL_EXPORTER_OTLP_ENDPOINT", "OPENAI_API_KEY", "AN
 # Nothing a test writes lands in the checkout: settings read without an explicit data_dir (the span
 # store, CLIs run in-process) get a fresh folder per test run.
 os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="aieng-tests-")
+# The xdist workers share the machine's cores. By default torch (OpenMP) and the BLAS libraries start one
+# thread per core in every worker, so two workers on two cores run four threads that spin-wait for each
+# other on small operations: lab-04's gradient-depth study took 4.5 s with two threads beside a busy
+# core and 0.15 s with one, and lab-04's fuzz 101 s instead of 70. Set before torch or numpy load
+# (nothing has imported them yet); subprocesses a test starts inherit it. A value set outside wins (the
+# xdist controller's own setting, which its workers inherit, is marked as ours so a worker redoes it).
+_threads = str(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)))
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    if _var not in os.environ or os.environ.get(f"AIENG_TESTS_SET_{_var}"):
+        os.environ[_var] = os.environ[f"AIENG_TESTS_SET_{_var}"] = _threads
 
 import pytest  # noqa: E402
 
