@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import http.cookiejar
 import json
 import math
 import os
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,7 @@ from typing import Any
 import httpx
 import yaml
 from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 
 from shared.config import FIXTURES, Settings
 from shared.llm import Model, litellm_module
@@ -156,6 +159,15 @@ class Router:
 # --- metrics: golden signals per model and tenant, cost by tenant / feature / prompt version -------
 
 _instruments: dict[str, Any] = {}
+_gateways: weakref.WeakSet[Gateway] = weakref.WeakSet()  # every live gateway's in-flight counts feed one gauge
+
+
+def _observe_inflight(_options: CallbackOptions) -> list[Observation]:
+    totals: dict[str, int] = {}
+    for gateway in list(_gateways):
+        for model, n in list(gateway.inflight.items()):
+            totals[model] = totals.get(model, 0) + n
+    return [Observation(n, {"gen_ai.request.model": model}) for model, n in totals.items()]
 
 
 def instruments() -> dict[str, Any]:
@@ -169,8 +181,9 @@ def instruments() -> dict[str, Any]:
             cost=meter.create_counter("gateway.cost", "USD", "Spend by tenant, feature, prompt version, model"),
             tokens=meter.create_counter("gateway.tokens", "{token}",
                                         "Tokens by route, tenant and kind (input, cached, output)"),
-            inflight=meter.create_up_down_counter("gateway.inflight", "{request}",
-                                                  "Calls in flight per model (saturation)"),
+            # read from the gateways' own in-flight counts when /metrics is scraped, not added to twice a call
+            inflight=meter.create_observable_up_down_counter("gateway.inflight", [_observe_inflight], "{request}",
+                                                             "Calls in flight per model (saturation)"),
             ttfc=meter.create_histogram("gen_ai.client.operation.time_to_first_chunk", "s",
                                         "Time from sending a streamed request to its first chunk"),
             tpoc=meter.create_histogram("gen_ai.client.operation.time_per_output_chunk", "s",
@@ -259,13 +272,25 @@ class Gateway:
         self.client: httpx.AsyncClient | None = None
         self._sems: dict[str, asyncio.Semaphore] = {}
         self.inflight: dict[str, int] = {}
+        _gateways.add(self)
 
     def http(self) -> httpx.AsyncClient:
+        """The one pass-through client. The upstream key is a default header (set once, not merged per
+        call), and it keeps no cookies: one client serves every tenant, so a cookie an upstream set for
+        one caller must not ride along on the next caller's request (skipping the jar also saves its
+        per-response parsing)."""
         if self.client is None:
             limits = httpx.Limits(max_connections=512, max_keepalive_connections=256)
             self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.router.timeout_s, connect=5.0),
-                                            limits=limits)
+                                            limits=limits, cookies=_NoCookies(),
+                                            headers={"authorization": f"Bearer {self.router.http_key()}"})
         return self.client
+
+    @functools.cached_property
+    def _urls(self) -> dict[str, httpx.URL]:
+        """The upstream endpoints, parsed once (the base is read once, like every setting)."""
+        base = self.router.http_base()
+        return {path: httpx.URL(f"{base}{path}") for path in ("/chat/completions", "/embeddings")}
 
     async def aclose(self) -> None:
         if self.client is not None:
@@ -290,18 +315,17 @@ class Gateway:
         return out
 
     async def _http_json(self, path: str, target: Target, body: dict[str, Any]) -> dict[str, Any]:
-        base = self.router.http_base()
         try:
-            resp = await self.http().post(f"{base}{path}", json=body,
-                                          headers={"authorization": f"Bearer {self.router.http_key()}"})
+            resp = await self.http().post(self._urls[path], content=_json_bytes(body), headers=_JSON)
         except httpx.TimeoutException as exc:
             raise UpstreamError(504, f"no answer within {self.router.timeout_s:g}s", "timeout") from exc
         except httpx.HTTPError as exc:
-            raise UpstreamError(502, f"cannot reach {base}: {type(exc).__name__}", "connection_error") from exc
+            raise UpstreamError(502, f"cannot reach {self.router.http_base()}: {type(exc).__name__}",
+                                "connection_error") from exc
         if resp.status_code >= 400:
             raise _http_error(resp.status_code, resp.content, resp.headers)
         try:
-            return resp.json()
+            return json.loads(resp.content)
         except ValueError as exc:
             raise UpstreamError(502, "upstream sent a body that is not JSON", "invalid_response") from exc
 
@@ -325,15 +349,15 @@ class Gateway:
     async def _chunks(self, target: Target, body: dict[str, Any]) -> AsyncIterator[tuple[str, dict | None]]:
         """(SSE text to relay, parsed chunk) pairs; raises UpstreamError before the first on failure."""
         if target.upstream == "http":
-            base = self.router.http_base()
-            request = self.http().build_request("POST", f"{base}/chat/completions", json=body,
-                                                headers={"authorization": f"Bearer {self.router.http_key()}"})
+            request = self.http().build_request("POST", self._urls["/chat/completions"], content=_json_bytes(body),
+                                                headers=_JSON)
             try:
                 resp = await self.http().send(request, stream=True)
             except httpx.TimeoutException as exc:
                 raise UpstreamError(504, f"no answer within {self.router.timeout_s:g}s", "timeout") from exc
             except httpx.HTTPError as exc:
-                raise UpstreamError(502, f"cannot reach {base}: {type(exc).__name__}", "connection_error") from exc
+                raise UpstreamError(502, f"cannot reach {self.router.http_base()}: {type(exc).__name__}",
+                                    "connection_error") from exc
             try:
                 if resp.status_code >= 400:
                     raise _http_error(resp.status_code, await resp.aread(), resp.headers)
@@ -430,7 +454,7 @@ class Gateway:
     def _slot(self, target: Target, out: Outcome):
         """Wait for an upstream slot (the wait is the queue stage) and count the call in flight."""
         gateway = self
-        labels = {"gen_ai.request.model": target.model}
+        instruments()  # the in-flight gauge reads gateway.inflight when scraped
 
         class _Slot:
             async def __aenter__(self):
@@ -438,11 +462,9 @@ class Gateway:
                 await gateway._sem(target).acquire()
                 out.queue_s += time.perf_counter() - waited
                 gateway.inflight[target.model] = gateway.inflight.get(target.model, 0) + 1
-                instruments()["inflight"].add(1, labels)
 
             async def __aexit__(self, *exc):
                 gateway.inflight[target.model] -= 1
-                instruments()["inflight"].add(-1, labels)
                 gateway._sem(target).release()
 
         return _Slot()
@@ -501,6 +523,24 @@ class Gateway:
                 return out
 
         return await self._with_fallbacks(route, out, attempt)
+
+
+_JSON = {"content-type": "application/json"}
+
+
+def _json_bytes(body: dict[str, Any]) -> bytes:
+    """The upstream body as httpx's json= would send it (compact, UTF-8), encoded without httpx's extra steps."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A cookie jar that stores nothing (see Gateway.http)."""
+
+    def extract_cookies(self, response, request) -> None:
+        return None
+
+    def set_cookie(self, cookie) -> None:
+        return None
 
 
 def _request_attrs(body: dict[str, Any]) -> dict[str, Any]:
