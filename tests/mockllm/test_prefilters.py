@@ -56,20 +56,21 @@ def test_summarize_equals_a_full_split(text, n):
 
 
 def split_token_by_token(text: str) -> list[str]:
-    """tokens.split as one token at a time: bytes held until they decode."""
+    """tokens.split from its definition: a piece ends after the first token at which the bytes since the
+    last piece decode as UTF-8."""
     from shared.mockllm.tokens import encoding
 
     enc = encoding()
-    pieces, buf = [], b""
-    for tid in enc.encode(text, disallowed_special=()):
-        buf += enc.decode_single_token_bytes(tid)
+    raw = [enc.decode_single_token_bytes(t) for t in enc.encode(text, disallowed_special=())]
+    pieces, start = [], 0
+    for end in range(1, len(raw) + 1):
         try:
-            pieces.append(buf.decode("utf-8"))
-            buf = b""
+            pieces.append(b"".join(raw[start:end]).decode("utf-8"))
         except UnicodeDecodeError:
             continue
-    if buf:
-        pieces.append(buf.decode("utf-8", errors="replace"))
+        start = end
+    if start < len(raw):
+        pieces.append(b"".join(raw[start:]).decode("utf-8", errors="replace"))
     return pieces
 
 
