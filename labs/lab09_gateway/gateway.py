@@ -45,6 +45,7 @@ import yaml
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from labs.lab09_gateway.pool import use_linear_pools
 from shared.config import FIXTURES, Settings
 from shared.llm import Model, litellm_module
 from shared.mockllm.engine import BEHAVIOURS
@@ -275,15 +276,15 @@ class Gateway:
         _gateways.add(self)
 
     def http(self) -> httpx.AsyncClient:
-        """The one pass-through client. The upstream key is a default header (set once, not merged per
-        call), and it keeps no cookies: one client serves every tenant, so a cookie an upstream set for
-        one caller must not ride along on the next caller's request (skipping the jar also saves its
-        per-response parsing)."""
+        """The one pass-through client; its pool plans in linear time (pool.py). The upstream key is a
+        default header (set once, not merged per call), and it keeps no cookies: one client serves every
+        tenant, so a cookie an upstream set for one caller must not ride along on the next caller's
+        request (skipping the jar also saves its per-response parsing)."""
         if self.client is None:
             limits = httpx.Limits(max_connections=512, max_keepalive_connections=256)
-            self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.router.timeout_s, connect=5.0),
-                                            limits=limits, cookies=_NoCookies(),
-                                            headers={"authorization": f"Bearer {self.router.http_key()}"})
+            self.client = use_linear_pools(httpx.AsyncClient(
+                timeout=httpx.Timeout(self.router.timeout_s, connect=5.0), limits=limits, cookies=_NoCookies(),
+                headers={"authorization": f"Bearer {self.router.http_key()}"}))
         return self.client
 
     @functools.cached_property

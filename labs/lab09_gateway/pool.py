@@ -1,0 +1,69 @@
+"""The pass-through client's connection pool: httpcore's, with its bookkeeping made linear in the pool size.
+
+    .venv/bin/python bench/bench_lab09_overhead.py      # server CPU per request, gateway beside a bare proxy
+
+httpcore (1.0.x) re-plans its pool on every request start and every response close. Its plan first
+drops closed, expired and surplus idle connections; the surplus test counts the pool once for every
+idle connection, so one plan costs O(n^2) for n pooled connections. With 32 callers and 32 pooled
+keep-alive connections that was a third of the gateway's CPU per request under load (cProfile), more
+than its spans, metering and routing together. `LinearPool` makes the same decisions in O(n):
+
+- drop a closed connection; close an expired one (keep-alive timeout, or the server hung up: the
+  socket reads as readable while idle); close an idle one while the pool holds more than
+  max_keepalive connections (httpcore compares the pool's current size, counted as it shrinks);
+- then, for each queued request in order: the first connection that can serve its origin and is
+  available; else a new connection while the pool is under max_connections; else close the first
+  idle connection and open a new one in its place; else it waits.
+
+tests/lab09/test_pool.py checks it against httpcore's own planner on random pools: same connections
+kept, closed and handed to each request.
+"""
+
+from __future__ import annotations
+
+import httpcore
+import httpx
+
+
+class LinearPool(httpcore.AsyncConnectionPool):
+    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        closing: list[httpcore.AsyncConnectionInterface] = []
+        kept: list[httpcore.AsyncConnectionInterface] = []
+        remaining = len(self._connections)  # the pool's size as the scan removes from it
+        for conn in self._connections:
+            if conn.is_closed():
+                remaining -= 1
+            elif conn.has_expired() or (conn.is_idle() and remaining > self._max_keepalive_connections):
+                remaining -= 1
+                closing.append(conn)
+            else:
+                kept.append(conn)
+        self._connections = kept
+
+        for pool_request in self._requests:
+            if not pool_request.is_queued():
+                continue
+            origin = pool_request.request.url.origin
+            conn = next((c for c in self._connections if c.can_handle_request(origin) and c.is_available()), None)
+            if conn is None:
+                if len(self._connections) >= self._max_connections:
+                    idle = next((c for c in self._connections if c.is_idle()), None)
+                    if idle is None:
+                        continue  # the request waits for a connection to come free
+                    self._connections.remove(idle)
+                    closing.append(idle)
+                conn = self.create_connection(origin)
+                self._connections.append(conn)
+            pool_request.assign_to_connection(conn)
+        return closing
+
+
+def use_linear_pools(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Give the client's plain connection pools the linear planner. LinearPool adds no state, so the pool
+    httpx built (with its limits, TLS context and env-proxy mounts) changes class in place; a proxy's
+    pool, which plans differently, keeps its own."""
+    for transport in (client._transport, *client._mounts.values()):
+        pool = getattr(transport, "_pool", None)
+        if type(pool) is httpcore.AsyncConnectionPool:
+            pool.__class__ = LinearPool
+    return client

@@ -1,0 +1,86 @@
+"""The linear pool planner against httpcore's own, on random pools, and in the gateway's client."""
+
+from __future__ import annotations
+
+import random
+
+import httpcore
+import httpx
+import pytest
+
+from labs.lab09_gateway.pool import LinearPool, use_linear_pools
+
+
+class FakeConnection:
+    """A pooled connection in a fixed state (what the planner asks of it, and nothing else)."""
+
+    def __init__(self, cid: int, rng: random.Random | None = None):
+        self.cid = cid
+        r = rng or random.Random(cid)
+        self.closed = r.random() < 0.1
+        self.expired = r.random() < 0.1
+        self.idle = r.random() < 0.5
+        self.available = self.idle or r.random() < 0.1
+        self.origin_ok = r.random() < 0.8
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    def has_expired(self) -> bool:
+        return self.expired
+
+    def is_idle(self) -> bool:
+        return self.idle
+
+    def is_available(self) -> bool:
+        return self.available
+
+    def can_handle_request(self, origin) -> bool:
+        return self.origin_ok
+
+
+class FakeRequest:
+    class _Req:
+        class url:  # noqa: N801 - the shape httpcore reads: request.url.origin
+            origin = "http://upstream.test"
+
+    request = _Req()
+
+    def __init__(self, queued: bool):
+        self.connection = None if queued else FakeConnection(-1)
+
+    def is_queued(self) -> bool:
+        return self.connection is None
+
+    def assign_to_connection(self, connection) -> None:
+        self.connection = connection
+
+
+def _plan(pool_class, seed: int) -> tuple[list[int], list[int], list[int | None]]:
+    rng = random.Random(seed)
+    max_connections = rng.randint(1, 40)
+
+    class Pool(pool_class):
+        created = 1000
+
+        def create_connection(self, origin):
+            Pool.created += 1
+            return FakeConnection(Pool.created)
+
+    pool = Pool(max_connections=max_connections, max_keepalive_connections=rng.randint(0, max_connections))
+    pool._connections = [FakeConnection(i, rng) for i in range(rng.randint(0, 45))]
+    pool._requests = [FakeRequest(queued=rng.random() < 0.7) for _ in range(rng.randint(0, 6))]
+    closing = pool._assign_requests_to_connections()
+    return ([c.cid for c in closing], [c.cid for c in pool._connections],
+            [r.connection.cid if r.connection else None for r in pool._requests])
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_linear_pool_plans_as_httpcore_does(seed):
+    assert _plan(LinearPool, seed) == _plan(httpcore.AsyncConnectionPool, seed)
+
+
+def test_the_gateway_client_gets_the_linear_pool():
+    client = use_linear_pools(httpx.AsyncClient(limits=httpx.Limits(max_connections=7, max_keepalive_connections=3)))
+    pool = client._transport._pool
+    assert type(pool) is LinearPool and pool._max_connections == 7 and pool._max_keepalive_connections == 3
