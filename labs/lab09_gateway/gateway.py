@@ -33,6 +33,7 @@ import http.cookiejar
 import json
 import math
 import os
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -171,17 +172,40 @@ def _observe_inflight(_options: CallbackOptions) -> list[Observation]:
     return [Observation(n, {"gen_ai.request.model": model}) for model, n in totals.items()]
 
 
+class Tally:
+    """A counter summed here, one total per label set, and reported by an observable counter when /metrics
+    is scraped. `add` has a Counter's signature; a call costs a dict update instead of the SDK's path
+    (hash the labels, match the views, offer an exemplar), which the gateway paid four or five times a call."""
+
+    def __init__(self) -> None:
+        self.totals: dict[frozenset, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, amount: float, attributes: dict[str, Any]) -> None:
+        key = frozenset(attributes.items())
+        with self._lock:
+            self.totals[key] = self.totals.get(key, 0) + amount
+
+    def observe(self, _options: CallbackOptions) -> list[Observation]:
+        with self._lock:
+            totals = list(self.totals.items())
+        return [Observation(total, dict(key)) for key, total in totals]
+
+
 def instruments() -> dict[str, Any]:
     if not _instruments:
         setup_telemetry()
         meter = metrics.get_meter("aieng.labs.lab09")
+        requests, cost, tokens = Tally(), Tally(), Tally()
+        meter.create_observable_counter("gateway.requests", [requests.observe], "{request}",
+                                        "Gateway calls by model, tenant, status class and error class")
+        meter.create_observable_counter("gateway.cost", [cost.observe], "USD",
+                                        "Spend by tenant, feature, prompt version, model")
+        meter.create_observable_counter("gateway.tokens", [tokens.observe], "{token}",
+                                        "Tokens by route, tenant and kind (input, cached, output)")
         _instruments.update(
-            requests=meter.create_counter("gateway.requests", "{request}",
-                                          "Gateway calls by model, tenant, status class and error class"),
+            requests=requests, cost=cost, tokens=tokens,
             duration=meter.create_histogram("gateway.request.duration", "s", "Gateway call latency end to end"),
-            cost=meter.create_counter("gateway.cost", "USD", "Spend by tenant, feature, prompt version, model"),
-            tokens=meter.create_counter("gateway.tokens", "{token}",
-                                        "Tokens by route, tenant and kind (input, cached, output)"),
             # read from the gateways' own in-flight counts when /metrics is scraped, not added to twice a call
             inflight=meter.create_observable_up_down_counter("gateway.inflight", [_observe_inflight], "{request}",
                                                              "Calls in flight per model (saturation)"),
@@ -452,23 +476,10 @@ class Gateway:
 
         return await self._with_fallbacks(route, out, attempt), out
 
-    def _slot(self, target: Target, out: Outcome):
+    def _slot(self, target: Target, out: Outcome) -> _Slot:
         """Wait for an upstream slot (the wait is the queue stage) and count the call in flight."""
-        gateway = self
         instruments()  # the in-flight gauge reads gateway.inflight when scraped
-
-        class _Slot:
-            async def __aenter__(self):
-                waited = time.perf_counter()
-                await gateway._sem(target).acquire()
-                out.queue_s += time.perf_counter() - waited
-                gateway.inflight[target.model] = gateway.inflight.get(target.model, 0) + 1
-
-            async def __aexit__(self, *exc):
-                gateway.inflight[target.model] -= 1
-                gateway._sem(target).release()
-
-        return _Slot()
+        return _Slot(self, target, out)
 
     async def stream(self, route: Route, body: dict[str, Any], mock: dict[str, Any], span_extra: dict[str, Any],
                      send_start, send_chunk, disconnected: asyncio.Event, include_usage: bool) -> Outcome:
@@ -542,6 +553,27 @@ class _NoCookies(http.cookiejar.CookieJar):
 
     def set_cookie(self, cookie) -> None:
         return None
+
+
+class _Slot:
+    """Gateway._slot's context (one class for every call: a class built per call cost more than the wait)."""
+
+    __slots__ = ("gateway", "target", "out", "sem")
+
+    def __init__(self, gateway: Gateway, target: Target, out: Outcome):
+        self.gateway, self.target, self.out = gateway, target, out
+        self.sem = gateway._sem(target)
+
+    async def __aenter__(self) -> None:
+        waited = time.perf_counter()
+        await self.sem.acquire()
+        self.out.queue_s += time.perf_counter() - waited
+        inflight = self.gateway.inflight
+        inflight[self.target.model] = inflight.get(self.target.model, 0) + 1
+
+    async def __aexit__(self, *exc) -> None:
+        self.gateway.inflight[self.target.model] -= 1
+        self.sem.release()
 
 
 def _request_attrs(body: dict[str, Any]) -> dict[str, Any]:
