@@ -15,25 +15,41 @@ than its spans, metering and routing together. `LinearPool` makes the same decis
   available; else a new connection while the pool is under max_connections; else close the first
   idle connection and open a new one in its place; else it waits.
 
-tests/lab09/test_pool.py checks it against httpcore's own planner on random pools: same connections
-kept, closed and handed to each request.
+The other half of the plan's cost was the expiry test itself: for an idle connection it asks the
+socket whether the server has hung up (a poll per connection per plan). `LinearPool` runs that sweep
+over the whole pool at most every `sweep_interval_s` (50 ms), and in between tests only the connection
+it is about to hand out, so a request still never gets an expired connection; a dead idle one that
+nobody picks is closed at the next sweep instead of at the next plan.
+
+tests/lab09/test_pool.py checks it against httpcore's own planner on random pools (sweeping every
+plan: same connections kept, closed and handed to each request), and that without a sweep no request
+is handed an expired connection.
 """
 
 from __future__ import annotations
+
+import time
 
 import httpcore
 import httpx
 
 
 class LinearPool(httpcore.AsyncConnectionPool):
+    sweep_interval_s = 0.05
+    _next_sweep = 0.0  # a pool made a LinearPool in place (use_linear_pools) starts with a sweep
+
     def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        now = time.monotonic()
+        sweep = now >= self._next_sweep
+        if sweep:
+            self._next_sweep = now + self.sweep_interval_s
         closing: list[httpcore.AsyncConnectionInterface] = []
         kept: list[httpcore.AsyncConnectionInterface] = []
         remaining = len(self._connections)  # the pool's size as the scan removes from it
         for conn in self._connections:
             if conn.is_closed():
                 remaining -= 1
-            elif conn.has_expired() or (conn.is_idle() and remaining > self._max_keepalive_connections):
+            elif (sweep and conn.has_expired()) or (conn.is_idle() and remaining > self._max_keepalive_connections):
                 remaining -= 1
                 closing.append(conn)
             else:
@@ -44,7 +60,7 @@ class LinearPool(httpcore.AsyncConnectionPool):
             if not pool_request.is_queued():
                 continue
             origin = pool_request.request.url.origin
-            conn = next((c for c in self._connections if c.can_handle_request(origin) and c.is_available()), None)
+            conn = self._first_available(origin, closing)
             if conn is None:
                 if len(self._connections) >= self._max_connections:
                     idle = next((c for c in self._connections if c.is_idle()), None)
@@ -56,6 +72,17 @@ class LinearPool(httpcore.AsyncConnectionPool):
                 self._connections.append(conn)
             pool_request.assign_to_connection(conn)
         return closing
+
+    def _first_available(self, origin, closing: list) -> httpcore.AsyncConnectionInterface | None:
+        """The first connection that can take a request for `origin`; expired ones met on the way are closed."""
+        for conn in self._connections:
+            if conn.can_handle_request(origin) and conn.is_available():
+                if not conn.has_expired():
+                    return conn
+                self._connections = [c for c in self._connections if c is not conn]
+                closing.append(conn)
+                return self._first_available(origin, closing)
+        return None
 
 
 def use_linear_pools(client: httpx.AsyncClient) -> httpx.AsyncClient:
