@@ -15,15 +15,17 @@ than its spans, metering and routing together. `LinearPool` makes the same decis
   available; else a new connection while the pool is under max_connections; else close the first
   idle connection and open a new one in its place; else it waits.
 
-The other half of the plan's cost was the expiry test itself: for an idle connection it asks the
-socket whether the server has hung up (a poll per connection per plan). `LinearPool` runs that sweep
-over the whole pool at most every `sweep_interval_s` (50 ms), and in between tests only the connection
-it is about to hand out, so a request still never gets an expired connection; a dead idle one that
-nobody picks is closed at the next sweep instead of at the next plan.
+The rest of the plan's cost was that first pass itself, run over every connection on every plan, and
+its expiry test, which for an idle connection asks the socket whether the server has hung up (a poll
+per connection per plan). `LinearPool` runs that pass (the sweep) at most every `sweep_interval_s`
+(50 ms), and also whenever a request finds the pool full; in between it tests only the connection it
+is about to hand out, so a request never gets a closed or expired connection. What the sweep waits
+for: a dead idle connection nobody picks, or an idle one over the keep-alive limit, is closed up to
+50 ms later than httpcore would close it.
 
 tests/lab09/test_pool.py checks it against httpcore's own planner on random pools (sweeping every
 plan: same connections kept, closed and handed to each request), and that without a sweep no request
-is handed an expired connection.
+is handed a closed or expired connection and a full pool is swept before a request waits.
 """
 
 from __future__ import annotations
@@ -39,28 +41,20 @@ class LinearPool(httpcore.AsyncConnectionPool):
     _next_sweep = 0.0  # a pool made a LinearPool in place (use_linear_pools) starts with a sweep
 
     def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
-        now = time.monotonic()
-        sweep = now >= self._next_sweep
-        if sweep:
-            self._next_sweep = now + self.sweep_interval_s
         closing: list[httpcore.AsyncConnectionInterface] = []
-        kept: list[httpcore.AsyncConnectionInterface] = []
-        remaining = len(self._connections)  # the pool's size as the scan removes from it
-        for conn in self._connections:
-            if conn.is_closed():
-                remaining -= 1
-            elif (sweep and conn.has_expired()) or (conn.is_idle() and remaining > self._max_keepalive_connections):
-                remaining -= 1
-                closing.append(conn)
-            else:
-                kept.append(conn)
-        self._connections = kept
-
+        swept = time.monotonic() >= self._next_sweep
+        if swept:
+            self._sweep(closing)
         for pool_request in self._requests:
             if not pool_request.is_queued():
                 continue
             origin = pool_request.request.url.origin
             conn = self._first_available(origin, closing)
+            if conn is None:
+                if len(self._connections) >= self._max_connections and not swept:
+                    swept = True  # a full pool may hold dead connections: sweep before making anyone wait
+                    self._sweep(closing)
+                    conn = self._first_available(origin, closing)
             if conn is None:
                 if len(self._connections) >= self._max_connections:
                     idle = next((c for c in self._connections if c.is_idle()), None)
@@ -73,14 +67,33 @@ class LinearPool(httpcore.AsyncConnectionPool):
             pool_request.assign_to_connection(conn)
         return closing
 
+    def _sweep(self, closing: list) -> None:
+        """httpcore's first pass in one scan: drop closed connections, close expired ones and idle ones
+        while the pool (its size counted as the scan shrinks it) is over the keep-alive limit."""
+        self._next_sweep = time.monotonic() + self.sweep_interval_s
+        kept = []
+        remaining = len(self._connections)
+        for conn in self._connections:
+            if conn.is_closed():
+                remaining -= 1
+            elif conn.has_expired() or (conn.is_idle() and remaining > self._max_keepalive_connections):
+                remaining -= 1
+                closing.append(conn)
+            else:
+                kept.append(conn)
+        self._connections = kept
+
     def _first_available(self, origin, closing: list) -> httpcore.AsyncConnectionInterface | None:
-        """The first connection that can take a request for `origin`; expired ones met on the way are closed."""
+        """The first connection that can take a request for `origin`; a closed one met on the way is
+        dropped and an expired one closed (between sweeps these are the only ones tested)."""
         for conn in self._connections:
             if conn.can_handle_request(origin) and conn.is_available():
-                if not conn.has_expired():
+                closed = conn.is_closed()
+                if not closed and not conn.has_expired():
                     return conn
                 self._connections = [c for c in self._connections if c is not conn]
-                closing.append(conn)
+                if not closed:
+                    closing.append(conn)
                 return self._first_available(origin, closing)
         return None
 
