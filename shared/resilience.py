@@ -242,8 +242,21 @@ def retry(fn: Callable[[], T], *, attempts: int = 3, base_s: float = 0.5, cap_s:
           max_retry_after_s: float = 30.0, on_retry: Callable[[int, BaseException], None] | None = None,
           sleep: Callable[[float], None] = time.sleep) -> T:
     """Call fn; on a transient error wait full jitter (retry-after as a floor) and try again."""
+    try:  # the first try on its own: most calls succeed, and tenacity's set-up costs ~30 us a call
+        return fn()
+    except Exception as exc:
+        if attempts <= 1 or not retryable(exc):
+            raise
+        first = exc
     policy = _policy(attempts, base_s, cap_s, deadline, retryable, max_retry_after_s, on_retry)
-    return tenacity.Retrying(sleep=sleep, **policy)(fn)
+    replay = [first]
+
+    def again() -> T:  # tenacity's attempt 1 is the failure already seen, so waits and counts are unchanged
+        if replay:
+            raise replay.pop()
+        return fn()
+
+    return tenacity.Retrying(sleep=sleep, **policy)(again)
 
 
 async def aretry(fn: Callable[[], Awaitable[T]], *, attempts: int = 3, base_s: float = 0.5, cap_s: float = 8.0,
@@ -251,8 +264,17 @@ async def aretry(fn: Callable[[], Awaitable[T]], *, attempts: int = 3, base_s: f
                  max_retry_after_s: float = 30.0,
                  on_retry: Callable[[int, BaseException], None] | None = None) -> T:
     """The async twin of `retry` (the eval runner and the gateway await their calls)."""
+    try:  # as in `retry`: tenacity only once a first try has failed with a retryable error
+        return await fn()
+    except Exception as exc:
+        if attempts <= 1 or not retryable(exc):
+            raise
+        first = exc
     policy = _policy(attempts, base_s, cap_s, deadline, retryable, max_retry_after_s, on_retry)
+    replay = [first]
     async for attempt in tenacity.AsyncRetrying(**policy):
         with attempt:
+            if replay:
+                raise replay.pop()
             return await fn()
     raise AssertionError("unreachable")  # pragma: no cover
