@@ -7,6 +7,8 @@ Four servers on loopback, each its own process: the mock (`python -m shared.mock
 gateway (pass-through route `assistant-http`, LLM_API_BASE at the mock), the floor of the gateway's
 own stack: a minimal ASGI proxy on the same uvicorn and httpx, no spans, no keys, bytes relayed as
 they arrive (target: the gateway's added p50 within 2x of it at 1 and 32 clients, streaming and not),
+the same floor on the gateway's own connection pool (labs/lab09_gateway/pool.py: what is left is the
+gateway's own work, since the pool is a change to the stack, not to the gateway's logic),
 and the LiteLLM proxy (`litellm --config`, pointing at the same mock) when it can start. For each of non-streaming /
 streaming x 1 / 32 concurrent clients x content capture off / on (the targets interleaved in
 ROUNDS rounds, percentiles over all rounds), the client measures end-to-end
@@ -44,8 +46,10 @@ ADMIN = {"authorization": "Bearer sk-bench-admin"}
 BODY = {"messages": [{"role": "user", "content": "What is the capital of Japan?"}]}
 
 
-def passthrough_app(upstream: str):
-    """The floor: read the body, forward it with one shared httpx.AsyncClient, relay the answer's bytes."""
+def passthrough_app(upstream: str, linear_pool: bool = False):
+    """The floor: read the body, forward it with one shared httpx.AsyncClient, relay the answer's bytes.
+    `linear_pool`: the client's pool is the gateway's (labs/lab09_gateway/pool.py) instead of httpcore's,
+    so the floor runs on the same stack as the gateway."""
     state: dict[str, httpx.AsyncClient] = {}
 
     async def app(scope, receive, send):
@@ -53,6 +57,10 @@ def passthrough_app(upstream: str):
             while (message := await receive())["type"] != "lifespan.shutdown":
                 state["client"] = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=256,
                                                                                      max_keepalive_connections=256))
+                if linear_pool:
+                    from labs.lab09_gateway.pool import use_linear_pools
+
+                    use_linear_pools(state["client"])
                 await send({"type": "lifespan.startup.complete"})
             await state["client"].aclose()
             await send({"type": "lifespan.shutdown.complete"})
@@ -168,7 +176,9 @@ def plot(result: dict, path: Path) -> None:
     rows = [r for r in result["results"] if not r["capture"]]
     labels = [f"{'stream' if r['stream'] else 'json'}\nc={r['concurrency']}" for r in rows]
     # the targets this run measured (results from before the pass-through floor, or without the proxy, lack one)
-    targets = [(t, label) for t, label in (("passthrough", "bare pass-through (floor)"), ("gateway", "lab-09 gateway"),
+    targets = [(t, label) for t, label in (("passthrough", "bare pass-through (floor)"),
+                                           ("passthrough_linear", "floor on the gateway's pool"),
+                                           ("gateway", "lab-09 gateway"),
                                            ("litellm_proxy", "LiteLLM proxy")) if all(t in r for r in rows)]
     width = 0.8 / len(targets)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
@@ -181,7 +191,7 @@ def plot(result: dict, path: Path) -> None:
         ax.set_ylabel("ms over calling the mock directly")
         ax.set_title(key.replace("_", " "))
     # one legend for both panels, above them: the bars reach the top of either panel
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=3, fontsize=9)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=4, fontsize=9)
     save(fig, path)
 
 
@@ -198,7 +208,7 @@ def main() -> None:
         return
     tmp = Path(tempfile.mkdtemp(prefix="bench-lab09-"))
     py = sys.executable
-    mock_port, gw_port, proxy_port, pass_port = free_port(), free_port(), free_port(), free_port()
+    mock_port, gw_port, proxy_port, pass_port, linear_port = (free_port() for _ in range(5))
     procs = []
     try:
         mock = start([py, "-m", "shared.mockllm", "--port", str(mock_port)], {}, f"http://127.0.0.1:{mock_port}/healthz")
@@ -207,17 +217,20 @@ def main() -> None:
         gw_env = {"DATA_DIR": str(tmp / "gw"), "LLM_API_BASE": f"http://127.0.0.1:{mock_port}/v1", "LOG_LEVEL": "WARNING",
                   "LAB09_ADMIN_KEY": ADMIN["authorization"][7:], "LAB09_SAMPLE_RATE": "1"}
         gateway = start([py, "-m", "uvicorn", "labs.lab09_gateway.app:create_app", "--factory", "--port", str(gw_port),
-                         "--log-level", "warning", "--no-access-log"], gw_env, f"http://127.0.0.1:{gw_port}/healthz")
+                         "--log-level", "warning", "--no-access-log"], gw_env, f"http://127.0.0.1:{gw_port}/readyz")
         assert gateway, "the gateway did not start"
         procs.append(gateway)
-        passthrough = start([py, "-c", "import sys, uvicorn; sys.path.insert(0, 'bench'); "
-                             "from bench_lab09_overhead import passthrough_app; "
-                             f"uvicorn.run(passthrough_app('http://127.0.0.1:{mock_port}/v1'), port={pass_port}, "
-                             "log_level='warning', access_log=False)"], {},
-                            f"http://127.0.0.1:{mock_port}/healthz")
-        assert passthrough, "the pass-through proxy did not start"
-        procs.append(passthrough)
-        wait_for_port(pass_port)
+        floors = {}
+        for name, port, linear in (("passthrough", pass_port, False), ("passthrough_linear", linear_port, True)):
+            floors[name] = start([py, "-c", "import sys, uvicorn; sys.path.insert(0, 'bench'); "
+                                  "from bench_lab09_overhead import passthrough_app; "
+                                  f"uvicorn.run(passthrough_app('http://127.0.0.1:{mock_port}/v1', {linear}), "
+                                  f"port={port}, log_level='warning', access_log=False)"], {},
+                                 f"http://127.0.0.1:{mock_port}/healthz")
+            assert floors[name], f"the pass-through proxy ({name}) did not start"
+            procs.append(floors[name])
+            wait_for_port(port)
+        passthrough = floors["passthrough"]
         cfg = tmp / "litellm.yaml"
         cfg.write_text(json.dumps({"model_list": [{"model_name": "assistant", "litellm_params": {
             "model": "openai/assistant", "api_base": f"http://127.0.0.1:{mock_port}/v1", "api_key": "mock"}}],
@@ -236,6 +249,7 @@ def main() -> None:
             "tenant": "bench", "budget_usd": 1000, "rate_per_s": 1e5, "burst": 100000}).json()["key"]
         targets = {"direct": (f"http://127.0.0.1:{mock_port}/v1/chat/completions", "assistant", {}),
                    "passthrough": (f"http://127.0.0.1:{pass_port}/v1/chat/completions", "assistant", {}),
+                   "passthrough_linear": (f"http://127.0.0.1:{linear_port}/v1/chat/completions", "assistant", {}),
                    "gateway": (f"http://127.0.0.1:{gw_port}/v1/chat/completions", "assistant-http",
                                {"authorization": f"Bearer {bench_key}"})}
         if proxy:
@@ -244,7 +258,8 @@ def main() -> None:
         results = []
         gateway_requests = 0
         load_before = os.getloadavg()
-        pids = {"direct": mock.pid, "passthrough": passthrough.pid, "gateway": gateway.pid}
+        pids = {"direct": mock.pid, "passthrough": passthrough.pid, "passthrough_linear": floors["passthrough_linear"].pid,
+                "gateway": gateway.pid}
         if proxy:
             pids["litellm_proxy"] = proxy.pid
         for capture in (False, True):
@@ -253,7 +268,7 @@ def main() -> None:
             for stream in (False, True):
                 for c in (1, 32):
                     row = {"capture": capture, "stream": stream, "concurrency": c, "n": N[c]}
-                    names = [n for n in targets if not capture or n in ("direct", "passthrough", "gateway")]
+                    names = [n for n in targets if not capture or n != "litellm_proxy"]
                     lats: dict[str, list[float]] = {n: [] for n in names}
                     cpu = {n: 0.0 for n in names}  # the target's own server process (the mock's for direct)
                     # interleaved rounds: on a shared machine a burst of load lands on every target alike
@@ -273,7 +288,7 @@ def main() -> None:
                     print(json.dumps(row))
         for r in results:
             d = r["direct"]  # measured in the same rounds as the row's other targets
-            for name in ("passthrough", "gateway", "litellm_proxy"):
+            for name in ("passthrough", "passthrough_linear", "gateway", "litellm_proxy"):
                 if name in r:
                     r[name]["added_p50_ms"] = round(r[name]["p50_ms"] - d["p50_ms"], 3)
                     r[name]["added_p99_ms"] = round(r[name]["p99_ms"] - d["p99_ms"], 3)
@@ -282,6 +297,13 @@ def main() -> None:
             r["within_2x_of_passthrough"] = r["gateway"]["added_p50_ms"] <= 2 * max(pt, 0.0)
             r["gateway_over_passthrough_cpu"] = round(r["gateway"]["server_cpu_ms_per_request"]
                                                       / max(r["passthrough"]["server_cpu_ms_per_request"], 1e-9), 2)
+            # the same floor on the gateway's own connection pool: what the gateway's own work adds
+            lin = r["passthrough_linear"]["added_p50_ms"]
+            r["gateway_over_same_pool_floor_added_p50"] = round(r["gateway"]["added_p50_ms"] / lin, 2) if lin > 0 else None
+            r["within_2x_of_same_pool_floor"] = r["gateway"]["added_p50_ms"] <= 2 * max(lin, 0.0)
+            r["gateway_over_same_pool_floor_cpu"] = round(
+                r["gateway"]["server_cpu_ms_per_request"]
+                / max(r["passthrough_linear"]["server_cpu_ms_per_request"], 1e-9), 2)
             if "gateway" in r and "litellm_proxy" in r:
                 for q in ("p50", "p99"):
                     gw = r["gateway"][f"added_{q}_ms"]  # a ratio over an added time at or below zero means nothing
@@ -299,6 +321,9 @@ def main() -> None:
                    "gateway_within_2x_of_passthrough": {
                        f"{'stream' if r['stream'] else 'json'}_c{r['concurrency']}{'_capture' if r['capture'] else ''}":
                            r["within_2x_of_passthrough"] for r in results},
+                   "gateway_within_2x_of_same_pool_floor": {
+                       f"{'stream' if r['stream'] else 'json'}_c{r['concurrency']}{'_capture' if r['capture'] else ''}":
+                           r["within_2x_of_same_pool_floor"] for r in results},
                    "machine": f"{os.cpu_count()} CPUs, shared",
                    "load_average_1m": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
                    "rounds": ROUNDS, "results": results}
