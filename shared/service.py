@@ -109,7 +109,15 @@ def _json_error(request: Request, status: int, message: str, type: str | None = 
 
 
 class RequestContextMiddleware:
-    """Pure ASGI middleware (no buffering, so streaming responses pass through untouched)."""
+    """Request ids, the HTTP metrics, and the JSON 500 for an unhandled error, in one pure ASGI middleware
+    (no buffering, so streaming responses pass through untouched; one `send` wrapper per request).
+
+    An unhandled exception is answered here, inside the app, and not re-raised. Starlette's outermost
+    error middleware sends its 500 and then re-raises, and uvicorn answers a re-raised error by closing
+    the connection: the client's next request on that keep-alive connection is reset. A failure must
+    cost one request, not the connection. If the response had already started (a stream that broke
+    half-way), closing is the only honest end, so that re-raises.
+    """
 
     def __init__(self, app, service: str):
         self.app = app
@@ -123,64 +131,37 @@ class RequestContextMiddleware:
         request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else _request_ids.next()
         scope.setdefault("state", {})["request_id"] = request_id
         start = time.perf_counter()
-        status_holder = {"status": 500}
+        status = None  # set when the response starts
 
         async def send_with_id(message):
+            nonlocal status
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                headers = list(message.get("headers") or [])
-                headers.append((_REQUEST_ID_KEY, request_id.encode()))
-                message = {**message, "headers": headers}
+                status = message["status"]
+                message = {**message, "headers": [*(message.get("headers") or ()),
+                                                  (_REQUEST_ID_KEY, request_id.encode())]}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error request_id=%s path=%s", request_id, scope.get("path"))
+            if status is not None:
+                raise
+            body = json.dumps(error_body(500, "internal error; see the server log for this request id",
+                                         request_id, "internal_error")).encode()
+            await send_with_id({"type": "http.response.start", "status": 500,
+                                "headers": [(b"content-type", b"application/json"),
+                                            (b"content-length", str(len(body)).encode())]})
+            await send_with_id({"type": "http.response.body", "body": body})
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope.get("method", "GET")
-            key = (method, route, status_holder["status"])
+            key = (method, route, 500 if status is None else status)
             if (series := self._series.get(key)) is None:  # labels() validates and locks on every call
                 series = self._series[key] = (HTTP_REQUESTS.labels(self.service, method, route, str(key[2])),
                                               HTTP_LATENCY.labels(self.service, method, route))
             series[0].inc()
             series[1].observe(time.perf_counter() - start)
-
-
-class UnhandledErrorMiddleware:
-    """Answer an unhandled exception with the JSON 500 here, inside the app, and do not re-raise it.
-
-    Starlette's outermost error middleware sends its 500 and then re-raises, and uvicorn answers a
-    re-raised error by closing the connection: the client's next request on that keep-alive
-    connection is reset. A failure must cost one request, not the connection. If the response had
-    already started (a stream that broke half-way), closing is the only honest end, so that re-raises.
-    """
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = False
-
-        async def tracking_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            request_id = scope.get("state", {}).get("request_id")
-            log.exception("unhandled error request_id=%s path=%s", request_id, scope.get("path"))
-            if started:
-                raise
-            body = json.dumps(error_body(500, "internal error; see the server log for this request id",
-                                         request_id, "internal_error")).encode()
-            await send({"type": "http.response.start", "status": 500,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
 
 
 Check = Callable[[], Any]
@@ -318,7 +299,6 @@ def create_service(title: str, *, lab: str, description: str = "", version: str 
         """Prometheus text exposition of HTTP and GenAI metrics."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(UnhandledErrorMiddleware)  # added first, so it runs inside the request context
     app.add_middleware(RequestContextMiddleware, service=lab)
     if instrument:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor

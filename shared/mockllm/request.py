@@ -119,6 +119,10 @@ def options_from(headers: dict[str, str] | None, body_mock: dict[str, Any] | Non
 
 # --- the request ----------------------------------------------------------------------------------
 
+# what json.dumps(key, sort_keys=True, default=str) writes, with the encoder built once (json.dumps
+# builds a new one on every call that passes an option)
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=str)
+
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 
 
@@ -267,7 +271,7 @@ class MockRequest:
             key = {"b": self.behaviour, "m": self.messages, "t": self.tools, "tc": self.tool_choice,
                    "rf": self.response_format, "temp": self.temperature, "n": self.n, "api": self.api,
                    "o": {k: v for k, v in sorted(self.options.items()) if k != "seed"}}
-            self._fp = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+            self._fp = hashlib.sha256(_FINGERPRINT_JSON.encode(key).encode()).hexdigest()
         return self._fp
 
     def rng(self, salt: str = "") -> random.Random:
