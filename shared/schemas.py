@@ -46,8 +46,39 @@ Text = Annotated[str, AfterValidator(check_text)]
 Number = Annotated[float, AfterValidator(check_finite)]
 
 
+def _clean(value: Any, limit_text: int, limit_items: int) -> bool:
+    """True when `walk` would find nothing wrong: the same checks without building a path for every
+    element (most bodies are clean, and the paths cost more than the checks). An ASCII string cannot
+    hold a lone surrogate (CPython knows a string is ASCII without reading it)."""
+    if isinstance(value, str):
+        if len(value) > limit_text:
+            return False
+        if value.isascii():
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return len(value) <= limit_items and all(
+            _clean(k, limit_text, limit_items) and _clean(v, limit_text, limit_items) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return len(value) <= limit_items and all(_clean(v, limit_text, limit_items) for v in value)
+    return True
+
+
 def walk(value: Any, path: str = "", limit_text: int = MAX_TEXT, limit_items: int = MAX_ITEMS) -> None:
     """Check every nested string, float and list of free-form data (dict[str, Any] fields included)."""
+    if _clean(value, limit_text, limit_items):
+        return
+    _walk(value, path, limit_text, limit_items)
+
+
+def _walk(value: Any, path: str, limit_text: int, limit_items: int) -> None:
+    """`walk` for a value with something wrong in it: the same checks, naming where the first failure is."""
     if isinstance(value, str):
         check_text(value)
         if len(value) > limit_text:
@@ -59,13 +90,13 @@ def walk(value: Any, path: str = "", limit_text: int = MAX_TEXT, limit_items: in
         if len(value) > limit_items:
             raise ValueError(f"{path or 'value'}: more than {limit_items} keys")
         for k, v in value.items():
-            walk(k, path, limit_text, limit_items)
-            walk(v, f"{path}.{k}" if path else str(k), limit_text, limit_items)
+            _walk(k, path, limit_text, limit_items)
+            _walk(v, f"{path}.{k}" if path else str(k), limit_text, limit_items)
     elif isinstance(value, list | tuple):
         if len(value) > limit_items:
             raise ValueError(f"{path or 'value'}: more than {limit_items} items")
         for i, v in enumerate(value):
-            walk(v, f"{path}[{i}]", limit_text, limit_items)
+            _walk(v, f"{path}[{i}]", limit_text, limit_items)
 
 
 class StrictModel(BaseModel):

@@ -91,3 +91,24 @@ def test_one_poisoned_leaf_anywhere_is_found(payload, poison, where):
     nested = [payload, {"k": poison}] if where % 2 else {"a": [payload, poison]}
     with pytest.raises(ValidationError):
         Body(extra={"payload": nested})
+
+
+_any = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+                    | st.text(max_size=12) | st.sampled_from(["\ud800", "é\udc00", "x" * 12, "€" * 11]),
+                    lambda inner: st.lists(inner, max_size=12) | st.dictionaries(st.text(max_size=4), inner, max_size=12),
+                    max_leaves=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_any, limit_text=st.integers(1, 12), limit_items=st.integers(1, 12))
+def test_the_quick_check_passes_exactly_what_the_full_walk_passes(value, limit_text, limit_items):
+    """walk() first runs a check that builds no paths; it must pass a value exactly when the path-naming
+    walk finds nothing, or a bad body would get through."""
+    from shared.schemas import _clean, _walk
+
+    try:
+        _walk(value, "", limit_text, limit_items)
+        full = True
+    except ValueError:
+        full = False
+    assert _clean(value, limit_text, limit_items) == full
