@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import http.cookiejar
 import json
 import math
 import os
@@ -295,6 +294,7 @@ class Gateway:
         self.settings = model.settings
         self.router = router or Router(model.settings)
         self.client: httpx.AsyncClient | None = None
+        self._request_parts: tuple[httpx.AsyncClient, list[tuple[bytes, bytes]], dict[str, Any]] | None = None
         self._sems: dict[str, asyncio.Semaphore] = {}
         self.inflight: dict[str, int] = {}
         _gateways.add(self)
@@ -306,10 +306,23 @@ class Gateway:
         request (skipping the jar also saves its per-response parsing)."""
         if self.client is None:
             limits = httpx.Limits(max_connections=512, max_keepalive_connections=256)
-            self.client = use_linear_pools(httpx.AsyncClient(
-                timeout=httpx.Timeout(self.router.timeout_s, connect=5.0), limits=limits, cookies=_NoCookies(),
+            self.client = use_linear_pools(_CookielessClient(
+                timeout=httpx.Timeout(self.router.timeout_s, connect=5.0), limits=limits,
                 headers={"authorization": f"Bearer {self.router.http_key()}"}))
         return self.client
+
+    def _post(self, path: str, body: dict[str, Any]) -> httpx.Request:
+        """The upstream request, built from parts made once per client (URL, merged headers, timeouts)
+        instead of by `client.build_request`, which re-parsed the URL and re-merged the client's default
+        headers and cookies on every call."""
+        client = self.http()
+        parts = self._request_parts
+        if parts is None or parts[0] is not client:
+            headers = httpx.Headers(client.headers)
+            headers["content-type"] = "application/json"
+            parts = self._request_parts = (client, list(headers.raw), {"timeout": client.timeout.as_dict()})
+        return httpx.Request("POST", self._urls[path], headers=parts[1], content=_json_bytes(body),
+                             extensions=dict(parts[2]))
 
     @functools.cached_property
     def _urls(self) -> dict[str, httpx.URL]:
@@ -341,7 +354,7 @@ class Gateway:
 
     async def _http_json(self, path: str, target: Target, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            resp = await self.http().post(self._urls[path], content=_json_bytes(body), headers=_JSON)
+            resp = await self.http().send(self._post(path, body))
         except httpx.TimeoutException as exc:
             raise UpstreamError(504, f"no answer within {self.router.timeout_s:g}s", "timeout") from exc
         except httpx.HTTPError as exc:
@@ -374,8 +387,7 @@ class Gateway:
     async def _chunks(self, target: Target, body: dict[str, Any]) -> AsyncIterator[tuple[str, dict | None]]:
         """(SSE text to relay, parsed chunk) pairs; raises UpstreamError before the first on failure."""
         if target.upstream == "http":
-            request = self.http().build_request("POST", self._urls["/chat/completions"], content=_json_bytes(body),
-                                                headers=_JSON)
+            request = self._post("/chat/completions", body)
             try:
                 resp = await self.http().send(request, stream=True)
             except httpx.TimeoutException as exc:
@@ -537,21 +549,34 @@ class Gateway:
         return await self._with_fallbacks(route, out, attempt)
 
 
-_JSON = {"content-type": "application/json"}
-
-
 def _json_bytes(body: dict[str, Any]) -> bytes:
     """The upstream body as httpx's json= would send it (compact, UTF-8), encoded without httpx's extra steps."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-class _NoCookies(http.cookiejar.CookieJar):
-    """A cookie jar that stores nothing (see Gateway.http)."""
+class _NoCookies(httpx.Cookies):
+    """A cookie store that keeps nothing and sends nothing (see Gateway.http). httpx's own store wraps every
+    response and its request in urllib objects before its jar sees them, even when the jar keeps nothing."""
 
-    def extract_cookies(self, response, request) -> None:
+    def extract_cookies(self, response: httpx.Response) -> None:
         return None
 
-    def set_cookie(self, cookie) -> None:
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        return None
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """The pass-through client: its `cookies` are always the empty `_NoCookies` (one client serves every
+    tenant, so an upstream's cookie for one caller must never ride along on the next caller's request)."""
+
+    _no_cookies = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, _cookies: Any) -> None:
         return None
 
 
