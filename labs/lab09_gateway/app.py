@@ -27,7 +27,7 @@ from labs.lab09_gateway.golden import golden_signals
 from labs.lab09_gateway.keys import SCHEMA as KEYS_SCHEMA
 from labs.lab09_gateway.keys import AdminGuard, KeyStore
 from labs.lab09_gateway.metering import Metering
-from labs.lab09_gateway.proxy import BodyLimit, ChatRequest, EmbeddingRequest, Proxy
+from labs.lab09_gateway.proxy import BodyLimit, ChatRequest, EmbeddingRequest, Proxy, body_spec, parse_body
 from labs.lab09_gateway.redaction import forget, redactor
 from labs.lab09_gateway.routes_insights import insights_router
 from shared.config import Settings, get_settings
@@ -105,10 +105,11 @@ def _user_secret(path: Path) -> bytes:
 def openai_router(lab: Lab09) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["openai"])
 
-    @router.post("/chat/completions")
-    async def chat_completions(request: Request, req: ChatRequest):
+    @router.post("/chat/completions", openapi_extra=body_spec(ChatRequest))
+    async def chat_completions(request: Request):
         """OpenAI chat completions through the gateway, streaming (chunk by chunk) or not."""
-        return await lab.proxy.chat(request.headers, request.state.request_id, req.model_dump(exclude_none=True))
+        body = parse_body(await request.body(), ChatRequest)
+        return await lab.proxy.chat(request.headers, request.state.request_id, body)
 
     @router.post("/embeddings")
     async def embeddings(request: Request, req: EmbeddingRequest) -> dict[str, Any]:
