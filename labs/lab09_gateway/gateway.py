@@ -549,9 +549,13 @@ class Gateway:
         return await self._with_fallbacks(route, out, attempt)
 
 
+# built once: json.dumps with any option builds a new encoder on every call (once per upstream call here)
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def _json_bytes(body: dict[str, Any]) -> bytes:
     """The upstream body as httpx's json= would send it (compact, UTF-8), encoded without httpx's extra steps."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return _COMPACT_JSON.encode(body).encode()
 
 
 class _NoCookies(httpx.Cookies):
