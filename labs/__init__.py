@@ -82,8 +82,14 @@ def mock_argv(host: str | None = None, port: int | None = None) -> list[str]:
 
 
 def get(key: str | int) -> Lab:
-    number = int(str(key).removeprefix("lab"))
+    """A lab by any name a reader may type: 6, "06", "lab06", "lab-06" or its folder, "lab06_rag"."""
+    text = str(key).strip().lower()
     for lab in discover():
-        if lab.number == number:
+        if text == lab.name:
             return lab
-    raise KeyError(f"no lab {number:02d}; `python -m labs list` shows the labs that exist")
+    number = re.fullmatch(r"(?:lab[-_]?)?(\d{1,2})", text)
+    if number:
+        for lab in discover():
+            if lab.number == int(number.group(1)):
+                return lab
+    raise KeyError(f"no lab {str(key)!r}; `python -m labs list` shows the labs that exist")

@@ -62,7 +62,11 @@ def serve(app, host: str, port: int) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    lab = get(args.lab)
+    try:
+        lab = get(args.lab)
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
     host, port = args.host, args.port or lab.port
     app = lab.create_app()
     print(f"\n{lab.name} serving on http://{host}:{port}   docs: http://{host}:{port}/docs")

@@ -10,6 +10,9 @@ OpenAPI schema says answer text/html. A lab that lands appears here without an e
 
 Readiness is fetched server-side (the page would need CORS on every lab to read another port), with a
 short timeout per service, all at once, so one slow or dead lab costs the page 1.5 s, not 15 x that.
+A lab's pages come from its /openapi.json, which it builds on the first request: beside fourteen labs
+warming up on two cores that can take longer than the readiness timeout, so the schema gets its own
+longer one, is fetched once per service while it stays up, and is fetched again once it has been down.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from shared.service import create_service, not_found
 
 HOME_PORT = 8080
 PROBE_TIMEOUT_S = 1.5
+SCHEMA_TIMEOUT_S = 15.0
 LabKey = Annotated[str, Path(pattern=r"^\d{2}$", description="the lab's two-digit number, e.g. 06")]
 
 
@@ -49,11 +53,17 @@ def html_pages(openapi: dict[str, Any]) -> list[str]:
     return sorted(pages)
 
 
-async def probe(client: httpx.AsyncClient, name: str, base: str) -> dict[str, Any]:
-    """One service's readiness (`ready`, the reason it is not, or `down`) and its HTML pages."""
+async def probe(client: httpx.AsyncClient, name: str, base: str,
+                known_pages: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """One service's readiness (`ready`, the reason it is not, or `down`) and its HTML pages.
+
+    `known_pages` (base URL -> pages) keeps each up service's pages between probes; a service found down
+    is dropped from it, so a restarted lab's schema is read again."""
+    known_pages = {} if known_pages is None else known_pages
     try:
         ready = await client.get(f"{base}/readyz")
     except httpx.HTTPError as exc:
+        known_pages.pop(base, None)
         return {"name": name, "state": "down", "detail": type(exc).__name__, "pages": []}
     try:
         body = ready.json()
@@ -64,12 +74,14 @@ async def probe(client: httpx.AsyncClient, name: str, base: str) -> dict[str, An
     failing = [f"{name}: {c.get('detail')}" for name, c in checks.items() if isinstance(c, dict) and not c.get("ok")]
     state = "ready" if ready.status_code == 200 else "not ready"
     detail = "; ".join(failing) or (error.get("message", "") if state != "ready" else "")
-    pages: list[str] = []
-    if ready.status_code == 200:
+    if ready.status_code == 200 and base not in known_pages:
         try:
-            pages = html_pages((await client.get(f"{base}/openapi.json")).json())
+            schema = await client.get(f"{base}/openapi.json", timeout=SCHEMA_TIMEOUT_S)
+            if schema.status_code == 200:
+                known_pages[base] = html_pages(schema.json())
         except (httpx.HTTPError, ValueError):
-            pages = []
+            pass  # read again on the next probe
+    pages = known_pages.get(base, []) if ready.status_code == 200 else []
     return {"name": name, "state": state, "detail": detail[:300], "pages": pages}
 
 
@@ -77,13 +89,14 @@ class Home:
     def __init__(self, host: str, port_offset: int):
         self.host, self.offset = host, port_offset
         self.labs = discover()
+        self.known_pages: dict[str, list[str]] = {}
 
     def services(self) -> list[tuple[str, int]]:
         return [("mock", MOCK_PORT + self.offset)] + [(lab.name, lab.port + self.offset) for lab in self.labs]
 
     async def status(self) -> list[dict[str, Any]]:
         async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S) as client:
-            found = await asyncio.gather(*(probe(client, name, f"http://{self.host}:{port}")
+            found = await asyncio.gather(*(probe(client, name, f"http://{self.host}:{port}", self.known_pages)
                                            for name, port in self.services()))
         return [{**row, "port": port} for row, (_, port) in zip(found, self.services(), strict=True)]
 

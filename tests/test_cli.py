@@ -25,6 +25,19 @@ def test_make_help_lists_every_target():
         assert f"make lab-{lab.key}" in out
 
 
+def test_a_lab_answers_to_every_name_a_reader_may_type():
+    from labs import get
+
+    lab = discover()[5]
+    for name in (lab.number, lab.key, f"lab{lab.key}", f"lab-{lab.key}", lab.name, lab.name.upper(), f" {lab.key} "):
+        assert get(name) is lab or get(name) == lab, name
+    for wrong in ("99", "lab", "", "lab06_nothing", "..", "-1"):
+        with pytest.raises(KeyError, match="python -m labs list"):
+            get(wrong)
+    out = subprocess.run([sys.executable, "-m", "labs", "serve", "nope"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and "no lab 'nope'" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_labs_list():
     out = subprocess.run([sys.executable, "-m", "labs", "list"], cwd=REPO_ROOT, capture_output=True, text=True,
                          check=True).stdout

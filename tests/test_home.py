@@ -3,6 +3,8 @@ for the ports the labs really serve on. (tests/test_cli.py checks it against a f
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -64,6 +66,33 @@ def test_status_says_ready_not_ready_and_down(settings):
     assert rows["a"]["state"] == "ready" and rows["a"]["pages"] == ["/page"]
     assert rows["b"]["state"] == "not ready" and "loading: step 1/2" in rows["b"]["detail"]
     assert rows["c"]["state"] == "down" and rows["c"]["pages"] == []
+
+
+def test_a_slow_schema_still_gives_the_pages_and_is_read_once_per_life(settings, monkeypatch):
+    """A lab builds /openapi.json on its first request, slowly beside fourteen others warming up: the pages
+    are read with their own timeout (not readiness' short one), kept while the lab stays up, read again
+    after it was down."""
+    import labs.home
+
+    monkeypatch.setattr(labs.home, "PROBE_TIMEOUT_S", 0.2)
+    ready, _ = _two_services(settings)
+    built, schema = [], ready.openapi
+
+    def slow_schema() -> dict:
+        built.append(1)
+        time.sleep(0.6)  # 3x the readiness timeout
+        return schema()
+
+    ready.openapi = slow_schema
+    home = create_app(settings)
+    client = TestClient(home)
+    with serve_in_thread(ready) as up:
+        _point_home_at(home, [int(up.rsplit(":", 1)[1]), free_port(), free_port()])
+        first, second = (client.get("/status").json()[0] for _ in range(2))
+    assert first["state"] == second["state"] == "ready"
+    assert first["pages"] == second["pages"] == ["/page"] and len(built) == 1
+    assert client.get("/status").json()[0]["state"] == "down"  # the same port, nobody serving it now
+    assert home.state.home.known_pages == {}  # so a restarted lab's schema is read afresh
 
 
 def _point_home_at(app: FastAPI, ports: list[int]) -> None:

@@ -106,6 +106,9 @@ def worker(rank: int, world: int, steps: int, batch_size: int, out: str | None, 
             if rank == 0:
                 print(json.dumps({"world_size": world, "steps": steps, "checksums": [s.item() for s in sums],
                                   "ranks_identical": len({s.item() for s in sums}) == 1}))
+            # leave together: a rank that tears gloo down while the other still has a collective in flight
+            # can abort the other at exit ("terminate called without an active exception")
+            dist.barrier()
         else:
             print(json.dumps({"world_size": 1, "steps": steps}))
     finally:
