@@ -28,6 +28,25 @@ import pytest  # noqa: E402
 import shared  # noqa: E402,F401  (offline environment before anything else loads)
 from shared.config import Settings, get_settings  # noqa: E402
 
+# The long tests (make up end to end, the fuzz of every service's schema, README examples, exercise
+# scripts) live in tests/test_*.py, which sort after every tests/labNN/ folder. Run in that order, the two
+# xdist workers end the suite on a few minute-long tests, one of them idle. Started first, the long ones
+# spread over both workers and the short lab tests fill the gaps (longest first, as a scheduler packs jobs).
+# Whole modules move, so a module-scoped fixture (an app with its warm-up) is still built once.
+_FIRST = "tests/test_cli.py::test_up_serves_everything"  # the longest: about 3 minutes on a busy 2-core box
+_LONG_MODULES = ("tests/test_contract.py",)  # the fuzz of each schema: up to a minute per service
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        mine = (0 if item.nodeid.startswith(_FIRST)
+                else 1 if item.get_closest_marker("slow") is not None or module in _LONG_MODULES else 2)
+        rank[module] = min(rank.get(module, 2), mine)
+    # stable: each module keeps pytest's own order, but for the one test that must start first
+    items.sort(key=lambda item: (rank[item.nodeid.split("::", 1)[0]], not item.nodeid.startswith(_FIRST)))
+
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:

@@ -22,7 +22,10 @@ Traces it was not asked to watch (other services in the same process) pass strai
 The OpenTelemetry Collector's `tail_sampling` processor is the same idea one hop later, for traces
 that span several services; in one process, the SDK can do it without the extra hop.
 
-`kept_fraction` applies a policy to the stored call log instead: "what would p=0.05 keep?".
+`kept_fraction` applies a policy to the stored call log instead: "what would p=0.05 keep?". The call log
+holds the calls that passed the key check; a request refused at the door (401, 403 over budget, 429 rate
+limited) is a trace the live sampler decides on but not a call, so under refusals `live.traces` is larger
+than `what_if.traces`, and the two kept counts differ by the refused traces the live policy kept.
 """
 
 from __future__ import annotations
