@@ -27,12 +27,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.config import Settings, get_settings
@@ -232,13 +233,52 @@ class Warmup:
         return probe
 
 
+def _query_names(route: Any) -> frozenset[str]:
+    """The query parameters a route declares (its own and its dependencies'), by the name a client sends."""
+    names = getattr(route, "_query_names", None)  # kept on the route: it lives exactly as long as they do
+    if names is None:
+        found: set[str] = set()
+        pending = [route.dependant]
+        while pending:
+            dependant = pending.pop()
+            pending.extend(dependant.dependencies)
+            for field in dependant.query_params:
+                model = field.field_info.annotation
+                if isinstance(model, type) and issubclass(model, BaseModel):  # a model as the whole query
+                    found.update(f.alias or name for name, f in model.model_fields.items())
+                else:
+                    found.add(field.alias)
+        names = route._query_names = frozenset(found)
+    return names
+
+
+async def known_query_only(request: Request) -> None:
+    """422 for a query parameter the route does not take, as the bodies' StrictModel does for fields:
+    `?dept=10` on a route that takes `depth` would otherwise answer for the default depth, silently."""
+    if not request.scope.get("query_string"):
+        return
+    route = request.scope.get("route")
+    if route is None or not hasattr(route, "dependant"):
+        return
+    known = _query_names(route)
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
+    if unknown:
+        takes = f"it takes: {', '.join(sorted(known))}" if known else "it takes no query parameters"
+        raise RequestValidationError([{"loc": ("query", name), "type": "extra_forbidden",
+                                       "msg": f"not a parameter of this route ({takes})"}
+                                      for name in unknown])
+
+
 def create_service(title: str, *, lab: str, description: str = "", version: str = "0.1.0",
                    settings: Settings | None = None, readiness: dict[str, Check] | None = None,
-                   warmup: dict[str, Check] | None = None, instrument: bool = True) -> FastAPI:
+                   warmup: dict[str, Check] | None = None, instrument: bool = True,
+                   strict_query: bool = True) -> FastAPI:
     """A FastAPI app with the project's health, readiness, metrics, errors and tracing.
 
     `warmup` names the slow start-up steps (`{"model": model.warm}`): they run in the background when
-    the server starts and `/readyz` is 503 until each has finished.
+    the server starts and `/readyz` is 503 until each has finished. `strict_query` answers 422 to a query
+    parameter a route does not declare (`known_query_only`); the mock turns it off, as a provider's API
+    takes query parameters clients add on their own.
     """
     settings = settings or get_settings()
     setup_telemetry(settings, service_name=lab)
@@ -249,7 +289,8 @@ def create_service(title: str, *, lab: str, description: str = "", version: str 
     # FastAPIOffline serves Swagger UI's and ReDoc's JS/CSS from the installed package, not a CDN, so
     # /docs renders with no network at all.
     app = FastAPIOffline(title=title, description=description, version=version,
-                         telemetry={"tracing": False, "metrics": False, "logs": False})
+                         telemetry={"tracing": False, "metrics": False, "logs": False},
+                         dependencies=[Depends(known_query_only)] if strict_query else None)
     app.state.settings = settings
     app.state.lab = lab
     app.state.readiness = dict(readiness or {})

@@ -117,7 +117,7 @@ def _without_native_telemetry(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None, engine: MockEngine | None = None) -> FastAPI:
-    app = create_service("mock LLM provider", lab="mockllm", settings=settings, instrument=False,
+    app = create_service("mock LLM provider", lab="mockllm", settings=settings, instrument=False, strict_query=False,
                          description="An offline, deterministic, scriptable model with an OpenAI-compatible API.")
     _without_native_telemetry(app)
     engine = engine or MockEngine(defaults=server_defaults_from_env())

@@ -127,3 +127,47 @@ def test_request_ids_are_unique_hex_and_a_safe_incoming_one_is_kept(settings):
     first = fresh.next()
     fresh.renew()
     assert fresh.next()[:20] != first[:20]
+
+
+def test_a_query_parameter_the_route_does_not_take_is_a_422_naming_it(settings):
+    """`?dept=10` on a route that takes `depth` must not answer for the default depth."""
+    from typing import Annotated
+
+    from fastapi import Depends, Query
+
+    class Page(BaseModel):
+        limit: int = 10
+        cursor: str | None = None
+
+    def tenant(tenant: str = "acme") -> str:  # a parameter a dependency declares
+        return tenant
+
+    app = create_service("t", lab="t", settings=settings)
+
+    @app.get("/depth")
+    def depth(depth: int = 24, width: Annotated[int, Query(alias="w")] = 8, who: str = Depends(tenant)) -> dict:
+        return {"depth": depth, "width": width, "who": who}
+
+    @app.get("/page")
+    def page(p: Annotated[Page, Query()]) -> dict:
+        return p.model_dump()
+
+    client = TestClient(app)
+    assert client.get("/depth?depth=3&w=4&tenant=globex").json() == {"depth": 3, "width": 4, "who": "globex"}
+    assert client.get("/page?limit=2&cursor=x").json() == {"limit": 2, "cursor": "x"}
+    wrong = client.get("/depth?dept=10&depth=3&width=1")
+    error = wrong.json()["error"]
+    assert wrong.status_code == 422 and error["type"] == "validation_error"
+    assert [d["loc"] for d in error["details"]] == [["query", "dept"], ["query", "width"]]  # the alias is the name
+    assert "it takes: depth, tenant, w" in error["message"]
+    assert client.get("/page?limt=2").status_code == 422
+    assert "takes no query parameters" in client.get("/healthz?x=1").json()["error"]["message"]
+    assert client.get("/healthz").status_code == 200
+
+    lenient = create_service("mock", lab="mock", settings=settings, strict_query=False)
+
+    @lenient.get("/v1/models")
+    def models() -> list:
+        return []
+
+    assert TestClient(lenient).get("/v1/models?api-version=2024-02-01").status_code == 200  # as a provider takes it
