@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -46,6 +47,18 @@ def services() -> list[ServiceUnderTest]:
 
 
 SERVICES = services()
+
+
+@contextmanager
+def warm_client(app: FastAPI, timeout_s: float = 120.0, what: str = "start-up work did not finish") -> Iterator[Any]:
+    """A TestClient over `app` (its start-up run, exceptions answered as 500s as a server would) that yields
+    once the app's warm-up has finished: the tests then call it as a caller who waited for /readyz."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        warmup = getattr(app.state, "warmup", None)
+        assert warmup is None or warmup.wait(timeout_s), what
+        yield client
 
 
 @contextmanager

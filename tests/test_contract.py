@@ -9,13 +9,12 @@ import random
 
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import seed as hseed
 from hypothesis import settings as hsettings
 
 from shared.config import get_settings
-from tests.services import SERVICES
+from tests.services import SERVICES, warm_client
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -44,11 +43,9 @@ def client(request, tmp_path_factory):
     service = request.param
     settings = get_settings(data_dir=tmp_path_factory.mktemp(service.name))
     app = service.factory(settings)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with warm_client(app) as test_client:  # as an orchestrator waits for /readyz
         test_client.service = service
         test_client.fuzz_skip = FUZZ_SKIP.get(service.name, set())
-        warmup = getattr(app.state, "warmup", None)
-        assert warmup is None or warmup.wait(120), "start-up work did not finish"  # as an orchestrator waits
         yield test_client
 
 

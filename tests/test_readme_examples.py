@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from shared.config import get_settings
 from shared.testing import readme_examples
-from tests.services import SERVICES
+from tests.services import SERVICES, warm_client
 
 WITH_README = [s for s in SERVICES if s.readme is not None]
 
@@ -19,9 +18,7 @@ def test_readme_curl_examples(service, tmp_path):
     examples = readme_examples(service.readme)
     assert examples, f"{service.readme} shows no curl example"
     app = service.factory(get_settings(data_dir=tmp_path / "data"))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        warmup = getattr(app.state, "warmup", None)
-        assert warmup is None or warmup.wait(120), "start-up work did not finish"  # as `make lab-NN` + a reader
+    with warm_client(app) as client:  # as `make lab-NN`, then a reader
         problems = []
         for example in examples:
             problems += check_example(client, example)
@@ -48,9 +45,7 @@ def test_readme_examples_give_the_same_answers_with_the_mock_over_http(service, 
                             llm_api_base=f"{live_mock}/v1", llm_api_key="mock-key",
                             embed_model="openai/mock/embedding")
     app = service.factory(settings)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        warmup = getattr(app.state, "warmup", None)
-        assert warmup is None or warmup.wait(120), "start-up work did not finish"
+    with warm_client(app) as client:
         problems = []
         for example in readme_examples(service.readme):
             problems += check_example(client, example, rewrite=lambda text: text.replace("openai/mock/", "mock/"))

@@ -11,6 +11,7 @@ from labs.lab02_pytorch.app import create_app
 from labs.lab02_pytorch.train import TrainConfig, Trainer
 from shared.config import get_settings
 from shared.jobs import JobStore
+from tests.services import warm_client
 
 SMALL = {"steps": 40, "warmup_steps": 5, "eval_every": 20, "ckpt_every": 10}
 
@@ -22,9 +23,7 @@ def settings(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(settings):
-    app = create_app(settings)
-    with TestClient(app, raise_server_exceptions=False) as c:
-        assert app.state.warmup.wait(120)
+    with warm_client(create_app(settings)) as c:
         yield c
 
 

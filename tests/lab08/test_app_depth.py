@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from labs.lab08_eval.app import create_app
+from tests.services import warm_client
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     from shared.config import get_settings
 
-    app = create_app(get_settings(data_dir=tmp_path_factory.mktemp("data")))
-    with TestClient(app, raise_server_exceptions=False) as c:
-        warmup = getattr(app.state, "warmup", None)
-        assert warmup is None or warmup.wait(120), "start-up work did not finish"  # the tide runs load at start
+    with warm_client(create_app(get_settings(data_dir=tmp_path_factory.mktemp("data")))) as c:  # tide runs load
         yield c
 
 

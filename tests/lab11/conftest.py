@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fastapi.testclient import TestClient
 
 from labs.lab11_multimodal.app import create_app
 from shared.config import get_settings
+from tests.services import warm_client
 
 torch.set_num_threads(1)
 
@@ -19,9 +19,7 @@ def lab11_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def client(lab11_dir):
-    app = create_app(get_settings(data_dir=lab11_dir))
-    with TestClient(app, raise_server_exceptions=False) as c:
-        assert app.state.warmup.wait(300), "start-up training did not finish"
+    with warm_client(create_app(get_settings(data_dir=lab11_dir)), 300, "start-up training did not finish") as c:
         yield c
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 
 from labs.lab12_safety.app import create_app
+from tests.services import warm_client
 
 
 @pytest.fixture(scope="module")
 def client(session_settings):
-    with TestClient(create_app(session_settings), raise_server_exceptions=False) as c:
-        assert c.app.state.warmup.wait(300), "MiniLM and the classifier did not load"
+    with warm_client(create_app(session_settings), 300, "MiniLM and the classifier did not load") as c:
         yield c
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from fastapi.testclient import TestClient
 
 from labs.lab13_sre.promtool import binary as promtool_binary
+from tests.services import warm_client
 
 require_promtool = pytest.mark.skipif(promtool_binary() is None,
                                       reason="promtool is absent (Debian: apt-get install prometheus; or set PROMTOOL)")
@@ -19,7 +19,5 @@ require_promql_parser = pytest.mark.skipif(importlib.util.find_spec("promql_pars
 def client(session_settings):
     from labs.lab13_sre.app import create_app
 
-    app = create_app(session_settings)
-    with TestClient(app, raise_server_exceptions=False) as c:
-        assert app.state.warmup.wait(120)
+    with warm_client(create_app(session_settings)) as c:
         yield c
