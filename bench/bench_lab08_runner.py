@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -46,6 +47,25 @@ def timed(store: Store, concurrency: int, run_id: str) -> tuple[float, dict, dic
     start = time.perf_counter()
     result = asyncio.run(runner.run(config, items()))
     return time.perf_counter() - start, result, runner.calls
+
+
+class GcClock:
+    """Time the cyclic garbage collector ran while the block ran, per generation (through gc.callbacks)."""
+
+    def __enter__(self) -> GcClock:
+        self.seconds, self.collections, self._start = [0.0, 0.0, 0.0], [0, 0, 0], 0.0
+        gc.callbacks.append(self._tick)
+        return self
+
+    def _tick(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._start
+            self.collections[info["generation"]] += 1
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._tick)
 
 
 def model_layer_cpu_ms(calls: int = 300) -> float:
@@ -100,9 +120,12 @@ def main() -> None:
         for name, st, c, run_id in [("concurrency_1", serial_store, 1, "c1"), ("concurrency_32", store, 32, "c32"),
                                     ("rerun_cached_32", store, 32, "c32-rerun"), ("resume_finished", store, 32, "c32")]:
             cpu0 = time.process_time()
-            wall, result, calls = timed(st, c, run_id)
+            with GcClock() as gc_clock:
+                wall, result, calls = timed(st, c, run_id)
             cpu = time.process_time() - cpu0
             rows[name] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+                          "gc_s": round(sum(gc_clock.seconds), 3), "gc_full_s": round(gc_clock.seconds[2], 3),
+                          "gc_full_collections": gc_clock.collections[2],
                           "cpu_ms_per_item": round(cpu / N * 1000, 2), "model_calls": calls["model"],
                           "cache_hits": calls["cache_hits"], "judge_mean": result["scores"]["judge"]["mean"],
                           "numeric_mean": result["scores"]["numeric"]["mean"]}
@@ -123,13 +146,16 @@ def main() -> None:
            "ideal_wall_s_concurrency_1": N * 2 * LATENCY_MS / 1000,
            "ideal_wall_s_concurrency_32": N * 2 * LATENCY_MS / 1000 / 32,
            "cpu_per_item": overhead,
+           "objects_tracked_by_gc_after": len(gc.get_objects()),
            "machine": {"cpus": os.cpu_count(), "load_average_1m": {"before": round(load_before, 2),
                                                                   "after": round(os.getloadavg()[0], 2)}},
            "note": "at concurrency 32 the run is CPU-bound (one GIL: every thread's Python work is serialized), "
                    "so the speed-up is capped near (c1 wall) / (c32 cpu_s); cpu_per_item splits that CPU into "
                    "the model layer measured alone (shared.llm: LiteLLM, telemetry, the in-process mock; two "
                    "calls per item) and the rest: the harness (cache, retries, SQLite, scorers, judge prompt "
-                   "and parse, summary) plus what 32 interleaved calls add (GC over more live objects)"}
+                   "and parse, summary) plus what 32 interleaved calls add (GC over more live objects); gc_s is the time the "
+                   "cyclic garbage collector ran during each run, gc_full_s its full collections, each of which "
+                   "walks every object the imports left (objects_tracked_by_gc_after)"}
     OUT.mkdir(exist_ok=True)
     (OUT / "lab08_runner.json").write_text(json.dumps(out, indent=2))
     plot(out, OUT / "lab08_runner.png")

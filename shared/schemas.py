@@ -18,6 +18,7 @@ Every lab's request bodies subclass `StrictModel`:
 
 from __future__ import annotations
 
+import datetime
 import math
 from typing import Annotated, Any, ClassVar
 
@@ -42,8 +43,21 @@ def check_finite(value: float) -> float:
     return value
 
 
+def check_date(value: str) -> str:
+    """A YYYY-MM-DD string that names a day of the calendar (2024-02-30 has the shape and is not one)."""
+    if not (len(value) == 10 and value[4] == value[7] == "-" and value.replace("-", "").isascii()
+            and value.replace("-", "").isdigit()):
+        raise ValueError(f"{value!r} is not a date in the form YYYY-MM-DD")
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a calendar date ({exc})") from None
+    return value
+
+
 Text = Annotated[str, AfterValidator(check_text)]
 Number = Annotated[float, AfterValidator(check_finite)]
+IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD"), AfterValidator(check_date)]
 
 
 def _clean(value: Any, limit_text: int, limit_items: int) -> bool:

@@ -33,7 +33,7 @@ from labs.lab06_rag.routes_vectordb import vectordb_router
 from shared.config import Settings, get_settings
 from shared.jobs import JobStore, jobs_router
 from shared.llm import Model
-from shared.schemas import StrictModel, Text
+from shared.schemas import IsoDate, StrictModel, Text
 from shared.service import ServiceError, create_service, not_found
 
 MAX_TEXT = 20_000  # characters; a support article, not a book
@@ -49,7 +49,7 @@ class Document(StrictModel):
     product: str = Field("Tessera", max_length=64)
     version: str = Field("all", max_length=32)
     section: str = Field("General", max_length=64)
-    updated: str = Field("2025-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    updated: IsoDate = "2025-01-01"
 
 
 class DocumentsIn(StrictModel):

@@ -78,11 +78,23 @@ def resolve(question: str, known: dict[str, list[str]], rewrite_all: bool = Fals
             "how": "latest (the question asks about now)"}
 
 
+def _day(updated: object) -> int:
+    """The chunk's day number; a missing or unreadable date (a store written before ingest checked dates)
+    counts as 1970-01-01, the oldest, rather than failing the whole search."""
+    try:
+        return date.fromisoformat(updated).toordinal() if isinstance(updated, str) and updated else _EPOCH
+    except ValueError:
+        return _EPOCH
+
+
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
 def recency_rank(hits: list[dict], half_life_days: float = HALF_LIFE_DAYS, alpha: float = ALPHA) -> list[dict]:
     """Re-order by (1 − α)(1 − r/n) + α · 2^(−age/h); each hit gets `recency` and the blended `score`."""
     if not hits:
         return []
-    days = [date.fromisoformat(h.get("updated") or "1970-01-01").toordinal() for h in hits]
+    days = [_day(h.get("updated")) for h in hits]
     newest, n = max(days), len(hits)
     out = []
     for r, (h, d) in enumerate(zip(hits, days, strict=True)):

@@ -36,6 +36,7 @@ from labs.lab06_rag.dense import INDEX_KINDS, Embedder, VectorIndex
 from labs.lab06_rag.rewrite import rewrite
 from labs.lab06_rag.vectorstore import FaissVectors, QdrantVectors
 from shared.llm import Model
+from shared.schemas import check_date
 from shared.store import Store
 
 CHUNKERS = ("fixed", "semantic", "hierarchical", "late")
@@ -112,8 +113,11 @@ def check_filters(filters: dict[str, Any] | None) -> dict[str, Any]:
         values = value if isinstance(value, list) else [value]
         if not values or not all(isinstance(v, str) and v for v in values):
             raise FilterError(f"filter {key!r} needs a non-empty string or list of strings")
-        if key.startswith("updated_") and not all(len(v) == 10 and v[4] == "-" and v[7] == "-" for v in values):
-            raise FilterError(f"filter {key!r} needs a date YYYY-MM-DD")
+        for v in values if key.startswith("updated_") else []:
+            try:
+                check_date(v)
+            except ValueError as exc:
+                raise FilterError(f"filter {key!r} needs a date YYYY-MM-DD: {exc}") from None
     return filters
 
 

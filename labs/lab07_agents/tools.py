@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from labs.lab07_agents.world import ToolError, World
+from shared.schemas import IsoDate
 
 CODE = r"^[A-Z]{1,3}[0-9]{2,4}$"
 
@@ -33,7 +34,7 @@ CODE = r"^[A-Z]{1,3}[0-9]{2,4}$"
 class SearchFlights(BaseModel):
     origin: str = Field(pattern=r"^[A-Za-z]{3}$", description="3-letter city code, e.g. LON")
     destination: str = Field(pattern=r"^[A-Za-z]{3}$", description="3-letter city code, e.g. NYC")
-    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")
+    date: IsoDate
 
 
 class SearchHotels(BaseModel):

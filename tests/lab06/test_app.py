@@ -128,6 +128,8 @@ def test_failed_rebuild_keeps_the_previous_version_serving(client, monkeypatch):
     ({"query": ""}, 422), ({"query": "   "}, 422), ({"query": "x", "k": 0}, 422), ({"query": "x", "k": 10_000}, 422),
     ({"query": "x", "mode": "magic"}, 422), ({"query": "x", "filters": {"colour": "red"}}, 422),
     ({"query": "x", "filters": "version=3"}, 422), ({"query": "x", "filters": {"updated_after": "yesterday"}}, 422),
+    ({"query": "x", "filters": {"updated_before": "2024-00-10"}}, 422),
+    ({"query": "x", "filters": {"updated_after": ["2024-01-01", "abcd-ef-gh"]}}, 422),
     ({"query": "x", "tenant": "nobody"}, 404), ({"query": "x", "rerank": True}, 409), ({"k": 3}, 422),
 ])
 def test_bad_search_is_a_clear_4xx(client, body, status):
@@ -140,6 +142,8 @@ def test_bad_search_is_a_clear_4xx(client, body, status):
     {"documents": [{"id": "big", "text": "x" * 20_001}]},
     {"documents": [{"id": "d", "text": "a"}, {"id": "d", "text": "b"}]},
     {"documents": [{"id": "d", "text": "a", "updated": "soon"}]},
+    {"documents": [{"id": "d", "text": "a", "updated": "2024-13-01"}]},  # the shape of a date, not a date
+    {"documents": [{"id": "ok", "text": "a"}, {"id": "d", "text": "a", "updated": "2023-02-29"}]},
 ])
 def test_bad_documents_are_rejected_without_touching_the_store(client, body):
     before = client.get("/index/stats").json()
@@ -197,3 +201,13 @@ def test_text_that_is_not_unicode_is_a_422_and_stores_nothing(client):
     assert r.status_code == 422, r.text
     assert client.get("/index/stats").json()["documents"] == before
     assert client.post("/search", json={"query": "refund café ☕"}).status_code == 200
+
+
+def test_a_chunk_with_an_unreadable_date_in_the_store_does_not_fail_a_fresh_search():
+    """A store written before ingest checked dates may hold one; the freshness rank counts it as oldest."""
+    from labs.lab06_rag.freshness import recency_rank
+
+    hits = [{"id": "a", "updated": "2024-13-01"}, {"id": "b", "updated": "2025-03-01"}, {"id": "c"}]
+    ranked = recency_rank(hits, half_life_days=30)
+    assert [h["id"] for h in ranked][0] == "b"
+    assert {h["id"]: h["recency"] for h in ranked}["a"] == {h["id"]: h["recency"] for h in ranked}["c"] == 0.0

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import Field, ValidationError
 
-from shared.schemas import MAX_ITEMS, Number, StrictModel, Text, walk
+from shared.schemas import MAX_ITEMS, IsoDate, Number, StrictModel, Text, walk
 
 
 class Inner(StrictModel):
@@ -112,3 +112,32 @@ def test_the_quick_check_passes_exactly_what_the_full_walk_passes(value, limit_t
     except ValueError:
         full = False
     assert _clean(value, limit_text, limit_items) == full
+
+
+@given(st.integers(0, 9999), st.integers(0, 99), st.integers(0, 99))
+def test_a_date_is_accepted_exactly_when_the_calendar_has_that_day(year, month, day):
+    import datetime
+
+    class M(StrictModel):
+        when: IsoDate
+
+    text = f"{year:04d}-{month:02d}-{day:02d}"
+    try:
+        datetime.date(year, month, day)
+        real = True
+    except ValueError:
+        real = False
+    if real:
+        assert M(when=text).when == text
+    else:
+        with pytest.raises(ValidationError, match="not a calendar date"):
+            M(when=text)
+
+
+@pytest.mark.parametrize("text", ["20240301", "2024-W01-1", "2024-1-01", "２０２４-01-01", "", "2024-01-01T00:00"])
+def test_other_iso_forms_of_a_date_are_refused(text):
+    class M(StrictModel):
+        when: IsoDate
+
+    with pytest.raises(ValidationError):
+        M(when=text)
