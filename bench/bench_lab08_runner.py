@@ -22,6 +22,7 @@ from pathlib import Path
 
 from labs.lab08_eval.runner import RunConfig, Runner, open_store
 from shared.plots import plt, replot, save
+from shared.service import settle_heap
 from shared.store import Store
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -68,17 +69,23 @@ class GcClock:
         gc.callbacks.remove(self._tick)
 
 
-def model_layer_cpu_ms(calls: int = 300) -> float:
-    """CPU per call of shared.llm alone (LiteLLM + telemetry + the in-process mock), no latency, no harness."""
+def model_layer_cpu_ms(calls: int = 320, concurrency: int = 32) -> float:
+    """CPU per call of shared.llm alone (LiteLLM + telemetry + the in-process mock), no latency, no harness,
+    with as many calls in flight as the run it is compared with."""
     from shared import llm
     from shared.config import get_settings
 
     settings = get_settings()
 
     async def go() -> None:
-        for i, item in enumerate(items()[:calls]):
-            await llm.acomplete(f"{item['input']} ({i})", model="mock/noisy", settings=settings, mock={"p": 0.8},
-                                seed=0)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(i: int, item: dict) -> None:
+            async with gate:
+                await llm.acomplete(f"{item['input']} ({i})", model="mock/noisy", settings=settings,
+                                    mock={"p": 0.8}, seed=0)
+
+        await asyncio.gather(*(one(i, item) for i, item in enumerate(items()[:calls])))
 
     cpu0 = time.process_time()
     asyncio.run(go())
@@ -90,7 +97,7 @@ def plot(result: dict, path: Path) -> None:
     rows = result["runs"]
     fig, ax = plt.subplots(figsize=(7, 3))
     names = list(rows)
-    ax.barh(names, [rows[n]["wall_s"] for n in names], color=["#c44e52", "#4c72b0", "#55a868", "#8172b2"])
+    ax.barh(names, [rows[n]["wall_s"] for n in names], color=["#c44e52", "#4c72b0", "#dd8452", "#55a868", "#8172b2"])
     ax.set_xscale("log")
     ax.set_xlabel("wall time (s, log scale)")
     ax.set_ylabel("run")
@@ -111,14 +118,24 @@ def main() -> None:
     from shared import llm
 
     llm.complete("What is 2 + 2?", model="mock/assistant")  # import LiteLLM before any clock starts
+    settle_heap()  # what the lab-08 service (after its warm-up) and CLI do before a run
+    frozen = gc.get_freeze_count()
     load_before = os.getloadavg()[0]  # other work on the machine stretches the concurrency-32 wall time
     rows = {}
     with tempfile.TemporaryDirectory(prefix="lab08-bench-") as tmp_name:
         tmp = Path(tmp_name)
         serial_store = open_store(tmp / "serial.db")
         store = open_store(tmp / "parallel.db")
-        for name, st, c, run_id in [("concurrency_1", serial_store, 1, "c1"), ("concurrency_32", store, 32, "c32"),
+        unsettled_store = open_store(tmp / "unsettled.db")
+        # the unsettled run goes first of the two at concurrency 32, so any warming up favours it
+        for name, st, c, run_id in [("concurrency_1", serial_store, 1, "c1"),
+                                    ("concurrency_32_heap_not_settled", unsettled_store, 32, "c32"),
+                                    ("concurrency_32", store, 32, "c32"),
                                     ("rerun_cached_32", store, 32, "c32-rerun"), ("resume_finished", store, 32, "c32")]:
+            if name == "concurrency_32_heap_not_settled":
+                gc.unfreeze()  # the imports' objects back in the collector's generations, as without settle_heap
+            elif gc.get_freeze_count() == 0:
+                gc.freeze()
             cpu0 = time.process_time()
             with GcClock() as gc_clock:
                 wall, result, calls = timed(st, c, run_id)
@@ -130,8 +147,8 @@ def main() -> None:
                           "cache_hits": calls["cache_hits"], "judge_mean": result["scores"]["judge"]["mean"],
                           "numeric_mean": result["scores"]["numeric"]["mean"]}
             print(name, rows[name], file=sys.stderr)
-        serial_store.close()
-        store.close()
+        for st in (serial_store, store, unsettled_store):
+            st.close()
     c1, c32 = rows["concurrency_1"]["wall_s"], rows["concurrency_32"]["wall_s"]
     per_call = model_layer_cpu_ms()
     per_item = rows["concurrency_32"]["cpu_ms_per_item"]
@@ -147,6 +164,9 @@ def main() -> None:
            "ideal_wall_s_concurrency_32": N * 2 * LATENCY_MS / 1000 / 32,
            "cpu_per_item": overhead,
            "objects_tracked_by_gc_after": len(gc.get_objects()),
+           "objects_frozen_by_settle_heap": frozen,
+           "heap_not_settled_cpu_over_settled": round(rows["concurrency_32_heap_not_settled"]["cpu_s"]
+                                                      / rows["concurrency_32"]["cpu_s"], 3),
            "machine": {"cpus": os.cpu_count(), "load_average_1m": {"before": round(load_before, 2),
                                                                   "after": round(os.getloadavg()[0], 2)}},
            "note": "at concurrency 32 the run is CPU-bound (one GIL: every thread's Python work is serialized), "
@@ -155,7 +175,9 @@ def main() -> None:
                    "calls per item) and the rest: the harness (cache, retries, SQLite, scorers, judge prompt "
                    "and parse, summary) plus what 32 interleaved calls add (GC over more live objects); gc_s is the time the "
                    "cyclic garbage collector ran during each run, gc_full_s its full collections, each of which "
-                   "walks every object the imports left (objects_tracked_by_gc_after)"}
+                   "walks every object it tracks (objects_tracked_by_gc_after); shared.service.settle_heap froze "
+                   "what the imports left (objects_frozen_by_settle_heap) before the clocks started, as the lab-08 "
+                   "service and CLI do; concurrency_32_heap_not_settled is the same run with them unfrozen"}
     OUT.mkdir(exist_ok=True)
     (OUT / "lab08_runner.json").write_text(json.dumps(out, indent=2))
     plot(out, OUT / "lab08_runner.png")

@@ -16,6 +16,7 @@ What every app gets:
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import logging
@@ -180,6 +181,32 @@ def _run_check(check: Check) -> tuple[bool, str]:
     return True, str(result)
 
 
+_settled = False
+_settle_lock = threading.Lock()
+
+
+def settle_heap() -> bool:
+    """Put every object alive now out of the cyclic garbage collector's reach, once per process.
+
+    Called when a server's warm-up has finished, and by CLIs before their hot loop. What is alive then
+    (imported modules, pydantic schemas, loaded models: about 500,000 objects once LiteLLM, torch and
+    FastAPI are in) lives as long as the process, yet every full collection walks all of it: 0.2-0.3 s
+    holding the GIL, a pause that lands on whatever requests are in flight (lab-08's runner measures one
+    per 2,000 model calls at concurrency 32, 5% of the run's CPU). gc.freeze() moves them to a permanent
+    generation that collections skip. They are still freed by reference counting; only a reference cycle
+    among them that becomes garbage later is never collected, and gc.collect() first clears the cycles
+    that are garbage now. Returns False when an earlier call already did it.
+    """
+    global _settled
+    with _settle_lock:
+        if _settled:
+            return False
+        _settled = True
+    gc.collect()
+    gc.freeze()
+    return True
+
+
 class Warmup:
     """Heavy imports and model loads, run once in a background thread when the server starts.
 
@@ -216,6 +243,7 @@ class Warmup:
         self.current = "done"
         log.info("warm-up finished in %.1f s: %s", time.perf_counter() - began,
                  "ready" if all(ok for ok, _ in self.results.values()) else "NOT ready (see /readyz)")
+        settle_heap()
         self.done.set()
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -22,6 +22,8 @@ from labs.lab08_eval.compare import CompareError, compare_runs
 from labs.lab08_eval.runner import RunConfig, RunError, Runner, get_run, import_tide
 from labs.lab08_eval.runner import open_store as runner_open_store
 from shared.config import get_settings
+from shared.llm import litellm_module
+from shared.service import settle_heap
 from shared.store import Store
 
 
@@ -37,6 +39,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                        concurrency=args.concurrency, limit=args.limit, n_samples=args.n_samples,
                        run_id=args.run_id, judge_mock=json.loads(args.judge_options))
     runner = Runner(open_store())
+    litellm_module()
+    settle_heap()  # as a server does after its warm-up: no full GC pass over the imports mid-run
     bar = tqdm(total=0, unit="item", desc=args.dataset)
 
     def progress(done: int, total: int) -> None:

@@ -171,3 +171,16 @@ def test_a_query_parameter_the_route_does_not_take_is_a_422_naming_it(settings):
         return []
 
     assert TestClient(lenient).get("/v1/models?api-version=2024-02-01").status_code == 200  # as a provider takes it
+
+
+def test_the_heap_a_warm_up_leaves_is_frozen_once_per_process():
+    import gc
+
+    from shared.service import Warmup, settle_heap
+
+    assert Warmup({"noop": lambda: "ok"}).wait(30)  # the first warm-up in this process settles the heap
+    frozen = gc.get_freeze_count()
+    assert frozen > 1000  # at least the imported modules' objects
+    assert settle_heap() is False and gc.get_freeze_count() == frozen  # later servers and CLIs do nothing
+    survivor = [object()]  # made after the freeze: still the collector's to track and free
+    assert gc.is_tracked(survivor) and any(o is survivor for o in gc.get_objects())
