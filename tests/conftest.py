@@ -48,6 +48,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: (rank[item.nodeid.split("::", 1)[0]], not item.nodeid.startswith(_FIRST)))
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Let every service's warm-up thread finish before the interpreter exits.
+
+    A test may end while an app it built is still importing in its warm-up thread (a daemon: lab-05's
+    SDK step imports anthropic). CPython stops daemon threads where they stand when it finalizes, so
+    one stopped inside an import keeps the import lock, and the next import at exit (a LiteLLM client's
+    __del__ imports a module) waits for it forever: the worker passes every test and never exits
+    (twice in 19 runs of tests/shared/test_postgres_instances.py).
+    """
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "warmup":
+            thread.join(timeout=300)
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     """Settings with a private DATA_DIR, so tests never share or leave state."""
