@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -43,10 +44,12 @@ def check_finite(value: float) -> float:
     return value
 
 
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
 def check_date(value: str) -> str:
     """A YYYY-MM-DD string that names a day of the calendar (2024-02-30 has the shape and is not one)."""
-    if not (len(value) == 10 and value[4] == value[7] == "-" and value.replace("-", "").isascii()
-            and value.replace("-", "").isdigit()):
+    if not re.fullmatch(DATE_PATTERN, value, re.ASCII):  # ASCII: \d alone also takes other scripts' digits
         raise ValueError(f"{value!r} is not a date in the form YYYY-MM-DD")
     try:
         datetime.date.fromisoformat(value)
@@ -57,7 +60,7 @@ def check_date(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(check_text)]
 Number = Annotated[float, AfterValidator(check_finite)]
-IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD"), AfterValidator(check_date)]
+IsoDate = Annotated[str, Field(pattern=DATE_PATTERN, description="YYYY-MM-DD"), AfterValidator(check_date)]
 
 
 def _clean(value: Any, limit_text: int, limit_items: int) -> bool:

@@ -59,8 +59,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """
     import threading
 
+    from shared.service import WARMUP_THREAD
+
     for thread in threading.enumerate():
-        if thread.name == "warmup":
+        if thread.name == WARMUP_THREAD:
             thread.join(timeout=300)
 
 

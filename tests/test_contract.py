@@ -40,9 +40,9 @@ FUZZ_SKIP = {
 
 # Routes where each valid request is seconds of real work (a diffusion sampling run, a rendered figure): the
 # quick fuzz sends FEW_VALID valid examples of each (a derandomized run draws the boundary values first, the
-# costliest ones included) and the full count of invalid ones; the deep fuzz sends
-# its full count of both. These three services' quick fuzz took 100 s with 25 valid examples of each and
-# 61 s with 8, run back to back on one quiet machine (FUZZ_FEW_VALID=25 replays the first).
+# costliest ones included) and the full count of invalid ones; the deep fuzz sends its full count of both.
+# These three services' quick fuzz took 100 s with 25 valid examples of each and 61 s with 8, run back to
+# back on one quiet machine (FUZZ_FEW_VALID=25 replays the first).
 FUZZ_FEWER_VALID = {
     "lab01_math": {"GET /matrices/svd.png", "GET /calculus/descent.png"},
     "lab04_dl": {"GET /gradients/depth.png", "GET /init/depth.png", "GET /optim/paths.png"},

@@ -78,6 +78,9 @@ def resolve(question: str, known: dict[str, list[str]], rewrite_all: bool = Fals
             "how": "latest (the question asks about now)"}
 
 
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
 def _day(updated: object) -> int:
     """The chunk's day number; a missing or unreadable date (a store written before ingest checked dates)
     counts as 1970-01-01, the oldest, rather than failing the whole search."""
@@ -85,9 +88,6 @@ def _day(updated: object) -> int:
         return date.fromisoformat(updated).toordinal() if isinstance(updated, str) and updated else _EPOCH
     except ValueError:
         return _EPOCH
-
-
-_EPOCH = date(1970, 1, 1).toordinal()
 
 
 def recency_rank(hits: list[dict], half_life_days: float = HALF_LIFE_DAYS, alpha: float = ALPHA) -> list[dict]:

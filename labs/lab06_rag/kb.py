@@ -113,9 +113,10 @@ def check_filters(filters: dict[str, Any] | None) -> dict[str, Any]:
         values = value if isinstance(value, list) else [value]
         if not values or not all(isinstance(v, str) and v for v in values):
             raise FilterError(f"filter {key!r} needs a non-empty string or list of strings")
-        for v in values if key.startswith("updated_") else []:
+        if key.startswith("updated_"):
             try:
-                check_date(v)
+                for v in values:
+                    check_date(v)
             except ValueError as exc:
                 raise FilterError(f"filter {key!r} needs a date YYYY-MM-DD: {exc}") from None
     return filters
