@@ -49,7 +49,9 @@ def version_of(items: list[dict]) -> str:
 
 def read_jsonl(path: Path) -> list[dict]:
     items = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    # JSON Lines ends a line at \n only: str.splitlines would also cut at a U+2028 or U+0085 that a
+    # UTF-8 writer leaves raw inside a string, and neither half would parse
+    for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
         if not line.strip():
             continue
         item = json.loads(line)

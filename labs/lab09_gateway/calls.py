@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import operator
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from shared.store import Store
@@ -117,6 +118,13 @@ class CallRecord:
     conversation: str | None = None
 
 
+CALL_COLUMNS = tuple(f.name for f in fields(CallRecord))
+CALL_INSERT = (f"INSERT OR REPLACE INTO calls ({', '.join(CALL_COLUMNS)}) "
+               f"VALUES ({', '.join('?' * len(CALL_COLUMNS))})")
+# a record's values in column order (dataclasses.asdict deep-copies every field: 30 us a row against 0.6)
+_row = operator.attrgetter(*CALL_COLUMNS)
+
+
 def user_hash(user_id: str | None, secret: bytes) -> str | None:
     """A keyed hash: joins a user's rows without storing who they are."""
     if not user_id:
@@ -186,9 +194,7 @@ class CallLog:
                 decisions, self._decisions = self._decisions, []
             with self.store.tx() as db:
                 if rows:
-                    cols = list(asdict(rows[0]))
-                    db.executemany(f"INSERT OR REPLACE INTO calls ({', '.join(cols)}) VALUES "
-                                   f"({', '.join('?' * len(cols))})", [list(asdict(r).values()) for r in rows])
+                    db.executemany(CALL_INSERT, [_row(r) for r in rows])
                 if contents:
                     db.executemany("INSERT OR REPLACE INTO contents VALUES (?, ?, ?, ?)", contents)
                 if decisions:  # after the inserts: a decision comes when the request's root span ends

@@ -6,7 +6,7 @@
 Two upstream paths (the README says which a request takes):
 - pass-through: a target with `upstream: http` (or an `openai/...` model when LLM_API_BASE or
   OPENAI_API_KEY is set) is forwarded by one shared httpx.AsyncClient, the body as the client sent
-  it, SSE lines relayed as they arrive. LiteLLM's client path costs ~10 ms (non-streaming) and
+  it, the SSE events of each upstream read relayed together as they arrive (sse.py). LiteLLM's client path costs ~10 ms (non-streaming) and
   ~30 ms (streaming) more here, which is most of a gateway's latency budget.
 - LiteLLM (`litellm.acompletion`): every other target, including the in-process `mock/...` default.
 
@@ -46,6 +46,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from labs.lab09_gateway.pool import use_linear_pools
+from labs.lab09_gateway.sse import SSELines
 from shared.config import FIXTURES, Settings
 from shared.llm import Model, litellm_module
 from shared.mockllm.engine import BEHAVIOURS
@@ -384,8 +385,9 @@ class Gateway:
             raise _litellm_error(exc) from exc
         return resp.model_dump(exclude_none=True)
 
-    async def _chunks(self, target: Target, body: dict[str, Any]) -> AsyncIterator[tuple[str, dict | None]]:
-        """(SSE text to relay, parsed chunk) pairs; raises UpstreamError before the first on failure."""
+    async def _chunks(self, target: Target, body: dict[str, Any]) -> AsyncIterator[list[tuple[str, dict | None]]]:
+        """The stream as batches of (SSE text to relay, parsed chunk) pairs, one batch per upstream read (the
+        events that had arrived together); raises UpstreamError before the first batch on failure."""
         if target.upstream == "http":
             request = self._post("/chat/completions", body)
             try:
@@ -398,21 +400,15 @@ class Gateway:
             try:
                 if resp.status_code >= 400:
                     raise _http_error(resp.status_code, await resp.aread(), resp.headers)
-                saw_done = False
-                async for line in resp.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        saw_done = True
-                        yield "data: [DONE]\n\n", None
-                        continue
-                    try:
-                        parsed = json.loads(data)
-                    except ValueError:
-                        continue
-                    yield f"data: {data}\n\n", parsed
-                if not saw_done:
+                lines, done = SSELines(), [False]
+                async for text in resp.aiter_text():
+                    batch = _sse_events(lines.feed(text), done)
+                    if batch:
+                        yield batch
+                batch = _sse_events(lines.close(), done)
+                if batch:
+                    yield batch
+                if not done[0]:
                     raise UpstreamError(502, "stream ended before [DONE]", "stream_truncated")
             except httpx.TimeoutException as exc:
                 raise UpstreamError(504, "stream stalled", "timeout") from exc
@@ -430,12 +426,12 @@ class Gateway:
                                                         timeout=self.router.timeout_s, **kwargs)
             async for chunk in stream:
                 parsed = chunk.model_dump(exclude_none=True)
-                yield f"data: {json.dumps(parsed)}\n\n", parsed
+                yield [(f"data: {json.dumps(parsed)}\n\n", parsed)]
         except UpstreamError:
             raise
         except Exception as exc:  # LiteLLM's exception classes, mapped once
             raise _litellm_error(exc) from exc
-        yield "data: [DONE]\n\n", None
+        yield [("data: [DONE]\n\n", None)]
 
     # --- the call: retries, fallbacks, spans ------------------------------------------------------
 
@@ -513,20 +509,25 @@ class Gateway:
                         async with self._slot(target, out):
                             start = time.perf_counter()
                             last = start
-                            async for sse, parsed in self._chunks(target, wire):
+                            async for batch in self._chunks(target, wire):
                                 now = time.perf_counter()
                                 if out.ttft_s is None:
                                     out.ttft_s = now - start
                                 last = now
-                                if parsed is not None:
-                                    usage_only = _read_chunk(out, parsed)
-                                    if usage_only and not include_usage:
-                                        continue
+                                relay = []
+                                for sse, parsed in batch:
+                                    if parsed is not None and _read_chunk(out, parsed) and not include_usage:
+                                        continue  # the usage-only chunk the client did not ask for
+                                    relay.append(sse)
+                                if not relay:
+                                    continue
                                 if not out.committed:
                                     await send_start()
                                     out.committed = True
                                     out.target = target
-                                await send_chunk(sse)
+                                # one write for the events that arrived together: each write costs a pass
+                                # through every middleware's send and a syscall, whatever its size
+                                await send_chunk(relay[0] if len(relay) == 1 else "".join(relay))
                                 if disconnected.is_set():
                                     raise ClientDisconnected("client closed the stream")
                             out.decode_s = last - start - (out.ttft_s or 0.0)
@@ -634,6 +635,27 @@ def _read_response(out: Outcome, data: dict[str, Any], target: Target) -> None:
         out.finish_reason = choices[0].get("finish_reason")
     out.chunks = 1
     out.cost_usd = price(target, out.usage)
+
+
+def _sse_events(lines: list[str], done: list[bool]) -> list[tuple[str, dict | None]]:
+    """The data events among SSE lines, as (text to relay, parsed chunk); [DONE] relays with None and sets
+    done[0]. A line that is not a data line holding a JSON object is dropped (a comment, a keep-alive)."""
+    events: list[tuple[str, dict | None]] = []
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            done[0] = True
+            events.append(("data: [DONE]\n\n", None))
+            continue
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            events.append((f"data: {data}\n\n", parsed))
+    return events
 
 
 def _read_chunk(out: Outcome, chunk: dict[str, Any]) -> bool:

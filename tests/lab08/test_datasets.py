@@ -50,3 +50,13 @@ def test_bad_files_are_rejected(tmp_path):
         datasets.load("qa", folder=tmp_path)
     with pytest.raises(datasets.DatasetError):
         datasets.load("trivia")
+
+
+def test_a_jsonl_item_holding_raw_line_separators_reads_as_one_item(tmp_path):
+    """JSON Lines ends a line at \\n only; a UTF-8 writer leaves U+2028 and U+0085 raw inside strings."""
+    items = [{"id": f"q{i}", "task": "qa", "slices": ["s"], "input": f"line\u2028sep\x85{i}", "reference": "r",
+              "provenance": {"source": "test"}}
+             for i in range(3)]
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in items) + "\n", encoding="utf-8")
+    assert datasets.read_jsonl(path) == items

@@ -301,3 +301,51 @@ def test_a_long_repetitive_stream_is_relayed_whole_on_the_litellm_path(client):
     text = "".join((json.loads(line[6:])["choices"] or [{}])[0].get("delta", {}).get("content") or ""
                    for line in body.splitlines() if line.startswith("data: {"))
     assert text.count("data") >= 120
+
+
+def _raw_utf8_upstream(pieces: list[bytes]):
+    """An OpenAI-compatible upstream that writes its stream as raw UTF-8 JSON (as pydantic's model_dump_json
+    does), CRLF line ends, in the given pieces, each its own write a little apart."""
+    from fastapi import FastAPI
+    from starlette.responses import StreamingResponse
+
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.post("/v1/chat/completions")
+    async def chat() -> StreamingResponse:
+        async def body():
+            for piece in pieces:
+                yield piece
+                await asyncio.sleep(0.02)
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    return app
+
+
+def test_a_stream_whose_json_holds_raw_line_separators_is_relayed_whole(tmp_path):
+    """Regression: the relay split upstream lines like str.splitlines, so a token holding U+2028, U+2029 or
+    U+0085 (written raw by an upstream that emits UTF-8 JSON) cut its chunk in two halves that did not parse,
+    and the text was silently lost. SSE ends a line at CRLF, LF or CR only (sse.py)."""
+    tokens = ["line\u2028sep", " para\u2029sep", " next\x85line", " caf\u00e9"]
+    events = [{"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "assistant",
+               "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}]} for t in tokens]
+    events.append({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "assistant",
+                   "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    events.append({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "assistant", "choices": [],
+                   "usage": {"prompt_tokens": 9, "completion_tokens": 8, "total_tokens": 17}})
+    wire = "".join(f"data: {json.dumps(e, ensure_ascii=False)}\r\n\r\n" for e in events).encode() + b"data: [DONE]\r\n\r\n"
+    cafe = wire.index("caf\u00e9".encode()) + 4  # inside the two bytes of the e-acute
+    crlf = wire.index(b"\r\n") + 1  # between the CR and the LF of the first line end
+    pieces = [wire[:crlf], wire[crlf:cafe], wire[cafe:]]
+    with serve_in_thread(_raw_utf8_upstream(pieces)) as upstream:
+        settings = get_settings(data_dir=tmp_path / "data", llm_api_base=f"{upstream}/v1")
+        with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+            parts = [ch.choices[0].delta.content for ch in _sdk(c).chat.completions.create(
+                model="assistant-http", messages=MSG, stream=True) if ch.choices and ch.choices[0].delta.content]
+            assert "".join(parts) == "".join(tokens)
+            row = c.get("/calls?limit=1", headers=ADMIN).json()[0]
+    assert row["status"] == 200 and row["output_tokens"] == 8 and row["path"] == "http"
