@@ -12,6 +12,8 @@ Every lab's request bodies subclass `StrictModel`:
   in JSON, illegal in UTF-8) is a 422 here, not a 500 deep inside SQLite, a header or a tokenizer;
 - every float must be finite: NaN and Infinity are 422s (JSON has no NaN, but Python's parser
   accepts it, and one stored NaN makes a row that strict JSON readers refuse);
+- a number field (int or float, optional or in a list) refuses `true` and `false`: pydantic's lax
+  mode reads them as 1 and 0, so `"limit": true` ran one item instead of saying it was wrong;
 - strings default to at most `MAX_TEXT` characters and lists to `MAX_ITEMS` items unless a field says
   otherwise, so no request can make a route do unbounded work.
 """
@@ -21,6 +23,8 @@ from __future__ import annotations
 import datetime
 import math
 import re
+import types
+import typing
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -116,6 +120,35 @@ def _walk(value: Any, path: str, limit_text: int, limit_items: int) -> None:
             _walk(v, f"{path}[{i}]", limit_text, limit_items)
 
 
+def _number_kind(annotation: Any) -> str | None:
+    """"one" for an int or float field (optional or not), "many" for a list, tuple or set of them."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _number_kind(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_number_kind(a) for a in typing.get_args(annotation) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    if annotation in (int, float):  # bool is a subclass of int, but not one of these two
+        return "one"
+    if origin in (list, tuple, set, frozenset):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if args and all(_number_kind(a) == "one" for a in args):
+            return "many"
+    return None
+
+
+def refuse_booleans(data: Any, number_fields: dict[str, str]) -> None:
+    """A JSON true/false where a number field is: refused (pydantic's lax mode reads them as 1 and 0)."""
+    if not isinstance(data, dict):
+        return
+    for key, kind in number_fields.items():
+        value = data.get(key)
+        if kind == "one" and isinstance(value, bool):
+            raise ValueError(f"{key}: must be a number, not {str(value).lower()}")
+        if kind == "many" and isinstance(value, list | tuple) and any(isinstance(v, bool) for v in value):
+            raise ValueError(f"{key}: must hold numbers only, not true or false")
+
+
 class StrictModel(BaseModel):
     """The base of every request body: unknown fields, bad text, NaN and unbounded input are 422s.
 
@@ -127,12 +160,26 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     max_text: ClassVar[int] = MAX_TEXT
     max_items: ClassVar[int] = MAX_ITEMS
+    # input key -> "one" / "many", for the fields that hold numbers (worked out once per class)
+    number_fields: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.number_fields = {}
+        for name, info in cls.model_fields.items():
+            kind = _number_kind(info.annotation)
+            if kind is not None:
+                key = info.validation_alias if isinstance(info.validation_alias, str) else info.alias or name
+                cls.number_fields[key] = kind
 
     @model_validator(mode="before")
     @classmethod
     def _refuse_bad_input(cls, data: Any) -> Any:
         walk(data, "", cls.max_text, cls.max_items)
+        refuse_booleans(data, cls.number_fields)
         return data
 
 
-__all__ = ["MAX_ITEMS", "MAX_TEXT", "Field", "Number", "StrictModel", "Text", "check_finite", "check_text", "walk"]
+__all__ = ["MAX_ITEMS", "MAX_TEXT", "Field", "Number", "StrictModel", "Text", "check_finite", "check_text",
+           "refuse_booleans", "walk"]

@@ -44,6 +44,8 @@ def test_rerunning_with_another_configuration_conflicts(client):
     ("/runs", {"dataset": "qa", "run_id": "../etc"}, 422),
     ("/runs", {"dataset": "qa", "model": "nope/nope"}, 422),
     ("/runs", {"dataset": "qa", "model": "mock/nosuch"}, 422),
+    ("/runs", {"dataset": "qa", "limit": True}, 422),  # lax pydantic ran it as limit 1
+    ("/stats/passk", {"n": 3, "c": True, "k": 1}, 422),
     ("/stats/kappa", {"rater1": [1, 2], "rater2": [1]}, 422),
     ("/stats/kappa", {"rater1": [], "rater2": []}, 422),
     ("/stats/fleiss", {"counts": [[1, 2], [3]]}, 422),

@@ -55,6 +55,31 @@ def test_non_finite_numbers_anywhere_are_refused():
         assert "finite" in _errors(extra={"a": [1, {"b": bad}]})
 
 
+class Numbers(StrictModel):
+    count: int = 1
+    ratio: float | None = None
+    weight: Number = 1.0
+    ids: list[int] = Field(default_factory=list)
+    pair: tuple[float, float] = (0.0, 0.0)
+    aliased: int = Field(0, alias="n")
+    flag: bool = False
+    label: str = ""
+
+
+def test_true_and_false_are_not_numbers():
+    """pydantic's lax mode reads true as 1: `"limit": true` would have run one item without a word."""
+    assert Numbers.number_fields == {"count": "one", "ratio": "one", "weight": "one", "ids": "many",
+                                     "pair": "many", "n": "one"}
+    for body in ({"count": True}, {"ratio": False}, {"weight": True}, {"ids": [1, True]}, {"pair": [1.0, False]},
+                 {"n": True}):
+        with pytest.raises(ValidationError, match="not true|not false|not true or false"):
+            Numbers.model_validate(body)
+    ok = Numbers.model_validate({"count": 2, "ratio": 3, "ids": [1, 2], "n": 4, "flag": True, "label": "true"})
+    assert (ok.count, ok.ratio, ok.ids, ok.aliased, ok.flag) == (2, 3.0, [1, 2], 4, True)
+    assert "k: must be a number, not true" in _errors(k=True)
+    assert "weight: must be a number" in _errors(inner={"weight": False})
+
+
 def test_caps_hold_and_can_be_raised_per_model():
     assert Roomy(data="0123456789").data == "0123456789"
     with pytest.raises(ValidationError):
