@@ -46,7 +46,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from labs.lab09_gateway.pool import use_linear_pools
-from labs.lab09_gateway.sse import SSELines
+from labs.lab09_gateway.sse import DONE, SSELines
 from shared.config import FIXTURES, Settings
 from shared.llm import Model, litellm_module
 from shared.mockllm.engine import BEHAVIOURS
@@ -431,7 +431,7 @@ class Gateway:
             raise
         except Exception as exc:  # LiteLLM's exception classes, mapped once
             raise _litellm_error(exc) from exc
-        yield [("data: [DONE]\n\n", None)]
+        yield [(DONE, None)]
 
     # --- the call: retries, fallbacks, spans ------------------------------------------------------
 
@@ -647,7 +647,7 @@ def _sse_events(lines: list[str], done: list[bool]) -> list[tuple[str, dict | No
         data = line[5:].strip()
         if data == "[DONE]":
             done[0] = True
-            events.append(("data: [DONE]\n\n", None))
+            events.append((DONE, None))
             continue
         try:
             parsed = json.loads(data)

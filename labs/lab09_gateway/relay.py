@@ -8,7 +8,8 @@ upstream error before the first chunk is still a proper JSON error with its stat
 After the first chunk the response is committed (200): a later upstream failure ends the stream
 with an `error` event and no `[DONE]`. Everything runs in the request's task, so the GenAI span is a
 child of the SERVER span and ends at the last chunk; a client that goes away cancels the relay,
-which closes the upstream.
+which closes the upstream. A client that goes away after `[DONE]` (many close as soon as they read
+it) has the whole answer: the call is recorded as complete, not as a disconnect.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from starlette.responses import Response
 
 from labs.lab09_gateway.gateway import ClientDisconnected, Outcome, UpstreamError
+from labs.lab09_gateway.sse import DONE
 from shared.service import error_body
 
 SendStart = Callable[[], Awaitable[None]]
@@ -38,6 +40,9 @@ class StreamRelay(Response):
     async def __call__(self, scope, receive, send) -> None:
         disconnected = asyncio.Event()
         sent_start = False
+        # [DONE] has gone out: the client holds the whole stream, so its going away now (many clients close
+        # as soon as they read [DONE]) cuts nothing short, and the call is recorded as complete
+        finished = False
         request_id = scope.get("state", {}).get("request_id") or ""
 
         async def send_start() -> None:
@@ -48,7 +53,9 @@ class StreamRelay(Response):
                                     (b"x-request-id", request_id.encode())]})
 
         async def send_chunk(text: str) -> None:
+            nonlocal finished
             await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
+            finished = text.endswith(DONE)
 
         relay = asyncio.ensure_future(self.run(send_start, send_chunk, disconnected))
 
@@ -56,8 +63,9 @@ class StreamRelay(Response):
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    disconnected.set()
-                    relay.cancel()
+                    if not finished:
+                        disconnected.set()
+                        relay.cancel()
                     return
 
         watcher = asyncio.ensure_future(watch())

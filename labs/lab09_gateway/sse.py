@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
+DONE = "data: [DONE]\n\n"  # the event that ends an OpenAI-style stream
 
 
 class SSELines:

@@ -303,9 +303,10 @@ def test_a_long_repetitive_stream_is_relayed_whole_on_the_litellm_path(client):
     assert text.count("data") >= 120
 
 
-def _raw_utf8_upstream(pieces: list[bytes]):
+def _raw_utf8_upstream(pieces: list[bytes], linger_s: float = 0.0):
     """An OpenAI-compatible upstream that writes its stream as raw UTF-8 JSON (as pydantic's model_dump_json
-    does), CRLF line ends, in the given pieces, each its own write a little apart."""
+    does), CRLF line ends, in the given pieces, each its own write a little apart; it ends the response
+    `linger_s` after the last piece."""
     from fastapi import FastAPI
     from starlette.responses import StreamingResponse
 
@@ -321,6 +322,7 @@ def _raw_utf8_upstream(pieces: list[bytes]):
             for piece in pieces:
                 yield piece
                 await asyncio.sleep(0.02)
+            await asyncio.sleep(linger_s)
         return StreamingResponse(body(), media_type="text/event-stream")
 
     return app
@@ -349,3 +351,32 @@ def test_a_stream_whose_json_holds_raw_line_separators_is_relayed_whole(tmp_path
             assert "".join(parts) == "".join(tokens)
             row = c.get("/calls?limit=1", headers=ADMIN).json()[0]
     assert row["status"] == 200 and row["output_tokens"] == 8 and row["path"] == "http"
+
+
+def test_a_client_that_closes_at_done_has_a_complete_call_not_a_disconnect(tmp_path):
+    """Regression: many clients close the connection as soon as they read [DONE]. If that landed before the
+    upstream's response had ended, the relay was cancelled and a complete stream was recorded as a client
+    disconnect: an error span (which the tail sampler always keeps), error_type client_disconnect, no content
+    captured. 3-5% of streams at 32 clients in the overhead bench. The upstream here waits 0.5 s after [DONE]."""
+    chunk = {"id": "c2", "object": "chat.completion.chunk", "created": 1, "model": "assistant",
+             "choices": [{"index": 0, "delta": {"content": "whole"}, "finish_reason": "stop"}]}
+    usage = {**chunk, "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
+    wire = f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode()
+    with serve_in_thread(_raw_utf8_upstream([wire], linger_s=0.5)) as upstream:
+        settings = get_settings(data_dir=tmp_path / "data", llm_api_base=f"{upstream}/v1")
+        with serve_in_thread(create_app(settings)) as base:
+            httpx.put(f"{base}/admin/capture", headers=ADMIN, json={"enabled": True})
+            trace_id = uuid.uuid4().hex
+            with httpx.stream("POST", f"{base}/v1/chat/completions", timeout=30,
+                              headers={**ACME, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+                              json={"model": "assistant-http", "stream": True, "messages": MSG}) as r:
+                for line in r.iter_lines():
+                    if line == "data: [DONE]":
+                        break  # and close, with the upstream still open behind the gateway
+            time.sleep(1.0)  # the upstream ends its response; the gateway settles the call
+            row = httpx.get(f"{base}/calls?limit=1", headers=ADMIN).json()[0]
+            call = httpx.get(f"{base}/calls/{row['request_id']}", headers=ADMIN).json()
+    assert row["disconnected"] == 0 and row["error_type"] is None and row["status"] == 200, row
+    assert row["output_tokens"] == 1 and call["content"] is not None
+    span = _genai_spans(trace_id)[0]
+    assert "error.type" not in span["attributes"] and span["status"] != "ERROR"
