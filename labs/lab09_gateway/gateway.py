@@ -6,8 +6,9 @@
 Two upstream paths (the README says which a request takes):
 - pass-through: a target with `upstream: http` (or an `openai/...` model when LLM_API_BASE or
   OPENAI_API_KEY is set) is forwarded by one shared httpx.AsyncClient, the body as the client sent
-  it, the SSE events of each upstream read relayed together as they arrive (sse.py). LiteLLM's client path costs ~10 ms (non-streaming) and
-  ~30 ms (streaming) more here, which is most of a gateway's latency budget.
+  it, the SSE events of each upstream read relayed together as they arrive (sse.py). LiteLLM's
+  client path costs ~10 ms (non-streaming) and ~30 ms (streaming) more here, which is most of a
+  gateway's latency budget.
 - LiteLLM (`litellm.acompletion`): every other target, including the in-process `mock/...` default.
 
 Retries and fallbacks: a target is retried on a transient failure (`shared.resilience.is_transient`:
@@ -400,15 +401,16 @@ class Gateway:
             try:
                 if resp.status_code >= 400:
                     raise _http_error(resp.status_code, await resp.aread(), resp.headers)
-                lines, done = SSELines(), [False]
+                lines, done = SSELines(), False
                 async for text in resp.aiter_text():
-                    batch = _sse_events(lines.feed(text), done)
+                    batch, ended = _sse_events(lines.feed(text))
+                    done = done or ended
                     if batch:
                         yield batch
-                batch = _sse_events(lines.close(), done)
+                batch, ended = _sse_events(lines.close())
                 if batch:
                     yield batch
-                if not done[0]:
+                if not (done or ended):
                     raise UpstreamError(502, "stream ended before [DONE]", "stream_truncated")
             except httpx.TimeoutException as exc:
                 raise UpstreamError(504, "stream stalled", "timeout") from exc
@@ -637,16 +639,18 @@ def _read_response(out: Outcome, data: dict[str, Any], target: Target) -> None:
     out.cost_usd = price(target, out.usage)
 
 
-def _sse_events(lines: list[str], done: list[bool]) -> list[tuple[str, dict | None]]:
-    """The data events among SSE lines, as (text to relay, parsed chunk); [DONE] relays with None and sets
-    done[0]. A line that is not a data line holding a JSON object is dropped (a comment, a keep-alive)."""
+def _sse_events(lines: list[str]) -> tuple[list[tuple[str, dict | None]], bool]:
+    """The data events among SSE lines as (text to relay, parsed chunk), [DONE] among them with None; and
+    whether [DONE] came. A line that is not a data line holding a JSON object is dropped (a comment, a
+    keep-alive, a bare number)."""
     events: list[tuple[str, dict | None]] = []
+    done = False
     for line in lines:
         if not line.startswith("data:"):
             continue
         data = line[5:].strip()
         if data == "[DONE]":
-            done[0] = True
+            done = True
             events.append((DONE, None))
             continue
         try:
@@ -655,7 +659,7 @@ def _sse_events(lines: list[str], done: list[bool]) -> list[tuple[str, dict | No
             continue
         if isinstance(parsed, dict):
             events.append((f"data: {data}\n\n", parsed))
-    return events
+    return events, done
 
 
 def _read_chunk(out: Outcome, chunk: dict[str, Any]) -> bool:

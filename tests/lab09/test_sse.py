@@ -66,3 +66,12 @@ def test_a_crlf_split_between_two_reads_is_one_line_end():
     assert lines.feed("data: 1\r") == []
     assert lines.feed("\ndata: 2\r\n\r\n") == ["data: 1", "data: 2", ""]
     assert lines.close() == []
+
+
+def test_the_relay_keeps_data_events_holding_a_json_object_and_says_when_done_came():
+    from labs.lab09_gateway.gateway import _sse_events
+
+    events, done = _sse_events([": keep-alive", "data: 5", "data: {not json", 'data:{"a": 1}', "event: x", ""])
+    assert events == [('data: {"a": 1}\n\n', {"a": 1})] and not done
+    events, done = _sse_events(["data: [DONE]"])
+    assert events == [("data: [DONE]\n\n", None)] and done
