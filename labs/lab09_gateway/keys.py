@@ -150,12 +150,22 @@ class KeyStore:
 
     def authorize(self, authorization: str | None, api_key_header: str | None = None) -> VirtualKey:
         """401 without a valid key, 403 past the budget, 429 (with retry-after) past the rate."""
+        key = self.identify(authorization, api_key_header)
+        self.admit(key)
+        return key
+
+    def identify(self, authorization: str | None, api_key_header: str | None = None) -> VirtualKey:
+        """The caller's key; 401 without a valid one."""
         raw = raw_key(authorization, api_key_header)
         if not raw:
             raise ServiceError(401, "missing API key: send 'Authorization: Bearer <key>'", "invalid_api_key")
         key = self.lookup(raw)
         if key is None:
             raise ServiceError(401, "invalid API key", "invalid_api_key")
+        return key
+
+    def admit(self, key: VirtualKey) -> None:
+        """403 past the key's budget, 429 (with retry-after) past its rate."""
         if key.spent_usd >= key.budget_usd:
             raise ServiceError(403, f"budget exhausted for key {key.key_id}: spent ${key.spent_usd:.6f} of "
                                f"${key.budget_usd:.6f}", "budget_exceeded", key_id=key.key_id)
@@ -166,7 +176,6 @@ class KeyStore:
             raise ServiceError(429, f"rate limit of {key.rate_per_s:g} requests/s for key {key.key_id}",
                                "rate_limit_exceeded", headers={"retry-after": str(max(1, math.ceil(wait)))},
                                retry_after_s=round(wait, 3))
-        return key
 
     def charge(self, key: VirtualKey, usd: float) -> None:
         """Spend counts at once in memory; it reaches SQLite with the call log's next batch (`persist`)."""

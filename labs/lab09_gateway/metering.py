@@ -44,11 +44,16 @@ class Metering:
         self.tenant = BoundedLabel(50, keys.tenants)
 
     def authorize(self, headers: Mapping[str, str]) -> VirtualKey:
-        """The caller's virtual key; a refused call (401/403/429) still counts as a client error."""
+        """The caller's virtual key; a refused call (401/403/429) still counts as a client error, under its
+        tenant when the key is known (a budget or a rate refusal), so a throttled tenant shows as itself."""
+        key = None
         try:
-            return self.keys.authorize(headers.get("authorization"), headers.get("x-api-key"))
+            key = self.keys.identify(headers.get("authorization"), headers.get("x-api-key"))
+            self.keys.admit(key)
+            return key
         except ServiceError as exc:
-            instruments()["requests"].add(1, {"gen_ai.request.model": "unknown", "tenant": "unknown",
+            tenant = "unknown" if key is None else self.tenant(key.tenant)
+            instruments()["requests"].add(1, {"gen_ai.request.model": "unknown", "tenant": tenant,
                                               "status_class": f"{exc.status // 100}xx", "error_class": "client"})
             raise
 

@@ -145,6 +145,14 @@ def test_budget_and_rate_limit(client):
                             json={"model": "assistant", "messages": MSG}) for _ in range(3)]
     assert [r.status_code for r in statuses] == [200, 200, 429]
     assert int(statuses[-1].headers["retry-after"]) > 900, "one token per 1,000 s: wait most of that"
+    client.post("/v1/chat/completions", headers={"authorization": "Bearer sk-wrong"}, json={"model": "assistant",
+                                                                                          "messages": MSG})
+    # a refusal counts under the tenant whose key was refused (a throttled tenant shows as itself);
+    # only a key the gateway does not know counts as "unknown"
+    refusals = [line for line in client.get("/metrics").text.splitlines()
+                if line.startswith("gateway_requests") and 'status_class="4xx"' in line]
+    for tenant in ("globex", "initech", "unknown"):
+        assert any(f'tenant="{tenant}"' in line for line in refusals), (tenant, refusals)
 
 
 def test_cost_attribution_and_bounded_labels(client):
