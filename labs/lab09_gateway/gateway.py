@@ -365,9 +365,13 @@ class Gateway:
         if resp.status_code >= 400:
             raise _http_error(resp.status_code, resp.content, resp.headers)
         try:
-            return json.loads(resp.content)
+            data = json.loads(resp.content)
         except ValueError as exc:
             raise UpstreamError(502, "upstream sent a body that is not JSON", "invalid_response") from exc
+        if not isinstance(data, dict):
+            raise UpstreamError(502, f"upstream sent JSON that is not an object ({type(data).__name__})",
+                                "invalid_response")
+        return data
 
     async def _litellm_json(self, target: Target, body: dict[str, Any], embeddings: bool = False) -> dict[str, Any]:
         litellm = litellm_module()
@@ -626,15 +630,29 @@ def _http_error(status: int, content: bytes, headers) -> UpstreamError:
     return UpstreamError(status, str(message)[:300], str(etype), headers.get("retry-after"))
 
 
+# the errors a well-formed-JSON answer of the wrong shape raises when read: {"choices": ["x"]}, usage "many"
+_SHAPE_ERRORS = (AttributeError, TypeError, ValueError, IndexError, KeyError)
+
+
+def _unreadable(exc: Exception) -> UpstreamError:
+    """An answer the gateway cannot read is the provider's failure (a 502), not the gateway's own (a 500)."""
+    return UpstreamError(502, f"upstream sent a response the gateway cannot read ({type(exc).__name__}: "
+                              f"{str(exc)[:200]})", "invalid_response")
+
+
 def _read_response(out: Outcome, data: dict[str, Any], target: Target) -> None:
-    out.usage = usage_from(data.get("usage"))
-    out.response_id = data.get("id")
-    out.response_model = data.get("model")
-    choices = data.get("choices") or []
-    if choices:
-        msg = choices[0].get("message") or {}
-        out.text_parts = [msg.get("content") or ""]
-        out.finish_reason = choices[0].get("finish_reason")
+    try:
+        out.usage = usage_from(data.get("usage"))
+        out.response_id = data.get("id")
+        out.response_model = data.get("model")
+        choices = data.get("choices") or []
+        if choices:
+            msg = choices[0].get("message") or {}
+            content = msg.get("content")
+            out.text_parts = [content if isinstance(content, str) else ""]
+            out.finish_reason = choices[0].get("finish_reason")
+    except _SHAPE_ERRORS as exc:
+        raise _unreadable(exc) from exc
     out.chunks = 1
     out.cost_usd = price(target, out.usage)
 
@@ -664,6 +682,13 @@ def _sse_events(lines: list[str]) -> tuple[list[tuple[str, dict | None]], bool]:
 
 def _read_chunk(out: Outcome, chunk: dict[str, Any]) -> bool:
     """Fold one chunk into the outcome; True when it carries only usage (no choices)."""
+    try:
+        return _fold_chunk(out, chunk)
+    except _SHAPE_ERRORS as exc:
+        raise _unreadable(exc) from exc
+
+
+def _fold_chunk(out: Outcome, chunk: dict[str, Any]) -> bool:
     out.response_id = out.response_id or chunk.get("id")
     out.response_model = out.response_model or chunk.get("model")
     if chunk.get("usage"):
@@ -671,7 +696,7 @@ def _read_chunk(out: Outcome, chunk: dict[str, Any]) -> bool:
     choices = chunk.get("choices") or []
     for choice in choices:
         delta = choice.get("delta") or {}
-        if delta.get("content"):
+        if delta.get("content") and isinstance(delta["content"], str):
             out.text_parts.append(delta["content"])
         if choice.get("finish_reason"):
             out.finish_reason = choice["finish_reason"]

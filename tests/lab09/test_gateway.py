@@ -10,6 +10,7 @@ import uuid
 import httpx
 import openai
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 
 from labs.lab09_gateway.app import create_app
@@ -388,3 +389,51 @@ def test_a_client_that_closes_at_done_has_a_complete_call_not_a_disconnect(tmp_p
     assert row["output_tokens"] == 1 and call["content"] is not None
     span = _genai_spans(trace_id)[0]
     assert "error.type" not in span["attributes"] and span["status"] != "ERROR"
+
+
+@pytest.fixture(scope="module")
+def garbage_upstream():
+    """An OpenAI-compatible upstream that answers 200 with well-formed JSON of the wrong shape; the prompt
+    picks which."""
+    from fastapi import FastAPI
+    from starlette.responses import JSONResponse, StreamingResponse
+
+    answers = {"list": [], "number": 5, "choices": {"choices": ["x"]},
+               "usage": {"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": "many"}}}
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        body = await request.json()
+        case = body["messages"][0]["content"]
+        if body.get("stream"):
+            async def events():
+                yield f"data: {json.dumps(answers[case])}\n\n"
+                yield "data: [DONE]\n\n"
+            return StreamingResponse(events(), media_type="text/event-stream")
+        return JSONResponse(answers[case])
+
+    with serve_in_thread(app) as base:
+        yield base
+
+
+# (a stream's data line holding JSON that is not an object is dropped, not an error: test_sse.py)
+@pytest.mark.parametrize("case,stream", [("list", False), ("number", False), ("choices", False), ("usage", False),
+                                         ("choices", True), ("usage", True)])
+def test_an_upstream_answer_of_the_wrong_shape_is_a_502_the_providers_not_a_500(tmp_path, garbage_upstream, case,
+                                                                                  stream):
+    """Regression: a 200 whose JSON was not the shape of a chat completion ([] or {"choices": ["x"]}) raised
+    inside the gateway and came out as a 500, the gateway's own error in its tri-class accounting."""
+    settings = get_settings(data_dir=tmp_path / "data", llm_api_base=f"{garbage_upstream}/v1")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        r = c.post("/v1/chat/completions", headers=ACME, json={
+            "model": "assistant-http", "stream": stream, "messages": [{"role": "user", "content": case}]})
+        error = r.json()["error"]
+        assert r.status_code == 502 and error["type"] == "upstream_error", r.text[:300]
+        assert "not an object" in error["message"] or "cannot read" in error["message"]
+        row = c.get("/calls?limit=1", headers=ADMIN).json()[0]
+    assert row["status"] == 502 and row["error_class"] == "provider" and row["error_type"] == "invalid_response"
