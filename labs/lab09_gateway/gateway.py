@@ -640,6 +640,16 @@ def _unreadable(exc: Exception) -> UpstreamError:
                               f"{str(exc)[:200]})", "invalid_response")
 
 
+def _content_text(content: Any) -> str:
+    """A message's text: the string, or the text parts of a list of content parts ([{"type": "text", ...}])."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p["text"] for p in content
+                       if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str))
+    return ""
+
+
 def _read_response(out: Outcome, data: dict[str, Any], target: Target) -> None:
     try:
         out.usage = usage_from(data.get("usage"))
@@ -648,8 +658,7 @@ def _read_response(out: Outcome, data: dict[str, Any], target: Target) -> None:
         choices = data.get("choices") or []
         if choices:
             msg = choices[0].get("message") or {}
-            content = msg.get("content")
-            out.text_parts = [content if isinstance(content, str) else ""]
+            out.text_parts = [_content_text(msg.get("content"))]
             out.finish_reason = choices[0].get("finish_reason")
     except _SHAPE_ERRORS as exc:
         raise _unreadable(exc) from exc

@@ -399,7 +399,9 @@ def garbage_upstream():
     from starlette.responses import JSONResponse, StreamingResponse
 
     answers = {"list": [], "number": 5, "choices": {"choices": ["x"]},
-               "usage": {"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": "many"}}}
+               "usage": {"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": "many"}},
+               "parts": {"choices": [{"message": {"role": "assistant", "content": [{"type": "text", "text": "hi"}]},
+                                      "finish_reason": "stop"}]}}
     app = FastAPI()
 
     @app.get("/healthz")
@@ -437,3 +439,15 @@ def test_an_upstream_answer_of_the_wrong_shape_is_a_502_the_providers_not_a_500(
         assert "not an object" in error["message"] or "cannot read" in error["message"]
         row = c.get("/calls?limit=1", headers=ADMIN).json()[0]
     assert row["status"] == 502 and row["error_class"] == "provider" and row["error_type"] == "invalid_response"
+
+
+def test_an_answer_whose_content_is_a_list_of_parts_is_relayed_and_captured_as_its_text(tmp_path, garbage_upstream):
+    """Content as a list of parts is valid in the OpenAI format; the captured text joined it as strings (a 500)."""
+    settings = get_settings(data_dir=tmp_path / "data", llm_api_base=f"{garbage_upstream}/v1")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        c.put("/admin/capture", headers=ADMIN, json={"enabled": True})
+        r = c.post("/v1/chat/completions", headers=ACME,
+                   json={"model": "assistant-http", "messages": [{"role": "user", "content": "parts"}]})
+        assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"][0]["text"] == "hi"
+        call = c.get(f"/calls/{r.headers['x-request-id']}", headers=ADMIN).json()
+    assert call["content"]["response"] == "hi"

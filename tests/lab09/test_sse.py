@@ -1,5 +1,6 @@
-"""SSELines against two references on random streams cut at random points: the whole text split at once
-(the SSE spec's three line ends), and httpx's own line decoder where the two rules agree."""
+"""How the relay reads an upstream: SSELines against two references on random streams cut at random points
+(the whole text split at once at the SSE spec's three line ends, and httpx's own line decoder where the two
+rules agree), which data lines become events, and a message's text from either shape of content."""
 
 from __future__ import annotations
 
@@ -75,3 +76,12 @@ def test_the_relay_keeps_data_events_holding_a_json_object_and_says_when_done_ca
     assert events == [('data: {"a": 1}\n\n', {"a": 1})] and not done
     events, done = _sse_events(["data: [DONE]"])
     assert events == [("data: [DONE]\n\n", None)] and done
+
+
+def test_a_message_whose_content_is_a_list_of_parts_is_read_as_its_text():
+    from labs.lab09_gateway.gateway import _content_text
+
+    assert _content_text("plain") == "plain"
+    assert _content_text([{"type": "text", "text": "a"}, {"type": "image_url", "image_url": {}},
+                          {"type": "text", "text": "b"}, "stray", {"type": "text", "text": 5}]) == "ab"
+    assert _content_text(None) == "" and _content_text(5) == ""
