@@ -412,9 +412,10 @@ class Gateway:
                     if batch:
                         yield batch
                 batch, ended = _sse_events(lines.close())
+                done = done or ended
                 if batch:
                     yield batch
-                if not (done or ended):
+                if not done:
                     raise UpstreamError(502, "stream ended before [DONE]", "stream_truncated")
             except httpx.TimeoutException as exc:
                 raise UpstreamError(504, "stream stalled", "timeout") from exc
@@ -533,7 +534,7 @@ class Gateway:
                                     out.target = target
                                 # one write for the events that arrived together: each write costs a pass
                                 # through every middleware's send and a syscall, whatever its size
-                                await send_chunk(relay[0] if len(relay) == 1 else "".join(relay))
+                                await send_chunk("".join(relay))
                                 if disconnected.is_set():
                                     raise ClientDisconnected("client closed the stream")
                             out.decode_s = last - start - (out.ttft_s or 0.0)

@@ -148,12 +148,6 @@ class KeyStore:
             self._cache[h] = key
         return key
 
-    def authorize(self, authorization: str | None, api_key_header: str | None = None) -> VirtualKey:
-        """401 without a valid key, 403 past the budget, 429 (with retry-after) past the rate."""
-        key = self.identify(authorization, api_key_header)
-        self.admit(key)
-        return key
-
     def identify(self, authorization: str | None, api_key_header: str | None = None) -> VirtualKey:
         """The caller's key; 401 without a valid one."""
         raw = raw_key(authorization, api_key_header)
